@@ -1,0 +1,71 @@
+#include "async_result.h"
+
+#include <cstring>
+
+#include "platform.h"
+
+namespace mfwq::engine {
+
+AsyncResult::AsyncResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown* state)
+    : object_(object), state_(state) {
+  std::memset(&overlapped, 0, sizeof overlapped);
+  pCallback = callback;
+  if (pCallback != nullptr) pCallback->AddRef();
+  hrStatusResult = S_OK;
+  dwBytesTransferred = 0;
+  hEvent = nullptr;
+  Platform::Get().Lock();
+}
+
+AsyncResult::~AsyncResult() {
+  if (pCallback != nullptr) pCallback->Release();
+  Platform::Get().Unlock();
+}
+
+HRESULT AsyncResult::QueryInterface(REFIID riid, void** object) {
+  if (object == nullptr) return E_POINTER;
+  if (IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, IID_IUnknown)) {
+    *object = static_cast<IMFAsyncResult*>(this);
+    AddRef();
+    return S_OK;
+  }
+  *object = nullptr;
+  return E_NOINTERFACE;
+}
+
+ULONG AsyncResult::AddRef() { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+ULONG AsyncResult::Release() {
+  ULONG left = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  if (left == 0) delete this;
+  return left;
+}
+
+HRESULT AsyncResult::GetState(IUnknown** state) {
+  if (state == nullptr) return E_POINTER;
+  if (!state_) return E_POINTER;
+  *state = state_.get();
+  (*state)->AddRef();
+  return S_OK;
+}
+
+HRESULT AsyncResult::GetStatus() {
+  return std::atomic_ref<HRESULT>(hrStatusResult).load(std::memory_order_acquire);
+}
+
+HRESULT AsyncResult::SetStatus(HRESULT status) {
+  std::atomic_ref<HRESULT>(hrStatusResult).store(status, std::memory_order_release);
+  return S_OK;
+}
+
+HRESULT AsyncResult::GetObject(IUnknown** object) {
+  if (object == nullptr) return E_POINTER;
+  if (!object_) return E_POINTER;
+  *object = object_.get();
+  (*object)->AddRef();
+  return S_OK;
+}
+
+IUnknown* AsyncResult::GetStateNoAddRef() { return state_.get(); }
+
+}  // namespace mfwq::engine

@@ -1,0 +1,43 @@
+// AsyncResult: the engine's IMFAsyncResult, made by MFCreateAsyncResult.
+// Like every IMFAsyncResult it inherits MFASYNCRESULT: hrStatusResult is the
+// status GetStatus returns. It holds a platform lock while alive.
+#ifndef MFWQ_ENGINE_SRC_ASYNC_RESULT_H_
+#define MFWQ_ENGINE_SRC_ASYNC_RESULT_H_
+
+#include <atomic>
+
+#include <mfwq/com_ptr.h>
+#include <mfwq/mfapi.h>
+
+namespace mfwq::engine {
+
+class AsyncResult final : public MFASYNCRESULT {
+ public:
+  // Starts with one reference, status S_OK, 0 bytes and no event.
+  AsyncResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown* state);
+
+  AsyncResult(const AsyncResult&) = delete;
+  AsyncResult& operator=(const AsyncResult&) = delete;
+
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override;
+  ULONG STDMETHODCALLTYPE AddRef() override;
+  ULONG STDMETHODCALLTYPE Release() override;
+
+  HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override;
+  HRESULT STDMETHODCALLTYPE GetStatus() override;
+  HRESULT STDMETHODCALLTYPE SetStatus(HRESULT status) override;
+  HRESULT STDMETHODCALLTYPE GetObject(IUnknown** object) override;
+  IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override;
+
+ private:
+  ~AsyncResult();
+
+  std::atomic<ULONG> refs_{1};
+  // Constant after construction.
+  const ComPtr<IUnknown> object_;
+  const ComPtr<IUnknown> state_;
+};
+
+}  // namespace mfwq::engine
+
+#endif  // MFWQ_ENGINE_SRC_ASYNC_RESULT_H_

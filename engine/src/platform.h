@@ -1,0 +1,73 @@
+// Platform: MFStartup/MFShutdown reference counting, platform locks, and the
+// engine's parts that live from startup to shutdown.
+//
+// Lock order (outermost first); no lock is held while user code runs
+// (Invoke, GetParameters, periodic callbacks, Release of user objects):
+//   Platform::mu_  ->  QueueRegistry::mu_  ->  nothing else
+//   ThreadPool::mu_, SerialQueue::mu_, Timer::mu_, WaitingItems::mu_,
+//   Event::mu_, HandleTable::mu_, ReplyBook::mu_: leaves, never nested.
+#ifndef MFWQ_ENGINE_SRC_PLATFORM_H_
+#define MFWQ_ENGINE_SRC_PLATFORM_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include <mfwq/com_ptr.h>
+#include <mfwq/engine.h>
+#include <mfwq/mfapi.h>
+
+#include "queue_registry.h"
+#include "serial_queue.h"
+#include "timer.h"
+#include "waiting_items.h"
+
+namespace mfwq::engine {
+
+class Platform {
+ public:
+  // The one platform of the process; never destroyed, so work still running
+  // at exit never touches a destroyed object.
+  static Platform& Get();
+
+  HRESULT Startup(ULONG version);
+  // The last call waits (up to EngineOptions::shutdown_wait) for platform
+  // locks to go, then stops everything: when it returns no callback runs,
+  // every pending result has been released and new work gets MF_E_SHUTDOWN.
+  HRESULT Shutdown();
+
+  void Lock();
+  void Unlock();
+
+  void SetOptions(const EngineOptions& options);
+  EngineOptions options() const;
+
+  QueueRegistry& queues() { return queues_; }
+  Timer& timer() { return timer_; }
+  WaitingItems& waiting() { return waiting_; }
+  ReplyBook& replies() { return replies_; }
+
+  // Queues `result` on the queue its callback names (MFInvokeCallback's
+  // routing), falling back to the standard queue when that one is unusable.
+  HRESULT Dispatch(ComPtr<IMFAsyncResult> result, LONG priority);
+
+ private:
+  Platform() = default;
+
+  mutable std::mutex mu_;  // serialises startup and shutdown
+  int startups_ = 0;       // guarded by mu_
+  EngineOptions options_;  // guarded by mu_
+
+  std::mutex locks_mu_;
+  std::condition_variable unlocked_cv_;  // locks_ reached zero
+  std::atomic<long> locks_{0};
+
+  QueueRegistry queues_;
+  Timer timer_;
+  WaitingItems waiting_;
+  ReplyBook replies_;
+};
+
+}  // namespace mfwq::engine
+
+#endif  // MFWQ_ENGINE_SRC_PLATFORM_H_

@@ -1,0 +1,169 @@
+#include "serial_queue.h"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "platform.h"
+
+namespace mfwq::engine {
+
+SerialQueue::SerialQueue(std::shared_ptr<Executor> target, DWORD target_id)
+    : target_(std::move(target)), target_id_(target_id) {}
+
+bool SerialQueue::RunsLater(const Queued& a, const Queued& b) {
+  if (a.item.priority != b.item.priority) return a.item.priority < b.item.priority;
+  return a.order > b.order;
+}
+
+HRESULT SerialQueue::Submit(WorkItem item) {
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_) return MF_E_SHUTDOWN;
+    if (busy_) {
+      heap_.push_back(Queued{std::move(item), next_order_++});
+      std::push_heap(heap_.begin(), heap_.end(), RunsLater);
+      return S_OK;
+    }
+    busy_ = true;
+  }
+  Forward(std::move(item));
+  return S_OK;
+}
+
+void SerialQueue::Forward(WorkItem item) {
+  for (;;) {
+    std::uint64_t ticket = 0;
+    if (GetCallbackParameters(item.result.get()).flags & MFASYNC_REPLY_CALLBACK) {
+      ReplyBook& book = Platform::Get().replies();
+      ticket = book.Open(weak_from_this());
+      if (MarkAwaitingReply(item.result.get(), ticket)) {
+        std::lock_guard lock(mu_);
+        awaited_reply_ = ticket;
+      } else {
+        book.Close(ticket);
+        ticket = 0;
+      }
+    }
+    if (ticket == 0) item.on_done.push_back(shared_from_this());
+    IMFAsyncResult* result = item.result.get();
+    ComPtr<IMFAsyncResult> keep(result);
+    if (SUCCEEDED(target_->Submit(std::move(item)))) return;
+    // The target is shutting down: this item will not run; move on.
+    if (ticket != 0) {
+      Platform::Get().replies().Close(ticket);
+      ClearReplyMark(result, ticket);
+    }
+    keep.Reset();
+    if (!TakeNext(&item)) return;
+  }
+}
+
+bool SerialQueue::TakeNext(WorkItem* next) {
+  bool unlock_target = false;
+  {
+    std::lock_guard lock(mu_);
+    awaited_reply_ = 0;
+    if (!stopped_ && !heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), RunsLater);
+      *next = std::move(heap_.back().item);
+      heap_.pop_back();
+      return true;
+    }
+    busy_ = false;
+    if (!accepting_ && !stopped_ && !target_unlocked_) {
+      target_unlocked_ = unlock_target = true;
+    }
+  }
+  // Retired and drained: give back the lock this queue held on its target.
+  if (unlock_target) Platform::Get().queues().Unlock(target_id_);
+  return false;
+}
+
+void SerialQueue::OnItemDone() {
+  WorkItem next;
+  if (TakeNext(&next)) Forward(std::move(next));
+}
+
+void SerialQueue::OnReply(std::uint64_t ticket) {
+  {
+    std::lock_guard lock(mu_);
+    if (ticket != awaited_reply_) return;
+  }
+  OnItemDone();
+}
+
+void SerialQueue::Retire() {
+  bool unlock_target = false;
+  {
+    std::lock_guard lock(mu_);
+    accepting_ = false;
+    if (!busy_ && !target_unlocked_) target_unlocked_ = unlock_target = true;
+  }
+  if (unlock_target) Platform::Get().queues().Unlock(target_id_);
+}
+
+void SerialQueue::Stop() {
+  std::vector<Queued> dropped;
+  std::uint64_t awaited = 0;
+  {
+    std::lock_guard lock(mu_);
+    accepting_ = false;
+    stopped_ = true;
+    dropped.swap(heap_);
+    awaited = std::exchange(awaited_reply_, 0);
+  }
+  if (awaited != 0) Platform::Get().replies().Close(awaited);
+  // `dropped` releases its results here, unlocked.
+}
+
+bool SerialQueue::Finished() const {
+  std::lock_guard lock(mu_);
+  return !accepting_ && !busy_;
+}
+
+std::uint64_t ReplyBook::Open(std::weak_ptr<SerialQueue> queue) {
+  std::lock_guard lock(mu_);
+  std::uint64_t ticket = next_++;
+  open_.emplace(ticket, std::move(queue));
+  return ticket;
+}
+
+std::shared_ptr<SerialQueue> ReplyBook::Take(std::uint64_t ticket) {
+  std::lock_guard lock(mu_);
+  auto it = open_.find(ticket);
+  if (it == open_.end()) return nullptr;
+  std::shared_ptr<SerialQueue> queue = it->second.lock();
+  open_.erase(it);
+  return queue;
+}
+
+void ReplyBook::Close(std::uint64_t ticket) {
+  std::lock_guard lock(mu_);
+  open_.erase(ticket);
+}
+
+void ReplyBook::Clear() {
+  std::lock_guard lock(mu_);
+  open_.clear();
+}
+
+namespace {
+std::atomic_ref<ULONG_PTR> ReplySlot(IMFAsyncResult* result) {
+  return std::atomic_ref<ULONG_PTR>(AsMFAsyncResult(result)->overlapped.Internal);
+}
+}  // namespace
+
+bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket) {
+  ULONG_PTR expected = 0;
+  return ReplySlot(result).compare_exchange_strong(expected, static_cast<ULONG_PTR>(ticket));
+}
+
+std::uint64_t AwaitedReplyTicket(IMFAsyncResult* result) { return ReplySlot(result).load(); }
+
+void ClearReplyMark(IMFAsyncResult* result, std::uint64_t ticket) {
+  ULONG_PTR expected = static_cast<ULONG_PTR>(ticket);
+  ReplySlot(result).compare_exchange_strong(expected, 0);
+}
+
+}  // namespace mfwq::engine

@@ -1,0 +1,91 @@
+// SerialQueue: runs one item at a time, in priority then FIFO order, on a
+// target executor (a pool or another serial queue), as
+// MFAllocateSerialWorkQueue does.
+//
+// The next item is released when the current one has run, or, when its
+// callback asks for MFASYNC_REPLY_CALLBACK, when the callback calls
+// MFInvokeCallback on the result it was handed (see ReplyBook).
+#ifndef MFWQ_ENGINE_SRC_SERIAL_QUEUE_H_
+#define MFWQ_ENGINE_SRC_SERIAL_QUEUE_H_
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "executor.h"
+
+namespace mfwq::engine {
+
+class SerialQueue final : public Executor, public std::enable_shared_from_this<SerialQueue> {
+ public:
+  // `target_id` is the MF id of `target`; the queue holds one lock on it
+  // (taken by the caller) and gives it back once retired and drained.
+  SerialQueue(std::shared_ptr<Executor> target, DWORD target_id);
+
+  HRESULT Submit(WorkItem item) override;
+  void Retire() override;
+  void Stop() override;
+  bool Finished() const override;
+
+  // The current item has run (or has been replied to): release the next.
+  void OnItemDone();
+  // The callback of the item that holds `ticket` replied.
+  void OnReply(std::uint64_t ticket);
+
+ private:
+  struct Queued {
+    WorkItem item;
+    std::uint64_t order;
+  };
+  static bool RunsLater(const Queued& a, const Queued& b);
+
+  // Hands `item` to the target, and keeps handing the next ones while the
+  // target refuses them. REQUIRES: mu_ not held; busy_ set by the caller.
+  void Forward(WorkItem item);
+  // Marks the current item done; returns the next one to forward, if any.
+  bool TakeNext(WorkItem* next);
+
+  // Constant after construction.
+  const std::shared_ptr<Executor> target_;
+  const DWORD target_id_;
+
+  mutable std::mutex mu_;
+  std::vector<Queued> heap_;        // guarded by mu_
+  std::uint64_t next_order_ = 0;    // guarded by mu_
+  bool busy_ = false;               // an item is at the target; guarded by mu_
+  std::uint64_t awaited_reply_ = 0; // ticket of the item awaiting a reply; guarded by mu_
+  bool accepting_ = true;           // guarded by mu_
+  bool stopped_ = false;            // guarded by mu_
+  bool target_unlocked_ = false;    // guarded by mu_
+};
+
+// Tickets of items on serial queues that wait for a reply. The ticket is kept
+// in the result's MFASYNCRESULT::overlapped.Internal (MF reserves
+// `overlapped` for the work queue), so MFInvokeCallback on that result can
+// find the serial queue to advance instead of invoking the callback again.
+class ReplyBook {
+ public:
+  std::uint64_t Open(std::weak_ptr<SerialQueue> queue);
+  // Removes `ticket`; returns its queue if it was open and the queue lives.
+  std::shared_ptr<SerialQueue> Take(std::uint64_t ticket);
+  void Close(std::uint64_t ticket);
+  void Clear();
+
+ private:
+  std::mutex mu_;
+  std::uint64_t next_ = 1;  // guarded by mu_
+  std::unordered_map<std::uint64_t, std::weak_ptr<SerialQueue>> open_;  // guarded by mu_
+};
+
+// Marks `result` as awaiting the reply `ticket`. False when it already
+// carries a mark (an outer serial queue awaits it) or garbage.
+bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket);
+// The ticket marked on `result`, or 0.
+std::uint64_t AwaitedReplyTicket(IMFAsyncResult* result);
+void ClearReplyMark(IMFAsyncResult* result, std::uint64_t ticket);
+
+}  // namespace mfwq::engine
+
+#endif  // MFWQ_ENGINE_SRC_SERIAL_QUEUE_H_

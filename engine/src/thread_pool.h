@@ -1,0 +1,63 @@
+// ThreadPool: an executor with up to N threads and one priority-ordered
+// queue. N = 1 gives MF's standard queue (one item at a time, in order);
+// N > 1 a multithreaded queue. Threads start on demand. Create with
+// std::make_shared: each thread holds a reference, so the pool outlives a
+// callback that stops it from inside.
+#ifndef MFWQ_ENGINE_SRC_THREAD_POOL_H_
+#define MFWQ_ENGINE_SRC_THREAD_POOL_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "executor.h"
+
+namespace mfwq::engine {
+
+class ThreadPool final : public Executor,
+                         public std::enable_shared_from_this<ThreadPool> {
+ public:
+  // `name` (at most 15 characters) names the threads for debuggers and top.
+  ThreadPool(std::string name, unsigned max_threads);
+  ~ThreadPool() override;  // Stop()s
+
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  HRESULT Submit(WorkItem item) override;
+  void Retire() override;
+  void Stop() override;
+  bool Finished() const override;
+
+ private:
+  struct Queued {
+    WorkItem item;
+    std::uint64_t order;  // submission order, for FIFO among equal priorities
+  };
+  // Max-heap order: higher priority first, then earlier submission.
+  static bool RunsLater(const Queued& a, const Queued& b);
+
+  void WorkerLoop();
+
+  // Constant after construction.
+  const std::string name_;
+  const unsigned max_threads_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // items queued, or state changed
+  std::vector<Queued> heap_;         // guarded by mu_
+  std::uint64_t next_order_ = 0;     // guarded by mu_
+  unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
+  unsigned running_ = 0;             // items being run; guarded by mu_
+  bool accepting_ = true;            // guarded by mu_
+  bool stopped_ = false;             // discard what is queued; guarded by mu_
+  std::vector<std::thread> threads_; // guarded by mu_
+};
+
+}  // namespace mfwq::engine
+
+#endif  // MFWQ_ENGINE_SRC_THREAD_POOL_H_

@@ -1,0 +1,138 @@
+// MFStartup / MFShutdown / MFLockPlatform, and what shutdown promises.
+#include <atomic>
+#include <thread>
+
+#include "test_support.h"
+
+namespace mfwq::test {
+namespace {
+
+TEST(Platform, WrongVersionGivesBadStartupVersion) {
+  EXPECT_EQ(MFStartup(0x12345678, MFSTARTUP_FULL), MF_E_BAD_STARTUP_VERSION);
+  EXPECT_EQ(MFStartup(MF_VERSION + 1, MFSTARTUP_FULL), MF_E_BAD_STARTUP_VERSION);
+}
+
+TEST(Platform, WorkBeforeStartupGivesShutdown) {
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), MF_E_SHUTDOWN);
+  DWORD queue = 0;
+  EXPECT_EQ(MFAllocateWorkQueue(&queue), MF_E_SHUTDOWN);
+  EXPECT_EQ(cb->invocations(), 0);
+}
+
+TEST(Platform, StartupIsReferenceCounted) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_LITE), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+
+  // One startup is still outstanding: the platform runs.
+  Gate ran;
+  auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
+  ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), S_OK);
+  EXPECT_TRUE(ran.Wait());
+
+  ASSERT_EQ(MFShutdown(), S_OK);
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), MF_E_SHUTDOWN);
+}
+
+TEST(Platform, CallsAfterLastShutdownGiveShutdown) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  ComPtr<IMFAsyncResult> result;
+  ASSERT_EQ(MFCreateAsyncResult(nullptr, cb.get(), nullptr, result.ReleaseAndGetAddressOf()), S_OK);
+  MFWORKITEM_KEY key = 0;
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, cb.get(), nullptr), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, result.get()), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFScheduleWorkItem(cb.get(), nullptr, -10, &key), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFAllocateWorkQueue(&queue), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFInvokeCallback(result.get()), MF_E_SHUTDOWN);
+  EXPECT_EQ(cb->invocations(), 0);
+}
+
+TEST(Platform, StartupAgainAfterShutdownWorks) {
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+    Gate ran;
+    auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
+    ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, cb.get(), nullptr), S_OK);
+    EXPECT_TRUE(ran.Wait());
+    ASSERT_EQ(MFShutdown(), S_OK);
+  }
+}
+
+TEST(Platform, QueueIdFromBeforeRestartIsStale) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  DWORD old_queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&old_queue), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  EXPECT_EQ(MFPutWorkItem(old_queue, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  ASSERT_EQ(MFShutdown(), S_OK);
+}
+
+TEST(Platform, LockAndUnlockPlatformSucceed) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  EXPECT_EQ(MFLockPlatform(), S_OK);
+  EXPECT_EQ(MFLockPlatform(), S_OK);
+  EXPECT_EQ(MFUnlockPlatform(), S_OK);
+  EXPECT_EQ(MFUnlockPlatform(), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+}
+
+// MFShutdown waits for platform locks: with one held, it cannot finish until
+// the lock is released, and work put meanwhile still runs.
+TEST(Platform, ShutdownWaitsForPlatformLock) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  ASSERT_EQ(MFLockPlatform(), S_OK);
+  std::atomic<bool> returned{false};
+  std::thread shutdown([&] {
+    EXPECT_EQ(MFShutdown(), S_OK);
+    returned = true;
+  });
+  EXPECT_FALSE(returned.load());
+  EXPECT_EQ(MFUnlockPlatform(), S_OK);
+  shutdown.join();
+  EXPECT_TRUE(returned.load());
+}
+
+// Items still queued when the platform stops are released without running,
+// and nothing runs once MFShutdown has returned.
+TEST(Platform, ShutdownReleasesPendingItemsWithoutRunningThem) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  DWORD serial = 0;
+  ASSERT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, &serial), S_OK);
+
+  // The first item on a reply-mode serial queue holds it until it replies;
+  // it never does, so everything behind it stays queued.
+  Gate first_ran;
+  std::atomic<int> later_ran{0};
+  auto first = Callback::Make([&](IMFAsyncResult*) { first_ran.Open(); }, serial,
+                              MFASYNC_REPLY_CALLBACK);
+  auto later = Callback::Make([&](IMFAsyncResult*) { ++later_ran; }, serial,
+                              MFASYNC_REPLY_CALLBACK);
+  ASSERT_EQ(MFPutWorkItem(serial, first.get(), nullptr), S_OK);
+  ASSERT_TRUE(first_ran.Wait());
+
+  constexpr int kQueued = 5;
+  std::atomic<int> released{0};
+  for (int i = 0; i < kQueued; ++i) {
+    auto state = Tracked::Make(&released);
+    ASSERT_EQ(MFPutWorkItem(serial, later.get(), state.get()), S_OK);
+  }
+  EXPECT_EQ(released.load(), 0);  // held by the queued items
+  ASSERT_EQ(MFUnlockWorkQueue(serial), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+
+  EXPECT_EQ(released.load(), kQueued);
+  EXPECT_EQ(later_ran.load(), 0);
+}
+
+}  // namespace
+}  // namespace mfwq::test

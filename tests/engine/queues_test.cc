@@ -1,0 +1,201 @@
+// Platform queues and private queues: ids, locking, concurrency, freeing.
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace mfwq::test {
+namespace {
+
+class Queues : public PlatformTest {};
+
+constexpr DWORD kPlatformQueues[] = {
+    MFASYNC_CALLBACK_QUEUE_STANDARD, MFASYNC_CALLBACK_QUEUE_RT,
+    MFASYNC_CALLBACK_QUEUE_IO,       MFASYNC_CALLBACK_QUEUE_TIMER,
+    MFASYNC_CALLBACK_QUEUE_MULTITHREADED, MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION,
+};
+
+TEST_F(Queues, PlatformQueuesExistFromStartup) {
+  Countdown all(static_cast<int>(std::size(kPlatformQueues)));
+  auto cb = Callback::Make([&](IMFAsyncResult*) { all.Arrive(); });
+  for (DWORD queue : kPlatformQueues) {
+    EXPECT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK) << "queue " << queue;
+  }
+  EXPECT_TRUE(all.Wait());
+}
+
+TEST_F(Queues, LockingPlatformQueuesSucceedsAndDoesNothing) {
+  for (DWORD queue : kPlatformQueues) {
+    EXPECT_EQ(MFLockWorkQueue(queue), S_OK);
+    EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
+    EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);  // not counted: still there
+  }
+  Gate ran;
+  auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), S_OK);
+  EXPECT_TRUE(ran.Wait());
+}
+
+TEST_F(Queues, UnknownQueueGivesInvalidWorkqueue) {
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  EXPECT_EQ(MFPutWorkItem(0x00120000, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFPutWorkItem(6, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFLockWorkQueue(0x00120000), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFUnlockWorkQueue(0x00120000), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(cb->invocations(), 0);
+}
+
+TEST_F(Queues, PrivateQueueIdsCarryPrivateBits) {
+  DWORD standard = 0, multithreaded = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&standard), S_OK);
+  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &multithreaded), S_OK);
+  EXPECT_NE(standard & MFASYNC_CALLBACK_QUEUE_PRIVATE_MASK, 0u);
+  EXPECT_NE(multithreaded & MFASYNC_CALLBACK_QUEUE_PRIVATE_MASK, 0u);
+  EXPECT_NE(standard, multithreaded);
+  EXPECT_EQ(MFUnlockWorkQueue(standard), S_OK);
+  EXPECT_EQ(MFUnlockWorkQueue(multithreaded), S_OK);
+}
+
+TEST_F(Queues, StandardQueueRunsOneItemAtATimeInOrder) {
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
+  constexpr int kItems = 200;
+  std::mutex mu;
+  std::vector<int> order;
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  Countdown done(kItems);
+  std::vector<ComPtr<Callback>> callbacks;
+  for (int i = 0; i < kItems; ++i) {
+    callbacks.push_back(Callback::Make([&, i](IMFAsyncResult*) {
+      if (++inside > 1) overlapped = true;
+      {
+        std::lock_guard lock(mu);
+        order.push_back(i);
+      }
+      --inside;
+      done.Arrive();
+    }));
+    ASSERT_EQ(MFPutWorkItem(queue, callbacks.back().get(), nullptr), S_OK);
+  }
+  ASSERT_TRUE(done.Wait());
+  EXPECT_FALSE(overlapped.load());
+  std::lock_guard lock(mu);
+  std::vector<int> expected(kItems);
+  for (int i = 0; i < kItems; ++i) expected[i] = i;
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
+}
+
+// Two items that each wait for the other can only both finish if the queue
+// runs them at the same time.
+TEST_F(Queues, MultithreadedQueueRunsItemsConcurrently) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two hardware threads";
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &queue), S_OK);
+  Countdown both_inside(2);
+  Countdown done(2);
+  std::atomic<int> met{0};
+  auto cb = Callback::Make([&](IMFAsyncResult*) {
+    both_inside.Arrive();
+    if (both_inside.Wait()) ++met;
+    done.Arrive();
+  });
+  ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
+  ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
+  ASSERT_TRUE(done.Wait());
+  EXPECT_EQ(met.load(), 2);
+  EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
+}
+
+TEST_F(Queues, LastUnlockFreesQueueAndItsIdGoesStale) {
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
+  ASSERT_EQ(MFLockWorkQueue(queue), S_OK);  // two locks now
+  ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  Gate ran;
+  auto marker = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
+  EXPECT_EQ(MFPutWorkItem(queue, marker.get(), nullptr), S_OK);  // still allocated
+  EXPECT_TRUE(ran.Wait());
+  ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);  // last lock: freed
+
+  EXPECT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFLockWorkQueue(queue), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFUnlockWorkQueue(queue), MF_E_INVALID_WORKQUEUE);
+
+  DWORD next = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&next), S_OK);
+  EXPECT_NE(next, queue);  // the stale id does not come back
+  EXPECT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  EXPECT_EQ(MFUnlockWorkQueue(next), S_OK);
+  EXPECT_EQ(cb->invocations(), 0);
+}
+
+TEST_F(Queues, FreedQueueStillRunsItemsAlreadyQueued) {
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
+  Gate hold, held;
+  auto blocker = Callback::Make([&](IMFAsyncResult*) {
+    held.Open();
+    hold.Wait();
+  });
+  constexpr int kItems = 10;
+  Countdown done(kItems);
+  auto item = Callback::Make([&](IMFAsyncResult*) { done.Arrive(); });
+  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
+  ASSERT_TRUE(held.Wait());
+  for (int i = 0; i < kItems; ++i) ASSERT_EQ(MFPutWorkItem(queue, item.get(), nullptr), S_OK);
+  ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);
+  hold.Open();
+  EXPECT_TRUE(done.Wait());
+  EXPECT_EQ(item->invocations(), kItems);
+}
+
+// No fixed cap on the number of queues (Wine stops at 124).
+TEST_F(Queues, ManyQueuesCanBeAllocatedAtOnce) {
+  constexpr int kQueues = 300;
+  std::vector<DWORD> queues;
+  std::set<DWORD> distinct;
+  Countdown ran(kQueues);
+  auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Arrive(); });
+  for (int i = 0; i < kQueues; ++i) {
+    DWORD queue = 0;
+    ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK) << "queue #" << i;
+    queues.push_back(queue);
+    distinct.insert(queue);
+  }
+  EXPECT_EQ(distinct.size(), queues.size());
+  for (DWORD queue : queues) ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
+  EXPECT_TRUE(ran.Wait());
+  for (DWORD queue : queues) EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
+}
+
+TEST_F(Queues, BadArgumentsGiveErrorsNotCrashes) {
+  EXPECT_EQ(MFAllocateWorkQueue(nullptr), E_POINTER);
+  EXPECT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, nullptr), E_POINTER);
+  DWORD queue = 0;
+  EXPECT_EQ(MFAllocateWorkQueueEx(static_cast<MFASYNC_WORKQUEUE_TYPE>(42), &queue), E_INVALIDARG);
+  EXPECT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItem2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItemEx2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr), E_POINTER);
+  EXPECT_EQ(MFInvokeCallback(nullptr), E_POINTER);
+  EXPECT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFScheduleWorkItemEx(nullptr, -1, nullptr), E_POINTER);
+  EXPECT_EQ(MFScheduleWorkItem(nullptr, nullptr, -1, nullptr), E_POINTER);
+  EXPECT_EQ(MFGetTimerPeriodicity(nullptr), E_POINTER);
+  EXPECT_EQ(MFAddPeriodicCallback(nullptr, nullptr, nullptr), E_POINTER);
+
+  // A result with neither a callback nor an event cannot be run.
+  auto empty = CustomResult::Make(nullptr, nullptr);
+  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, empty.get()), E_INVALIDARG);
+}
+
+}  // namespace
+}  // namespace mfwq::test

@@ -1,0 +1,238 @@
+// Helpers for the engine's conformance tests. They use only <mfwq/mfapi.h>
+// and the standard library, so the same tests build against the portable
+// engine and against Windows' mfplat.
+#ifndef MFWQ_TESTS_ENGINE_TEST_SUPPORT_H_
+#define MFWQ_TESTS_ENGINE_TEST_SUPPORT_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <mfwq/com_ptr.h>
+#include <mfwq/mfapi.h>
+
+namespace mfwq::test {
+
+// Longest any test waits for something that should happen at once; reaching
+// it means the behaviour under test is broken, not that the machine is slow.
+constexpr DWORD kPatienceMs = 30000;
+
+// A one-shot gate: Open() once, Wait() any number of times.
+class Gate {
+ public:
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  // True if opened within kPatienceMs.
+  bool Wait() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(kPatienceMs), [this] { return open_; });
+  }
+  bool IsOpen() {
+    std::lock_guard lock(mu_);
+    return open_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Counts to a target, then opens.
+class Countdown {
+ public:
+  explicit Countdown(int count) : left_(count) {}
+  void Arrive() {
+    std::lock_guard lock(mu_);
+    if (--left_ <= 0) cv_.notify_all();
+  }
+  bool Wait() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(kPatienceMs), [this] { return left_ <= 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int left_;
+};
+
+// An IUnknown that reports its own destruction: proof that whoever held it
+// (a pending work item, a cancelled timer) released it.
+class Tracked final : public IUnknown {
+ public:
+  static ComPtr<Tracked> Make(std::atomic<int>* destroyed) {
+    return ComPtr<Tracked>::Adopt(new Tracked(destroyed));
+  }
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
+    if (object == nullptr) return E_POINTER;
+    if (IsEqualIID(riid, IID_IUnknown)) {
+      *object = static_cast<IUnknown*>(this);
+      AddRef();
+      return S_OK;
+    }
+    *object = nullptr;
+    return E_NOINTERFACE;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
+  ULONG STDMETHODCALLTYPE Release() override {
+    ULONG left = --refs_;
+    if (left == 0) {
+      ++*destroyed_;
+      delete this;
+    }
+    return left;
+  }
+
+ private:
+  explicit Tracked(std::atomic<int>* destroyed) : destroyed_(destroyed) {}
+  ~Tracked() = default;
+  std::atomic<ULONG> refs_{1};
+  std::atomic<int>* destroyed_;
+};
+
+// An IMFAsyncCallback whose Invoke runs a function, on the queue and with the
+// flags it is given. GetParameters returns E_NOTIMPL when `use_defaults`.
+class Callback final : public IMFAsyncCallback {
+ public:
+  using Fn = std::function<void(IMFAsyncResult*)>;
+  static ComPtr<Callback> Make(Fn fn, DWORD queue = MFASYNC_CALLBACK_QUEUE_STANDARD,
+                               DWORD flags = 0) {
+    return ComPtr<Callback>::Adopt(new Callback(std::move(fn), queue, flags, false));
+  }
+  static ComPtr<Callback> MakeWithDefaults(Fn fn) {
+    return ComPtr<Callback>::Adopt(new Callback(std::move(fn), 0, 0, true));
+  }
+
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
+    if (object == nullptr) return E_POINTER;
+    if (IsEqualIID(riid, IID_IMFAsyncCallback) || IsEqualIID(riid, IID_IUnknown)) {
+      *object = static_cast<IMFAsyncCallback*>(this);
+      AddRef();
+      return S_OK;
+    }
+    *object = nullptr;
+    return E_NOINTERFACE;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
+  ULONG STDMETHODCALLTYPE Release() override {
+    ULONG left = --refs_;
+    if (left == 0) delete this;
+    return left;
+  }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD* flags, DWORD* queue) override {
+    if (use_defaults_) return E_NOTIMPL;
+    *flags = flags_;
+    *queue = queue_;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult* result) override {
+    ++invocations_;
+    fn_(result);
+    return S_OK;
+  }
+  int invocations() const { return invocations_.load(); }
+
+ private:
+  Callback(Fn fn, DWORD queue, DWORD flags, bool use_defaults)
+      : fn_(std::move(fn)), queue_(queue), flags_(flags), use_defaults_(use_defaults) {}
+  ~Callback() = default;
+  std::atomic<ULONG> refs_{1};
+  std::atomic<int> invocations_{0};
+  Fn fn_;
+  DWORD queue_;
+  DWORD flags_;
+  bool use_defaults_;
+};
+
+// A custom result object, as MF's documentation describes: it inherits
+// MFASYNCRESULT, zeroes everything but pCallback (or sets hEvent instead).
+class CustomResult final : public MFASYNCRESULT {
+ public:
+  static ComPtr<CustomResult> Make(IMFAsyncCallback* callback, HANDLE event = nullptr) {
+    return ComPtr<CustomResult>::Adopt(new CustomResult(callback, event));
+  }
+  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
+    if (object == nullptr) return E_POINTER;
+    if (IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, IID_IUnknown)) {
+      *object = static_cast<IMFAsyncResult*>(this);
+      AddRef();
+      return S_OK;
+    }
+    *object = nullptr;
+    return E_NOINTERFACE;
+  }
+  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
+  ULONG STDMETHODCALLTYPE Release() override {
+    ULONG left = --refs_;
+    if (left == 0) delete this;
+    return left;
+  }
+  HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override {
+    if (state == nullptr) return E_POINTER;
+    *state = nullptr;
+    return E_POINTER;
+  }
+  HRESULT STDMETHODCALLTYPE GetStatus() override { return hrStatusResult; }
+  HRESULT STDMETHODCALLTYPE SetStatus(HRESULT status) override {
+    hrStatusResult = status;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE GetObject(IUnknown** object) override {
+    if (object == nullptr) return E_POINTER;
+    *object = nullptr;
+    return E_POINTER;
+  }
+  IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override { return nullptr; }
+
+ private:
+  CustomResult(IMFAsyncCallback* callback, HANDLE event) {
+    overlapped = {};
+    pCallback = callback;
+    if (pCallback != nullptr) pCallback->AddRef();
+    hrStatusResult = S_OK;
+    dwBytesTransferred = 0;
+    hEvent = event;
+  }
+  ~CustomResult() {
+    if (pCallback != nullptr) pCallback->Release();
+  }
+  std::atomic<ULONG> refs_{1};
+};
+
+// Starts the platform for each test and shuts it down after.
+class PlatformTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK); }
+  void TearDown() override { EXPECT_EQ(MFShutdown(), S_OK); }
+};
+
+// An event handle closed on destruction.
+class EventHandle {
+ public:
+  EventHandle(bool manual_reset, bool initially_set)
+      : h_(CreateEventW(nullptr, manual_reset ? TRUE : FALSE, initially_set ? TRUE : FALSE,
+                        nullptr)) {}
+  ~EventHandle() {
+    if (h_ != nullptr) CloseHandle(h_);
+  }
+  EventHandle(const EventHandle&) = delete;
+  EventHandle& operator=(const EventHandle&) = delete;
+  HANDLE get() const { return h_; }
+  bool WaitSignalled(DWORD ms = kPatienceMs) const { return WaitForSingleObject(h_, ms) == WAIT_OBJECT_0; }
+
+ private:
+  HANDLE h_;
+};
+
+}  // namespace mfwq::test
+
+#endif  // MFWQ_TESTS_ENGINE_TEST_SUPPORT_H_
