@@ -10,6 +10,7 @@
 #include <chrono>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "async_result.h"
 #include "event.h"
@@ -46,11 +47,11 @@ HRESULT CheckRunnable(IMFAsyncResult* result) {
   return S_OK;
 }
 
-HRESULT Put(DWORD queue, LONG priority, IMFAsyncResult* result) {
-  if (HRESULT hr = CheckRunnable(result); FAILED(hr)) return hr;
+HRESULT Put(DWORD queue, LONG priority, ComPtr<IMFAsyncResult> result) {
+  if (HRESULT hr = CheckRunnable(result.get()); FAILED(hr)) return hr;
   std::shared_ptr<Executor> executor;
   if (HRESULT hr = Platform::Get().queues().Find(queue, &executor); FAILED(hr)) return hr;
-  return executor->Submit(WorkItem{ComPtr<IMFAsyncResult>(result), priority, {}});
+  return executor->Submit(WorkItem{std::move(result), priority, {}});
 }
 
 HRESULT NewResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown* state,
@@ -65,7 +66,7 @@ HRESULT PutCallback(DWORD queue, LONG priority, IMFAsyncCallback* callback, IUnk
   if (callback == nullptr) return E_POINTER;
   ComPtr<IMFAsyncResult> result;
   if (HRESULT hr = NewResult(nullptr, callback, state, &result); FAILED(hr)) return hr;
-  return Put(queue, priority, result.get());
+  return Put(queue, priority, std::move(result));
 }
 
 }  // namespace
@@ -115,10 +116,12 @@ HRESULT MFPutWorkItem2(DWORD dwQueue, LONG Priority, IMFAsyncCallback* pCallback
   return PutCallback(dwQueue, Priority, pCallback, pState);
 }
 
-HRESULT MFPutWorkItemEx(DWORD dwQueue, IMFAsyncResult* pResult) { return Put(dwQueue, 0, pResult); }
+HRESULT MFPutWorkItemEx(DWORD dwQueue, IMFAsyncResult* pResult) {
+  return Put(dwQueue, 0, ComPtr<IMFAsyncResult>(pResult));
+}
 
 HRESULT MFPutWorkItemEx2(DWORD dwQueue, LONG Priority, IMFAsyncResult* pResult) {
-  return Put(dwQueue, Priority, pResult);
+  return Put(dwQueue, Priority, ComPtr<IMFAsyncResult>(pResult));
 }
 
 HRESULT MFCreateAsyncResult(IUnknown* punkObject, IMFAsyncCallback* pCallback,

@@ -31,10 +31,7 @@ HRESULT Platform::Shutdown() {
   if (startups_ == 0) return S_OK;  // unbalanced: nothing to stop
   if (--startups_ > 0) return S_OK;
   Unlock();
-  {
-    std::unique_lock wait(locks_mu_);
-    unlocked_cv_.wait_for(wait, options_.shutdown_wait, [this] { return locks_.load() <= 0; });
-  }
+  locks_.WaitUntilUnlocked(options_.shutdown_wait);
   // Stop the sources of new work first, then the queues they feed.
   timer_.Stop();
   waiting_.Stop();
@@ -43,14 +40,9 @@ HRESULT Platform::Shutdown() {
   return S_OK;
 }
 
-void Platform::Lock() { locks_.fetch_add(1, std::memory_order_relaxed); }
+void Platform::Lock() { locks_.Lock(); }
 
-void Platform::Unlock() {
-  if (locks_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    std::lock_guard lock(locks_mu_);
-    unlocked_cv_.notify_all();
-  }
-}
+void Platform::Unlock() { locks_.Unlock(); }
 
 void Platform::SetOptions(const EngineOptions& options) {
   std::lock_guard lock(mu_);

@@ -9,14 +9,13 @@
 #ifndef MFWQ_ENGINE_SRC_PLATFORM_H_
 #define MFWQ_ENGINE_SRC_PLATFORM_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <mutex>
 
 #include <mfwq/com_ptr.h>
 #include <mfwq/engine.h>
 #include <mfwq/mfapi.h>
 
+#include "platform_locks.h"
 #include "queue_registry.h"
 #include "serial_queue.h"
 #include "timer.h"
@@ -58,9 +57,7 @@ class Platform {
   int startups_ = 0;       // guarded by mu_
   EngineOptions options_;  // guarded by mu_
 
-  std::mutex locks_mu_;
-  std::condition_variable unlocked_cv_;  // locks_ reached zero
-  std::atomic<long> locks_{0};
+  PlatformLocks locks_;
 
   QueueRegistry queues_;
   Timer timer_;

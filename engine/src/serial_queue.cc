@@ -11,18 +11,12 @@ namespace mfwq::engine {
 SerialQueue::SerialQueue(std::shared_ptr<Executor> target, DWORD target_id)
     : target_(std::move(target)), target_id_(target_id) {}
 
-bool SerialQueue::RunsLater(const Queued& a, const Queued& b) {
-  if (a.item.priority != b.item.priority) return a.item.priority < b.item.priority;
-  return a.order > b.order;
-}
-
 HRESULT SerialQueue::Submit(WorkItem item) {
   {
     std::lock_guard lock(mu_);
     if (!accepting_) return MF_E_SHUTDOWN;
     if (busy_) {
-      heap_.push_back(Queued{std::move(item), next_order_++});
-      std::push_heap(heap_.begin(), heap_.end(), RunsLater);
+      queued_.Push(std::move(item));
       return S_OK;
     }
     busy_ = true;
@@ -64,10 +58,8 @@ bool SerialQueue::TakeNext(WorkItem* next) {
   {
     std::lock_guard lock(mu_);
     awaited_reply_ = 0;
-    if (!stopped_ && !heap_.empty()) {
-      std::pop_heap(heap_.begin(), heap_.end(), RunsLater);
-      *next = std::move(heap_.back().item);
-      heap_.pop_back();
+    if (!stopped_ && !queued_.empty()) {
+      *next = queued_.Pop();
       return true;
     }
     busy_ = false;
@@ -104,13 +96,13 @@ void SerialQueue::Retire() {
 }
 
 void SerialQueue::Stop() {
-  std::vector<Queued> dropped;
+  std::vector<WorkItem> dropped;
   std::uint64_t awaited = 0;
   {
     std::lock_guard lock(mu_);
     accepting_ = false;
     stopped_ = true;
-    dropped.swap(heap_);
+    dropped = queued_.TakeAll();
     awaited = std::exchange(awaited_reply_, 0);
   }
   if (awaited != 0) Platform::Get().replies().Close(awaited);

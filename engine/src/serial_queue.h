@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "executor.h"
+#include "priority_fifo.h"
 
 namespace mfwq::engine {
 
@@ -35,12 +36,6 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
   void OnReply(std::uint64_t ticket);
 
  private:
-  struct Queued {
-    WorkItem item;
-    std::uint64_t order;
-  };
-  static bool RunsLater(const Queued& a, const Queued& b);
-
   // Hands `item` to the target, and keeps handing the next ones while the
   // target refuses them. REQUIRES: mu_ not held; busy_ set by the caller.
   void Forward(WorkItem item);
@@ -52,8 +47,7 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
   const DWORD target_id_;
 
   mutable std::mutex mu_;
-  std::vector<Queued> heap_;        // guarded by mu_
-  std::uint64_t next_order_ = 0;    // guarded by mu_
+  PriorityFifo queued_;             // guarded by mu_
   bool busy_ = false;               // an item is at the target; guarded by mu_
   std::uint64_t awaited_reply_ = 0; // ticket of the item awaiting a reply; guarded by mu_
   bool accepting_ = true;           // guarded by mu_

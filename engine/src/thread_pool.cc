@@ -13,17 +13,13 @@ ThreadPool::ThreadPool(std::string name, unsigned max_threads)
 
 ThreadPool::~ThreadPool() { Stop(); }
 
-bool ThreadPool::RunsLater(const Queued& a, const Queued& b) {
-  if (a.item.priority != b.item.priority) return a.item.priority < b.item.priority;
-  return a.order > b.order;
-}
-
 HRESULT ThreadPool::Submit(WorkItem item) {
   std::unique_lock lock(mu_);
   if (!accepting_) return MF_E_SHUTDOWN;  // `item` is released after `lock`
-  heap_.push_back(Queued{std::move(item), next_order_++});
-  std::push_heap(heap_.begin(), heap_.end(), RunsLater);
+  queued_.Push(std::move(item));
   if (idle_ > 0) {
+    // Wake a thread after unlocking, so it does not wake into a held mutex.
+    lock.unlock();
     work_cv_.notify_one();
   } else if (threads_.size() < max_threads_) {
     try {
@@ -32,11 +28,9 @@ HRESULT ThreadPool::Submit(WorkItem item) {
       // Out of threads. The item stays queued for the threads we have; with
       // none at all it cannot run, so refuse it.
       if (threads_.empty()) {
-        std::pop_heap(heap_.begin(), heap_.end(), RunsLater);
-        WorkItem refused = std::move(heap_.back().item);
-        heap_.pop_back();
+        std::vector<WorkItem> refused = queued_.TakeAll();
         lock.unlock();
-        return E_OUTOFMEMORY;  // `refused` is released here, unlocked
+        return E_OUTOFMEMORY;  // `refused` (this item alone) is released here, unlocked
       }
     }
   }
@@ -47,15 +41,13 @@ void ThreadPool::WorkerLoop() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
   std::unique_lock lock(mu_);
   for (;;) {
-    while (heap_.empty() && accepting_) {
+    while (queued_.empty() && accepting_) {
       ++idle_;
       work_cv_.wait(lock);
       --idle_;
     }
-    if (stopped_ || heap_.empty()) break;
-    std::pop_heap(heap_.begin(), heap_.end(), RunsLater);
-    WorkItem item = std::move(heap_.back().item);
-    heap_.pop_back();
+    if (stopped_ || queued_.empty()) break;
+    WorkItem item = queued_.Pop();
     ++running_;
     lock.unlock();
     RunWorkItem(item);
@@ -72,13 +64,13 @@ void ThreadPool::Retire() {
 }
 
 void ThreadPool::Stop() {
-  std::vector<Queued> dropped;
+  std::vector<WorkItem> dropped;
   std::vector<std::thread> threads;
   {
     std::lock_guard lock(mu_);
     accepting_ = false;
     stopped_ = true;
-    dropped.swap(heap_);
+    dropped = queued_.TakeAll();
     threads.swap(threads_);
     work_cv_.notify_all();
   }
@@ -96,7 +88,7 @@ void ThreadPool::Stop() {
 
 bool ThreadPool::Finished() const {
   std::lock_guard lock(mu_);
-  return !accepting_ && heap_.empty() && running_ == 0;
+  return !accepting_ && queued_.empty() && running_ == 0;
 }
 
 }  // namespace mfwq::engine

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "executor.h"
+#include "priority_fifo.h"
 
 namespace mfwq::engine {
 
@@ -34,13 +35,6 @@ class ThreadPool final : public Executor,
   bool Finished() const override;
 
  private:
-  struct Queued {
-    WorkItem item;
-    std::uint64_t order;  // submission order, for FIFO among equal priorities
-  };
-  // Max-heap order: higher priority first, then earlier submission.
-  static bool RunsLater(const Queued& a, const Queued& b);
-
   void WorkerLoop();
 
   // Constant after construction.
@@ -49,8 +43,7 @@ class ThreadPool final : public Executor,
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // items queued, or state changed
-  std::vector<Queued> heap_;         // guarded by mu_
-  std::uint64_t next_order_ = 0;     // guarded by mu_
+  PriorityFifo queued_;              // guarded by mu_
   unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
   unsigned running_ = 0;             // items being run; guarded by mu_
   bool accepting_ = true;            // guarded by mu_

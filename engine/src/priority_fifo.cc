@@ -1,0 +1,48 @@
+#include "priority_fifo.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+namespace mfwq::engine {
+
+void PriorityFifo::Push(WorkItem item) {
+  const LONG priority = item.priority;
+  auto it = std::lower_bound(levels_.begin(), levels_.end(), priority,
+                             [](const Level& l, LONG p) { return l.priority > p; });
+  if (it == levels_.end() || it->priority != priority) {
+    it = levels_.insert(it, Level{priority, {}});
+  }
+  it->items.push_back(std::move(item));
+  ++size_;
+}
+
+WorkItem PriorityFifo::Pop() {
+  auto it = std::find_if(levels_.begin(), levels_.end(),
+                         [](const Level& l) { return !l.items.empty(); });
+  WorkItem item = std::move(it->items.front());
+  it->items.pop_front();
+  --size_;
+  if (it->items.empty()) DropSpareLevels();
+  return item;
+}
+
+std::vector<WorkItem> PriorityFifo::TakeAll() {
+  std::vector<WorkItem> all;
+  all.reserve(size_);
+  for (Level& level : levels_) {
+    std::move(level.items.begin(), level.items.end(), std::back_inserter(all));
+  }
+  levels_.clear();
+  size_ = 0;
+  return all;
+}
+
+void PriorityFifo::DropSpareLevels() {
+  std::size_t empty = 0;
+  for (const Level& level : levels_) empty += level.items.empty() ? 1 : 0;
+  if (empty <= kSpareLevels) return;
+  std::erase_if(levels_, [](const Level& l) { return l.items.empty(); });
+}
+
+}  // namespace mfwq::engine

@@ -1,0 +1,42 @@
+// PriorityFifo: work items by priority, higher first, FIFO among equals.
+//
+// One FIFO per priority level in use, levels sorted: O(1) push and pop when
+// all items share a priority (the common case), O(levels) otherwise. Empty
+// levels are kept (up to kSpareLevels) so a queue that drains and refills
+// does not reallocate. Not thread-safe: its owner locks.
+#ifndef MFWQ_ENGINE_SRC_PRIORITY_FIFO_H_
+#define MFWQ_ENGINE_SRC_PRIORITY_FIFO_H_
+
+#include <cstddef>
+#include <deque>
+#include <vector>
+
+#include "work_item.h"
+
+namespace mfwq::engine {
+
+class PriorityFifo {
+ public:
+  void Push(WorkItem item);
+  // REQUIRES: !empty().
+  WorkItem Pop();
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  // Moves every item out (to be released by the caller, unlocked).
+  std::vector<WorkItem> TakeAll();
+
+ private:
+  static constexpr std::size_t kSpareLevels = 4;
+  struct Level {
+    LONG priority;
+    std::deque<WorkItem> items;
+  };
+  void DropSpareLevels();
+
+  std::vector<Level> levels_;  // by priority, highest first
+  std::size_t size_ = 0;
+};
+
+}  // namespace mfwq::engine
+
+#endif  // MFWQ_ENGINE_SRC_PRIORITY_FIFO_H_
