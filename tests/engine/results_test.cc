@@ -172,17 +172,22 @@ TEST_F(Results, GetParametersNotImplementedMeansDefaults) {
 
 TEST_F(Results, PutWorkItemPassesStateToInvoke) {
   std::atomic<int> destroyed{0};
-  Gate ran;
+  Gate ran, released;
   IUnknown* seen_state = nullptr;
   auto cb = Callback::Make([&](IMFAsyncResult* result) {
     ComPtr<IUnknown> state;
     if (SUCCEEDED(result->GetState(state.ReleaseAndGetAddressOf()))) seen_state = state.get();
     ran.Open();
   });
-  auto state = Tracked::Make(&destroyed);
+  auto state = Tracked::Make(&destroyed, &released);
+  const IUnknown* put_state = state.get();
   ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, cb.get(), state.get()), S_OK);
+  state.Reset();
   ASSERT_TRUE(ran.Wait());
-  EXPECT_EQ(seen_state, static_cast<IUnknown*>(state.get()));
+  EXPECT_EQ(seen_state, put_state);
+  // Once run, the item lets go of its result and so of the state.
+  EXPECT_TRUE(released.Wait());
+  EXPECT_EQ(destroyed.load(), 1);
 }
 
 }  // namespace

@@ -69,8 +69,9 @@ class Countdown {
 // (a pending work item, a cancelled timer) released it.
 class Tracked final : public IUnknown {
  public:
-  static ComPtr<Tracked> Make(std::atomic<int>* destroyed) {
-    return ComPtr<Tracked>::Adopt(new Tracked(destroyed));
+  // `destroyed` is counted up and `gone` (if any) opened on destruction.
+  static ComPtr<Tracked> Make(std::atomic<int>* destroyed, Gate* gone = nullptr) {
+    return ComPtr<Tracked>::Adopt(new Tracked(destroyed, gone));
   }
   HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
     if (object == nullptr) return E_POINTER;
@@ -86,17 +87,20 @@ class Tracked final : public IUnknown {
   ULONG STDMETHODCALLTYPE Release() override {
     ULONG left = --refs_;
     if (left == 0) {
+      Gate* gone = gone_;
       ++*destroyed_;
       delete this;
+      if (gone != nullptr) gone->Open();
     }
     return left;
   }
 
  private:
-  explicit Tracked(std::atomic<int>* destroyed) : destroyed_(destroyed) {}
+  Tracked(std::atomic<int>* destroyed, Gate* gone) : destroyed_(destroyed), gone_(gone) {}
   ~Tracked() = default;
   std::atomic<ULONG> refs_{1};
   std::atomic<int>* destroyed_;
+  Gate* gone_;
 };
 
 // An IMFAsyncCallback whose Invoke runs a function, on the queue and with the

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds and runs every test:
+#   1. the default build (RelWithDebInfo) and all its tests;
+#   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the same tests built with ThreadSanitizer;
+#   4. the installed package: `cmake --install`, then an outside project
+#      (examples/hello_mf) that finds it with find_package(mfwq), built and run.
+# Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "default build and tests"
+cmake --preset default >/dev/null
+cmake --build --preset default
+ctest --preset default
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake --preset debug-asan >/dev/null
+cmake --build --preset debug-asan
+ctest --preset debug-asan
+
+step "ThreadSanitizer build and tests"
+cmake --preset debug-tsan >/dev/null
+cmake --build --preset debug-tsan
+ctest --preset debug-tsan
+
+step "installed package used from an outside project"
+prefix=$PWD/build/install-test
+rm -rf "$prefix" build/hello_mf
+cmake --install build/default --prefix "$prefix" >/dev/null
+cmake -S examples/hello_mf -B build/hello_mf -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build build/hello_mf
+build/hello_mf/hello_mf
+
+step "all tests passed"
