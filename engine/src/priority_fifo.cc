@@ -27,6 +27,37 @@ WorkItem PriorityFifo::Pop() {
   return item;
 }
 
+void PriorityFifo::PopBatch(std::size_t max, std::vector<WorkItem>* out) {
+  auto it = std::find_if(levels_.begin(), levels_.end(),
+                         [](const Level& l) { return !l.items.empty(); });
+  const std::size_t n = std::min(max, it->items.size());
+  auto first = it->items.begin();
+  auto last = first + static_cast<std::ptrdiff_t>(n);
+  std::move(first, last, std::back_inserter(*out));
+  it->items.erase(first, last);
+  size_ -= n;
+  if (it->items.empty()) DropSpareLevels();
+}
+
+void PriorityFifo::PushFront(std::vector<WorkItem>::iterator first,
+                             std::vector<WorkItem>::iterator last) {
+  if (first == last) return;
+  const LONG priority = first->priority;
+  auto it = std::lower_bound(levels_.begin(), levels_.end(), priority,
+                             [](const Level& l, LONG p) { return l.priority > p; });
+  if (it == levels_.end() || it->priority != priority) {
+    it = levels_.insert(it, Level{priority, {}});
+  }
+  size_ += static_cast<std::size_t>(last - first);
+  it->items.insert(it->items.begin(), std::make_move_iterator(first), std::make_move_iterator(last));
+}
+
+LONG PriorityFifo::TopPriority() const {
+  auto it = std::find_if(levels_.begin(), levels_.end(),
+                         [](const Level& l) { return !l.items.empty(); });
+  return it->priority;
+}
+
 std::vector<WorkItem> PriorityFifo::TakeAll() {
   std::vector<WorkItem> all;
   all.reserve(size_);

@@ -20,6 +20,14 @@ class PriorityFifo {
   void Push(WorkItem item);
   // REQUIRES: !empty().
   WorkItem Pop();
+  // Moves up to `max` items of the highest priority into `out` (appended).
+  // REQUIRES: !empty().
+  void PopBatch(std::size_t max, std::vector<WorkItem>* out);
+  // Puts items taken by PopBatch, all of one priority, back in front of
+  // their level, in order.
+  void PushFront(std::vector<WorkItem>::iterator first, std::vector<WorkItem>::iterator last);
+  // Priority of the next item. REQUIRES: !empty().
+  LONG TopPriority() const;
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
   // Moves every item out (to be released by the caller, unlocked).

@@ -3,7 +3,9 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
+#include <thread>
 #include <utility>
 
 namespace mfwq::engine {
@@ -14,13 +16,15 @@ ThreadPool::ThreadPool(std::string name, unsigned max_threads)
 ThreadPool::~ThreadPool() { Stop(); }
 
 HRESULT ThreadPool::Submit(WorkItem item) {
-  std::unique_lock lock(mu_);
+  std::unique_lock<Mutex> lock(mu_);
   if (!accepting_) return MF_E_SHUTDOWN;  // `item` is released after `lock`
   queued_.Push(std::move(item));
+  PublishQueueState();
+  if (spinning_ > 0) return S_OK;  // a spinning thread takes it
   if (idle_ > 0) {
     // Wake a thread after unlocking, so it does not wake into a held mutex.
     lock.unlock();
-    work_cv_.notify_one();
+    work_cv_.NotifyOne();
   } else if (threads_.size() < max_threads_) {
     try {
       threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
@@ -37,42 +41,103 @@ HRESULT ThreadPool::Submit(WorkItem item) {
   return S_OK;
 }
 
+void ThreadPool::PublishQueueState() {
+  queued_count_.store(queued_.size(), std::memory_order_relaxed);
+  if (!queued_.empty()) top_priority_.store(queued_.TopPriority(), std::memory_order_relaxed);
+}
+
 void ThreadPool::WorkerLoop() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-  std::unique_lock lock(mu_);
+  // A one-thread queue takes items in batches of one priority, which saves a
+  // lock round trip per item. A pool never does: an item held in one
+  // thread's batch could wait for another that is blocked, while a thread is
+  // free.
+  const std::size_t batch_max = max_threads_ == 1 ? 64 : 1;
+  std::vector<WorkItem> batch;
+  batch.reserve(batch_max);
+  std::unique_lock<Mutex> lock(mu_);
   for (;;) {
+    if (queued_.empty() && accepting_ && spinning_ == 0) SpinForWork(lock);
     while (queued_.empty() && accepting_) {
       ++idle_;
-      work_cv_.wait(lock);
+      work_cv_.Wait(lock);
       --idle_;
     }
     if (stopped_ || queued_.empty()) break;
-    WorkItem item = queued_.Pop();
+    queued_.PopBatch(batch_max, &batch);
+    PublishQueueState();
+    // More work waiting: get another thread on it rather than leave it to
+    // the producer's next put.
+    if (!queued_.empty() && idle_ > 0 && spinning_ == 0) work_cv_.NotifyOne();
     ++running_;
     lock.unlock();
-    RunWorkItem(item);
-    item = WorkItem{};  // release the result before taking the lock again
+    const std::size_t ran = RunBatch(batch);
     lock.lock();
     --running_;
+    if (ran < batch.size() && !stopped_) {
+      queued_.PushFront(batch.begin() + static_cast<std::ptrdiff_t>(ran), batch.end());
+      PublishQueueState();
+    }
+    if (!batch.empty()) {  // what is left over (if stopped) is released unlocked
+      lock.unlock();
+      batch.clear();
+      lock.lock();
+    }
   }
 }
 
+std::size_t ThreadPool::RunBatch(std::vector<WorkItem>& batch) {
+  const LONG priority = batch.front().priority;
+  std::size_t ran = 0;
+  while (ran < batch.size()) {
+    RunWorkItem(batch[ran]);
+    batch[ran] = WorkItem{};  // release the result now, unlocked
+    ++ran;
+    // Stop early for a shutdown, or to let a higher priority go first.
+    if (stopping_.load(std::memory_order_relaxed)) break;
+    if (queued_count_.load(std::memory_order_relaxed) > 0 &&
+        top_priority_.load(std::memory_order_relaxed) > priority) {
+      break;
+    }
+  }
+  return ran;
+}
+
+void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
+  constexpr auto kSpinFor = std::chrono::microseconds(50);
+  ++spinning_;
+  lock.unlock();
+  const auto give_up = std::chrono::steady_clock::now() + kSpinFor;
+  for (unsigned i = 1; queued_count_.load(std::memory_order_relaxed) == 0; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0) {
+      if (std::chrono::steady_clock::now() >= give_up) break;
+      std::this_thread::yield();  // leave the core to a producer that needs it
+    }
+  }
+  lock.lock();
+  --spinning_;
+}
+
 void ThreadPool::Retire() {
-  std::lock_guard lock(mu_);
+  std::lock_guard<Mutex> lock(mu_);
   accepting_ = false;
-  work_cv_.notify_all();
+  work_cv_.NotifyAll();
 }
 
 void ThreadPool::Stop() {
   std::vector<WorkItem> dropped;
   std::vector<std::thread> threads;
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard<Mutex> lock(mu_);
     accepting_ = false;
     stopped_ = true;
+    stopping_.store(true, std::memory_order_relaxed);
     dropped = queued_.TakeAll();
     threads.swap(threads_);
-    work_cv_.notify_all();
+    work_cv_.NotifyAll();
   }
   dropped.clear();  // releases the results, with no lock held
   for (std::thread& t : threads) {
@@ -87,7 +152,7 @@ void ThreadPool::Stop() {
 }
 
 bool ThreadPool::Finished() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard<Mutex> lock(mu_);
   return !accepting_ && queued_.empty() && running_ == 0;
 }
 

@@ -6,7 +6,7 @@
 #ifndef MFWQ_ENGINE_SRC_THREAD_POOL_H_
 #define MFWQ_ENGINE_SRC_THREAD_POOL_H_
 
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -16,6 +16,7 @@
 
 #include "executor.h"
 #include "priority_fifo.h"
+#include "sync.h"
 
 namespace mfwq::engine {
 
@@ -36,15 +37,31 @@ class ThreadPool final : public Executor,
 
  private:
   void WorkerLoop();
+  // Runs the batch in order until done, stopped, or a higher priority is
+  // queued; returns how many ran. REQUIRES: mu_ not held.
+  std::size_t RunBatch(std::vector<WorkItem>& batch);
+  // Updates what SpinForWork and RunBatch read without mu_.
+  // REQUIRES: mu_ held.
+  void PublishQueueState();
+  // Called by a worker that found no work: waits a little for some without
+  // sleeping, since a sleeping thread costs a system call and a context
+  // switch to wake. REQUIRES: `lock` holds mu_; holds it again on return.
+  void SpinForWork(std::unique_lock<Mutex>& lock);
 
   // Constant after construction.
   const std::string name_;
   const unsigned max_threads_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // items queued, or state changed
+  mutable Mutex mu_;
+  CondVar work_cv_;                  // items queued, or state changed
   PriorityFifo queued_;              // guarded by mu_
   unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
+  unsigned spinning_ = 0;            // threads in SpinForWork; guarded by mu_
+  // queued_.size(), readable without mu_ by a spinning thread.
+  std::atomic<std::size_t> queued_count_{0};
+  // The highest queued priority (when queued_count_ > 0), and stopped_.
+  std::atomic<LONG> top_priority_{0};
+  std::atomic<bool> stopping_{false};
   unsigned running_ = 0;             // items being run; guarded by mu_
   bool accepting_ = true;            // guarded by mu_
   bool stopped_ = false;             // discard what is queued; guarded by mu_
