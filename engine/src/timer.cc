@@ -1,6 +1,7 @@
 #include "timer.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 
 #include <atomic>
 #include <vector>
@@ -118,6 +119,8 @@ HRESULT Timer::RemovePeriodic(DWORD key) {
 
 void Timer::Loop() {
   pthread_setname_np(pthread_self(), "mfwq-timer");
+  // Wake at the deadline, not up to the default 50 us slack after it.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   std::unique_lock lock(mu_);
   while (running_) {
     if (due_.empty()) {
