@@ -137,13 +137,13 @@ HRESULT MFInvokeCallback(IMFAsyncResult* pAsyncResult) {
   if (HRESULT hr = CheckRunnable(pAsyncResult); FAILED(hr)) return hr;
   Platform& platform = Platform::Get();
   // A reply to a serial queue that waits for it (MFASYNC_REPLY_CALLBACK):
-  // release the queue's next item instead of invoking the callback again.
-  if (std::uint64_t ticket = mfwq::engine::AwaitedReplyTicket(pAsyncResult); ticket != 0) {
-    if (auto serial = platform.replies().Take(ticket)) {
-      mfwq::engine::ClearReplyMark(pAsyncResult, ticket);
-      serial->OnReply(ticket);
-      return S_OK;
-    }
+  // release the queue's next item instead of invoking the callback again. A
+  // reply to a queue that has gone since is done with as well.
+  if (std::uint64_t ticket = mfwq::engine::AwaitedReplyTicket(pAsyncResult);
+      mfwq::engine::IsReplyTicket(ticket)) {
+    mfwq::engine::ClearReplyMark(pAsyncResult, ticket);
+    if (auto serial = platform.replies().Take(ticket)) serial->OnReply(ticket);
+    return S_OK;
   }
   return platform.Dispatch(ComPtr<IMFAsyncResult>(pAsyncResult), 0);
 }
@@ -160,7 +160,9 @@ HRESULT MFScheduleWorkItemEx(IMFAsyncResult* pResult, INT64 Timeout, MFWORKITEM_
   if (HRESULT hr = CheckRunnable(pResult); FAILED(hr)) return hr;
   // MF takes a negative relative timeout in milliseconds. A positive value
   // would be an absolute time in the past for Windows' timers: due now.
-  std::chrono::milliseconds delay(Timeout < 0 ? -Timeout : 0);
+  // Beyond a century is as good as never, and keeps the clock from overflowing.
+  constexpr INT64 kCenturyMs = INT64{100} * 365 * 24 * 3600 * 1000;
+  std::chrono::milliseconds delay(Timeout >= 0 ? 0 : Timeout < -kCenturyMs ? kCenturyMs : -Timeout);
   return Platform::Get().timer().Schedule(ComPtr<IMFAsyncResult>(pResult), delay, pKey);
 }
 

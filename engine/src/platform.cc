@@ -1,5 +1,6 @@
 #include "platform.h"
 
+#include <chrono>
 #include <thread>
 #include <utility>
 
@@ -18,25 +19,43 @@ Platform& Platform::Get() {
 HRESULT Platform::Startup(ULONG version) {
   if (version != MF_VERSION && version != kVersionVista) return MF_E_BAD_STARTUP_VERSION;
   std::lock_guard lock(mu_);
-  if (startups_++ > 0) return S_OK;
+  // While a shutdown is stopping the parts, this only counts: that shutdown
+  // starts them again when it is done (it may be waiting for the very
+  // callback calling this, so this must not wait for it).
+  if (startups_++ == 0 && state_ == State::kStopped) StartLocked();
+  return S_OK;
+}
+
+void Platform::StartLocked() {
   Lock();  // MFStartup holds a platform lock until MFShutdown
   queues_.Start(options_);
   timer_.Start();
   waiting_.Start();
-  return S_OK;
+  state_ = State::kRunning;
 }
 
 HRESULT Platform::Shutdown() {
-  std::lock_guard lock(mu_);
-  if (startups_ == 0) return S_OK;  // unbalanced: nothing to stop
-  if (--startups_ > 0) return S_OK;
+  std::chrono::milliseconds wait;
+  {
+    std::lock_guard lock(mu_);
+    if (startups_ == 0) return S_OK;  // unbalanced: nothing to stop
+    if (--startups_ > 0 || state_ != State::kRunning) return S_OK;
+    state_ = State::kStopping;
+    wait = options_.shutdown_wait;
+  }
+  // Without mu_: callbacks still running may call into the platform, and
+  // stopping releases user objects.
   Unlock();
-  locks_.WaitUntilUnlocked(options_.shutdown_wait);
+  locks_.WaitUntilUnlocked(wait);
   // Stop the sources of new work first, then the queues they feed.
   timer_.Stop();
   waiting_.Stop();
   queues_.Stop();
   replies_.Clear();
+
+  std::lock_guard lock(mu_);
+  state_ = State::kStopped;
+  if (startups_ > 0) StartLocked();  // MFStartup was called while stopping
   return S_OK;
 }
 
@@ -56,11 +75,17 @@ EngineOptions Platform::options() const {
 
 HRESULT Platform::Dispatch(ComPtr<IMFAsyncResult> result, LONG priority) {
   const DWORD named = GetCallbackParameters(result.get()).queue;
+  // Keep a reference: Submit releases its item when it refuses it.
+  ComPtr<IMFAsyncResult> keep(result);
   std::shared_ptr<Executor> executor;
   HRESULT hr = queues_.Find(named, &executor);
-  if (hr == MF_E_INVALID_WORKQUEUE) hr = queues_.Find(MFASYNC_CALLBACK_QUEUE_STANDARD, &executor);
-  if (FAILED(hr)) return hr;
-  return executor->Submit(WorkItem{std::move(result), priority, {}});
+  if (SUCCEEDED(hr)) hr = executor->Submit(WorkItem{std::move(result), priority, {}});
+  // The named queue is unknown, or was freed between Find and Submit.
+  if (hr == MF_E_INVALID_WORKQUEUE && named != MFASYNC_CALLBACK_QUEUE_STANDARD) {
+    hr = queues_.Find(MFASYNC_CALLBACK_QUEUE_STANDARD, &executor);
+    if (SUCCEEDED(hr)) hr = executor->Submit(WorkItem{std::move(keep), priority, {}});
+  }
+  return hr;
 }
 
 }  // namespace mfwq::engine

@@ -3,9 +3,10 @@
 //
 // Lock order (outermost first); no lock is held while user code runs
 // (Invoke, GetParameters, periodic callbacks, Release of user objects):
-//   Platform::mu_  ->  QueueRegistry::mu_  ->  nothing else
-//   ThreadPool::mu_, SerialQueue::mu_, Timer::mu_, WaitingItems::mu_,
-//   Event::mu_, HandleTable::mu_, ReplyBook::mu_: leaves, never nested.
+//   Platform::mu_  ->  QueueRegistry::mu_
+//   WaitingItems::mu_  ->  Event::mu_
+//   ThreadPool::mu_, SerialQueue::mu_, Timer::mu_, HandleTable::mu_,
+//   ReplyBook::mu_, PlatformLocks::mu_: leaves, never nested.
 #ifndef MFWQ_ENGINE_SRC_PLATFORM_H_
 #define MFWQ_ENGINE_SRC_PLATFORM_H_
 
@@ -51,10 +52,15 @@ class Platform {
   HRESULT Dispatch(ComPtr<IMFAsyncResult> result, LONG priority);
 
  private:
-  Platform() = default;
+  enum class State { kStopped, kRunning, kStopping };
 
-  mutable std::mutex mu_;  // serialises startup and shutdown
+  Platform() = default;
+  // REQUIRES: mu_ held, state_ == kStopped.
+  void StartLocked();
+
+  mutable std::mutex mu_;  // held briefly: never while waiting or stopping
   int startups_ = 0;       // guarded by mu_
+  State state_ = State::kStopped;  // guarded by mu_
   EngineOptions options_;  // guarded by mu_
 
   PlatformLocks locks_;

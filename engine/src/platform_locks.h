@@ -1,11 +1,8 @@
-// PlatformLocks: the count of MFLockPlatform locks, which every live async
-// result also holds. Taken and dropped on every work item, on every thread,
-// so the count is spread over cache-line-sized shards (one per thread, by
-// turns) instead of one contended atomic; only MFShutdown adds them up.
+// PlatformLocks: the count of MFLockPlatform locks, which MFStartup and every
+// live async result also hold; MFShutdown waits for it to reach zero.
 #ifndef MFWQ_ENGINE_SRC_PLATFORM_LOCKS_H_
 #define MFWQ_ENGINE_SRC_PLATFORM_LOCKS_H_
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,15 +18,8 @@ class PlatformLocks {
   bool WaitUntilUnlocked(std::chrono::milliseconds timeout);
 
  private:
-  static constexpr std::size_t kShards = 16;
-  struct alignas(64) Shard {
-    std::atomic<long> count{0};
-  };
-  static std::size_t MyShard();
-  long Total() const;
-
-  std::array<Shard, kShards> shards_;
-  // Set while a shutdown waits: Unlock then wakes it to add up again.
+  std::atomic<long> count_{0};
+  // Set while a shutdown waits: the Unlock that reaches zero then wakes it.
   std::atomic<bool> waiting_{false};
   std::mutex mu_;
   std::condition_variable unlocked_cv_;

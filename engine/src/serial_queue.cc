@@ -14,7 +14,7 @@ SerialQueue::SerialQueue(std::shared_ptr<Executor> target, DWORD target_id)
 HRESULT SerialQueue::Submit(WorkItem item) {
   {
     std::lock_guard lock(mu_);
-    if (!accepting_) return MF_E_SHUTDOWN;
+    if (!accepting_) return stopped_ ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;  // freed: id gone
     if (busy_) {
       queued_.Push(std::move(item));
       return S_OK;
@@ -31,7 +31,7 @@ void SerialQueue::Forward(WorkItem item) {
     if (GetCallbackParameters(item.result.get()).flags & MFASYNC_REPLY_CALLBACK) {
       ReplyBook& book = Platform::Get().replies();
       ticket = book.Open(weak_from_this());
-      if (MarkAwaitingReply(item.result.get(), ticket)) {
+      if (MarkAwaitingReply(item.result.get(), ticket, book)) {
         std::lock_guard lock(mu_);
         awaited_reply_ = ticket;
       } else {
@@ -116,7 +116,7 @@ bool SerialQueue::Finished() const {
 
 std::uint64_t ReplyBook::Open(std::weak_ptr<SerialQueue> queue) {
   std::lock_guard lock(mu_);
-  std::uint64_t ticket = next_++;
+  std::uint64_t ticket = kTicketTag | (next_++ & ~kTicketTagMask);
   open_.emplace(ticket, std::move(queue));
   return ticket;
 }
@@ -135,6 +135,11 @@ void ReplyBook::Close(std::uint64_t ticket) {
   open_.erase(ticket);
 }
 
+bool ReplyBook::IsOpen(std::uint64_t ticket) {
+  std::lock_guard lock(mu_);
+  return open_.count(ticket) != 0;
+}
+
 void ReplyBook::Clear() {
   std::lock_guard lock(mu_);
   open_.clear();
@@ -146,10 +151,18 @@ std::atomic_ref<ULONG_PTR> ReplySlot(IMFAsyncResult* result) {
 }
 }  // namespace
 
-bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket) {
-  ULONG_PTR expected = 0;
-  return ReplySlot(result).compare_exchange_strong(expected, static_cast<ULONG_PTR>(ticket));
+bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket, ReplyBook& book) {
+  std::atomic_ref<ULONG_PTR> slot = ReplySlot(result);
+  ULONG_PTR current = slot.load();
+  do {
+    // Awaited by an outer serial queue. (A mark left by a queue that is gone,
+    // or anything else in the slot, is overwritten: MF reserves it.)
+    if (current != 0 && book.IsOpen(current)) return false;
+  } while (!slot.compare_exchange_weak(current, static_cast<ULONG_PTR>(ticket)));
+  return true;
 }
+
+bool IsReplyTicket(std::uint64_t value) { return (value & kTicketTagMask) == kTicketTag; }
 
 std::uint64_t AwaitedReplyTicket(IMFAsyncResult* result) { return ReplySlot(result).load(); }
 

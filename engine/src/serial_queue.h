@@ -59,12 +59,19 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
 // in the result's MFASYNCRESULT::overlapped.Internal (MF reserves
 // `overlapped` for the work queue), so MFInvokeCallback on that result can
 // find the serial queue to advance instead of invoking the callback again.
+// Tickets carry a tag in their top bits, so that a ticket can be told from
+// whatever else a caller left in a result's `overlapped` (MF asks callers to
+// zero it, but cannot check).
+inline constexpr std::uint64_t kTicketTagMask = 0xFFFF'0000'0000'0000ull;
+inline constexpr std::uint64_t kTicketTag = 0x6D66'0000'0000'0000ull;  // "mf"
+
 class ReplyBook {
  public:
   std::uint64_t Open(std::weak_ptr<SerialQueue> queue);
   // Removes `ticket`; returns its queue if it was open and the queue lives.
   std::shared_ptr<SerialQueue> Take(std::uint64_t ticket);
   void Close(std::uint64_t ticket);
+  bool IsOpen(std::uint64_t ticket);
   void Clear();
 
  private:
@@ -73,11 +80,13 @@ class ReplyBook {
   std::unordered_map<std::uint64_t, std::weak_ptr<SerialQueue>> open_;  // guarded by mu_
 };
 
-// Marks `result` as awaiting the reply `ticket`. False when it already
-// carries a mark (an outer serial queue awaits it) or garbage.
-bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket);
-// The ticket marked on `result`, or 0.
+// Marks `result` as awaiting the reply `ticket`. False when an outer serial
+// queue already awaits a reply on it.
+bool MarkAwaitingReply(IMFAsyncResult* result, std::uint64_t ticket, ReplyBook& book);
+// What `result`'s reply slot holds (0 when unmarked).
 std::uint64_t AwaitedReplyTicket(IMFAsyncResult* result);
+// Whether a slot value is a reply ticket (open or not).
+bool IsReplyTicket(std::uint64_t value);
 void ClearReplyMark(IMFAsyncResult* result, std::uint64_t ticket);
 
 }  // namespace mfwq::engine

@@ -17,28 +17,39 @@ ThreadPool::~ThreadPool() { Stop(); }
 
 HRESULT ThreadPool::Submit(WorkItem item) {
   std::unique_lock<Mutex> lock(mu_);
-  if (!accepting_) return MF_E_SHUTDOWN;  // `item` is released after `lock`
+  // A retired (freed) queue's id is gone: the caller may fall back to the
+  // standard queue, as MFInvokeCallback does. `item` is released after `lock`.
+  if (!accepting_) return stopped_ ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;
   queued_.Push(std::move(item));
   PublishQueueState();
-  if (spinning_ > 0) return S_OK;  // a spinning thread takes it
-  if (idle_ > 0) {
-    // Wake a thread after unlocking, so it does not wake into a held mutex.
+  const bool wake = FindTakerLocked();
+  if (threads_.empty()) {
+    // No thread could be started at all: the item cannot run, so refuse it.
+    std::vector<WorkItem> refused = queued_.TakeAll();
+    PublishQueueState();
     lock.unlock();
-    work_cv_.NotifyOne();
-  } else if (threads_.size() < max_threads_) {
+    return E_OUTOFMEMORY;  // `refused` (this item alone) is released here, unlocked
+  }
+  lock.unlock();
+  if (wake) work_cv_.NotifyOne();  // after unlocking: the thread wakes to a free mutex
+  return S_OK;
+}
+
+bool ThreadPool::FindTakerLocked() {
+  if (queued_.size() <= spinning_ + woken_) return false;
+  if (idle_ > woken_) {
+    ++woken_;
+    return true;
+  }
+  if (threads_.size() < max_threads_) {
     try {
       threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
+      ++woken_;  // it looks for work as soon as it runs
     } catch (const std::system_error&) {
-      // Out of threads. The item stays queued for the threads we have; with
-      // none at all it cannot run, so refuse it.
-      if (threads_.empty()) {
-        std::vector<WorkItem> refused = queued_.TakeAll();
-        lock.unlock();
-        return E_OUTOFMEMORY;  // `refused` (this item alone) is released here, unlocked
-      }
+      // Out of threads: the threads we have will get to the item.
     }
   }
-  return S_OK;
+  return false;
 }
 
 void ThreadPool::PublishQueueState() {
@@ -56,21 +67,24 @@ void ThreadPool::WorkerLoop() {
   std::vector<WorkItem> batch;
   batch.reserve(batch_max);
   std::unique_lock<Mutex> lock(mu_);
+  if (woken_ > 0) --woken_;  // started: now looking
   for (;;) {
     if (queued_.empty() && accepting_ && spinning_ == 0) SpinForWork(lock);
     while (queued_.empty() && accepting_) {
       ++idle_;
       work_cv_.Wait(lock);
       --idle_;
+      if (woken_ > 0) --woken_;  // (a spurious wake-up undercounts: harmless)
     }
     if (stopped_ || queued_.empty()) break;
     queued_.PopBatch(batch_max, &batch);
     PublishQueueState();
-    // More work waiting: get another thread on it rather than leave it to
-    // the producer's next put.
-    if (!queued_.empty() && idle_ > 0 && spinning_ == 0) work_cv_.NotifyOne();
+    // More items than threads looking for them: get another thread on it
+    // rather than leave it behind this batch.
+    const bool wake = FindTakerLocked();
     ++running_;
     lock.unlock();
+    if (wake) work_cv_.NotifyOne();
     const std::size_t ran = RunBatch(batch);
     lock.lock();
     --running_;

@@ -37,6 +37,12 @@ class ThreadPool final : public Executor,
 
  private:
   void WorkerLoop();
+  // When more items are queued than threads will look for (spinning, or
+  // woken or started and not yet looking), wakes an idle thread (returns true:
+  // the caller notifies after unlocking) or starts a new one, up to the
+  // maximum. Keeps every queued item within reach of a thread while the
+  // pool has threads to spare. REQUIRES: mu_ held.
+  bool FindTakerLocked();
   // Runs the batch in order until done, stopped, or a higher priority is
   // queued; returns how many ran. REQUIRES: mu_ not held.
   std::size_t RunBatch(std::vector<WorkItem>& batch);
@@ -57,6 +63,7 @@ class ThreadPool final : public Executor,
   PriorityFifo queued_;              // guarded by mu_
   unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
   unsigned spinning_ = 0;            // threads in SpinForWork; guarded by mu_
+  unsigned woken_ = 0;               // notified or started, not yet looking; guarded by mu_
   // queued_.size(), readable without mu_ by a spinning thread.
   std::atomic<std::size_t> queued_count_{0};
   // The highest queued priority (when queued_count_ > 0), and stopped_.

@@ -29,7 +29,8 @@ bool Timer::IsScheduledKey(MFWORKITEM_KEY key) { return (key & kTagMask) == kSch
 void Timer::Start() {
   std::lock_guard lock(mu_);
   running_ = true;
-  thread_ = std::thread([this] { Loop(); });
+  const std::uint64_t generation = ++generation_;
+  thread_ = std::thread([this, generation] { Loop(generation); });
 }
 
 void Timer::Stop() {
@@ -117,12 +118,14 @@ HRESULT Timer::RemovePeriodic(DWORD key) {
   return S_OK;
 }
 
-void Timer::Loop() {
+void Timer::Loop(std::uint64_t generation) {
   pthread_setname_np(pthread_self(), "mfwq-timer");
   // Wake at the deadline, not up to the default 50 us slack after it.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
   std::unique_lock lock(mu_);
-  while (running_) {
+  // A loop detached by a shutdown from inside a periodic callback must end
+  // even if the platform has been started again (with a new loop) meanwhile.
+  while (running_ && generation_ == generation) {
     if (due_.empty()) {
       cv_.wait(lock);
       continue;
@@ -147,10 +150,7 @@ void Timer::Loop() {
     lock.unlock();
     entry.periodic(entry.context.get());
     lock.lock();
-    bool removed = running_periodic_removed_;
-    running_periodic_ = 0;
-    cv_.notify_all();
-    if (running_ && !removed) {
+    if (running_ && generation_ == generation && !running_periodic_removed_) {
       // Next tick on the period's grid, skipping ticks missed while late.
       Clock::time_point again = due + kPeriod;
       Clock::time_point now = Clock::now();
@@ -158,9 +158,11 @@ void Timer::Loop() {
       InsertLocked(again, id, std::move(entry));
     } else {
       lock.unlock();
-      entry = Entry{};  // release the context, unlocked
+      entry = Entry{};  // release the context, unlocked, before a remover returns
       lock.lock();
     }
+    running_periodic_ = 0;
+    cv_.notify_all();
   }
 }
 

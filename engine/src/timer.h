@@ -53,13 +53,14 @@ class Timer {
   };
   using Slot = std::pair<Clock::time_point, std::uint64_t>;  // (due, id)
 
-  void Loop();
+  void Loop(std::uint64_t generation);
   // REQUIRES: mu_ held.
   void InsertLocked(Clock::time_point due, std::uint64_t id, Entry entry);
 
   std::mutex mu_;
   std::condition_variable cv_;  // earlier deadline, stop, or periodic run ended
   bool running_ = false;                                 // guarded by mu_
+  std::uint64_t generation_ = 0;  // of the current loop; guarded by mu_
   std::map<Slot, Entry> due_;                            // guarded by mu_
   std::unordered_map<std::uint64_t, Clock::time_point> when_;  // id -> due; guarded by mu_
   std::uint64_t running_periodic_ = 0;   // id of the periodic callback running; guarded by mu_

@@ -33,13 +33,16 @@ void WaitingItems::Stop() {
 HRESULT WaitingItems::Put(std::shared_ptr<Event> event, LONG priority,
                           ComPtr<IMFAsyncResult> result, MFWORKITEM_KEY* key) {
   const MFWORKITEM_KEY k = kWaitingTag | g_next_key.fetch_add(1);
+  std::optional<Event::Waiter> now;
   {
+    // Registered under mu_, so Stop() either refuses it or finds it.
     std::lock_guard lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     events_.emplace(k, event);
+    now = event->AddWaiter({k, priority, std::move(result)});
   }
   if (key != nullptr) *key = k;
-  if (std::optional<Event::Waiter> now = event->AddWaiter({k, priority, std::move(result)})) {
+  if (now) {
     std::vector<Event::Waiter> released;
     released.push_back(std::move(*now));
     Release(std::move(released));

@@ -97,15 +97,15 @@ TEST_F(PortableEngine, ShutdownReturnsAsSoonAsTheLastResultGoes) {
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   ComPtr<IMFAsyncResult> result;
   ASSERT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, result.ReleaseAndGetAddressOf()), S_OK);
-  std::atomic<bool> returned{false};
+  Gate returned;
   std::thread shutdown([&] {
     EXPECT_EQ(MFShutdown(), S_OK);
-    returned = true;
+    returned.Open();
   });
-  EXPECT_FALSE(returned.load());
+  EXPECT_FALSE(returned.WaitFor(std::chrono::milliseconds(200)));
   result.Reset();
-  shutdown.join();  // would hang for an hour if the release were missed
-  EXPECT_TRUE(returned.load());
+  EXPECT_TRUE(returned.Wait());  // would take an hour if the release were missed
+  shutdown.join();
 }
 
 // Scheduled and waiting items still pending at shutdown are released.
@@ -131,6 +131,163 @@ TEST_F(PortableEngine, ShutdownReleasesScheduledAndWaitingItems) {
   EXPECT_EQ(released.load(), 1);
   EXPECT_TRUE(SetEvent(event.get()));  // nothing waits on it any more
   EXPECT_EQ(cb->invocations(), 0);
+}
+
+// MF's documentation does not say what becomes of items queued on a queue
+// whose last lock goes (Wine drops them). The engine keeps its promise that
+// a successful put runs its callback: the queue finishes its backlog.
+TEST_F(PortableEngine, FreedQueueStillRunsItemsAlreadyQueued) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
+  Gate hold, held;
+  auto blocker = Callback::Make([&](IMFAsyncResult*) {
+    held.Open();
+    hold.Wait();
+  });
+  constexpr int kItems = 10;
+  Countdown done(kItems);
+  auto item = Callback::Make([&](IMFAsyncResult*) { done.Arrive(); });
+  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
+  ASSERT_TRUE(held.Wait());
+  for (int i = 0; i < kItems; ++i) ASSERT_EQ(MFPutWorkItem(queue, item.get(), nullptr), S_OK);
+  ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);
+  hold.Open();
+  EXPECT_TRUE(done.Wait());
+  EXPECT_EQ(item->invocations(), kItems);
+  ASSERT_EQ(MFShutdown(), S_OK);
+}
+
+// Queue ids stay stale across a restart of the platform, too.
+TEST_F(PortableEngine, QueueIdFromBeforeRestartIsStale) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  DWORD old_queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&old_queue), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  auto cb = Callback::Make([](IMFAsyncResult*) {});
+  EXPECT_EQ(MFPutWorkItem(old_queue, cb.get(), nullptr), MF_E_INVALID_WORKQUEUE);
+  DWORD new_queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&new_queue), S_OK);
+  EXPECT_NE(new_queue, old_queue);
+  EXPECT_EQ(MFUnlockWorkQueue(new_queue), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+  EXPECT_EQ(cb->invocations(), 0);
+}
+
+TEST_F(PortableEngine, AllocateAfterShutdownGivesShutdown) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  ASSERT_EQ(MFShutdown(), S_OK);
+  DWORD queue = 0;
+  EXPECT_EQ(MFAllocateWorkQueue(&queue), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_STANDARD, &queue), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFLockWorkQueue(MFASYNC_CALLBACK_QUEUE_STANDARD), MF_E_SHUTDOWN);
+}
+
+// NULL pointers, bad enum values, and results that name neither a callback
+// nor an event are refused with an error, never a crash (Wine crashes on
+// several of these); nothing is queued.
+TEST_F(PortableEngine, BadArgumentsGiveErrorsNotCrashes) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  EXPECT_EQ(MFAllocateWorkQueue(nullptr), E_POINTER);
+  EXPECT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, nullptr), E_POINTER);
+  EXPECT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
+  EXPECT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFGetTimerPeriodicity(nullptr), E_POINTER);
+  DWORD queue = 0;
+  EXPECT_EQ(MFAllocateWorkQueueEx(static_cast<MFASYNC_WORKQUEUE_TYPE>(42), &queue), E_INVALIDARG);
+  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItem2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
+  EXPECT_EQ(MFPutWorkItemEx2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr), E_POINTER);
+  EXPECT_EQ(MFInvokeCallback(nullptr), E_POINTER);
+  EXPECT_EQ(MFScheduleWorkItemEx(nullptr, -1, nullptr), E_POINTER);
+  EXPECT_EQ(MFScheduleWorkItem(nullptr, nullptr, -1, nullptr), E_POINTER);
+  EXPECT_EQ(MFAddPeriodicCallback(nullptr, nullptr, nullptr), E_POINTER);
+  auto empty = CustomResult::Make(nullptr, nullptr);
+  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, empty.get()), E_INVALIDARG);
+  EXPECT_EQ(MFInvokeCallback(empty.get()), E_INVALIDARG);
+  MFWORKITEM_KEY key = 0;
+  EXPECT_EQ(MFScheduleWorkItemEx(empty.get(), -1, &key), E_INVALIDARG);
+  ASSERT_EQ(MFShutdown(), S_OK);
+}
+
+// A callback may call MFStartup (and MFShutdown) while the last MFShutdown is
+// stopping the queues and waiting for that very callback: it must neither
+// block nor deadlock. Whichever MFShutdown turns out last stops the platform.
+TEST_F(PortableEngine, StartupFromACallbackDuringShutdownDoesNotDeadlock) {
+  EngineOptions options = GetEngineOptions();
+  options.shutdown_wait = std::chrono::milliseconds(0);
+  SetEngineOptions(options);
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  Gate running, go, callback_done;
+  HRESULT startup = E_FAIL, shutdown = E_FAIL;
+  auto cb = Callback::Make([&](IMFAsyncResult*) {
+    running.Open();
+    go.Wait();
+    startup = MFStartup(MF_VERSION, MFSTARTUP_FULL);
+    shutdown = MFShutdown();
+    callback_done.Open();
+  });
+  ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, cb.get(), nullptr), S_OK);
+  ASSERT_TRUE(running.Wait());
+  Gate shut;
+  std::thread stopper([&] {
+    EXPECT_EQ(MFShutdown(), S_OK);
+    shut.Open();
+  });
+  go.Open();
+  EXPECT_TRUE(callback_done.Wait());
+  EXPECT_TRUE(shut.Wait());
+  stopper.join();
+  EXPECT_EQ(startup, S_OK);
+  EXPECT_EQ(shutdown, S_OK);
+  // Balanced: the platform ends up stopped.
+  Gate shut_down_for_good;
+  std::thread prober([&] {
+    auto probe = Callback::Make([](IMFAsyncResult*) {});
+    while (MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, probe.get(), nullptr) != MF_E_SHUTDOWN) {
+      std::this_thread::yield();  // the callback's own MFShutdown may still be finishing
+    }
+    shut_down_for_good.Open();
+  });
+  EXPECT_TRUE(shut_down_for_good.Wait());
+  prober.join();
+}
+
+// MFRemovePeriodicCallback called while the callback runs returns only once
+// it has returned, with its context released.
+TEST_F(PortableEngine, RemovingARunningPeriodicCallbackWaitsForIt) {
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  static Gate* inside;
+  static Gate* leave;
+  Gate inside_gate, leave_gate, removed;
+  inside = &inside_gate;
+  leave = &leave_gate;
+  std::atomic<int> released{0};
+  DWORD key = 0;
+  {
+    auto context = Tracked::Make(&released);
+    ASSERT_EQ(MFAddPeriodicCallback(
+                  [](IUnknown*) {
+                    inside->Open();
+                    leave->Wait();
+                  },
+                  context.get(), &key),
+              S_OK);
+  }
+  ASSERT_TRUE(inside_gate.Wait());
+  std::thread remover([&] {
+    EXPECT_EQ(MFRemovePeriodicCallback(key), S_OK);
+    EXPECT_EQ(released.load(), 1);
+    removed.Open();
+  });
+  EXPECT_FALSE(removed.WaitFor(std::chrono::milliseconds(100)));  // still inside
+  leave_gate.Open();
+  EXPECT_TRUE(removed.Wait());
+  remover.join();
+  ASSERT_EQ(MFShutdown(), S_OK);
 }
 
 TEST(HResult, NamesKnownCodes) {

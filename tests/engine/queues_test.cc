@@ -112,6 +112,38 @@ TEST_F(Queues, MultithreadedQueueRunsItemsConcurrently) {
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
+// The same once the pool has run work and its threads are spinning or
+// asleep: a pair put together must still find two threads, every time.
+TEST_F(Queues, MultithreadedQueueRunsItemsConcurrentlyAfterRunningWork) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two hardware threads";
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &queue), S_OK);
+  auto warm = Callback::Make([](IMFAsyncResult*) {});
+  for (int round = 0; round < 100; ++round) {
+    // Wait until a warm-up item has run and its result is gone: its thread
+    // is then back looking for work (spinning or asleep) as the pair comes.
+    std::atomic<int> released{0};
+    Gate gone;
+    {
+      auto state = Tracked::Make(&released, &gone);
+      ASSERT_EQ(MFPutWorkItem(queue, warm.get(), state.get()), S_OK);
+    }
+    ASSERT_TRUE(gone.Wait());
+    Countdown both_inside(2), done(2);
+    std::atomic<int> met{0};
+    auto cb = Callback::Make([&](IMFAsyncResult*) {
+      both_inside.Arrive();
+      if (both_inside.Wait()) ++met;
+      done.Arrive();
+    });
+    ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
+    ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
+    ASSERT_TRUE(done.Wait()) << "round " << round;
+    ASSERT_EQ(met.load(), 2) << "round " << round;
+  }
+  EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
+}
+
 TEST_F(Queues, LastUnlockFreesQueueAndItsIdGoesStale) {
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
@@ -136,28 +168,9 @@ TEST_F(Queues, LastUnlockFreesQueueAndItsIdGoesStale) {
   EXPECT_EQ(cb->invocations(), 0);
 }
 
-TEST_F(Queues, FreedQueueStillRunsItemsAlreadyQueued) {
-  DWORD queue = 0;
-  ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
-  Gate hold, held;
-  auto blocker = Callback::Make([&](IMFAsyncResult*) {
-    held.Open();
-    hold.Wait();
-  });
-  constexpr int kItems = 10;
-  Countdown done(kItems);
-  auto item = Callback::Make([&](IMFAsyncResult*) { done.Arrive(); });
-  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
-  ASSERT_TRUE(held.Wait());
-  for (int i = 0; i < kItems; ++i) ASSERT_EQ(MFPutWorkItem(queue, item.get(), nullptr), S_OK);
-  ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);
-  hold.Open();
-  EXPECT_TRUE(done.Wait());
-  EXPECT_EQ(item->invocations(), kItems);
-}
-
 // No fixed cap on the number of queues (Wine stops at 124).
 TEST_F(Queues, ManyQueuesCanBeAllocatedAtOnce) {
+  MFWQ_SKIP_ON_WINE("at most 124 private queues (E_OUTOFMEMORY after that)");
   constexpr int kQueues = 300;
   std::vector<DWORD> queues;
   std::set<DWORD> distinct;
@@ -173,28 +186,6 @@ TEST_F(Queues, ManyQueuesCanBeAllocatedAtOnce) {
   for (DWORD queue : queues) ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
   EXPECT_TRUE(ran.Wait());
   for (DWORD queue : queues) EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
-}
-
-TEST_F(Queues, BadArgumentsGiveErrorsNotCrashes) {
-  EXPECT_EQ(MFAllocateWorkQueue(nullptr), E_POINTER);
-  EXPECT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, nullptr), E_POINTER);
-  DWORD queue = 0;
-  EXPECT_EQ(MFAllocateWorkQueueEx(static_cast<MFASYNC_WORKQUEUE_TYPE>(42), &queue), E_INVALIDARG);
-  EXPECT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
-  EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr, nullptr), E_POINTER);
-  EXPECT_EQ(MFPutWorkItem2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr, nullptr), E_POINTER);
-  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, nullptr), E_POINTER);
-  EXPECT_EQ(MFPutWorkItemEx2(MFASYNC_CALLBACK_QUEUE_STANDARD, 1, nullptr), E_POINTER);
-  EXPECT_EQ(MFInvokeCallback(nullptr), E_POINTER);
-  EXPECT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, nullptr), E_POINTER);
-  EXPECT_EQ(MFScheduleWorkItemEx(nullptr, -1, nullptr), E_POINTER);
-  EXPECT_EQ(MFScheduleWorkItem(nullptr, nullptr, -1, nullptr), E_POINTER);
-  EXPECT_EQ(MFGetTimerPeriodicity(nullptr), E_POINTER);
-  EXPECT_EQ(MFAddPeriodicCallback(nullptr, nullptr, nullptr), E_POINTER);
-
-  // A result with neither a callback nor an event cannot be run.
-  auto empty = CustomResult::Make(nullptr, nullptr);
-  EXPECT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, empty.get()), E_INVALIDARG);
 }
 
 }  // namespace

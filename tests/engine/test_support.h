@@ -5,6 +5,7 @@
 #define MFWQ_TESTS_ENGINE_TEST_SUPPORT_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -17,6 +18,28 @@
 #include <mfwq/mfapi.h>
 
 namespace mfwq::test {
+
+// True when this Windows build runs under Wine (whose ntdll exports
+// wine_get_version), and so against Wine's mfplat rather than Microsoft's.
+inline bool RunningOnWine() {
+#if defined(_WIN32)
+  static const bool on_wine = [] {
+    HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+    return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+  }();
+  return on_wine;
+#else
+  return false;
+#endif
+}
+
+// Skips the rest of a test under Wine, for a behaviour where Wine's mfplat
+// is known to deviate from Microsoft's documentation. `reason` names the
+// deviation; docs/fidelity.md lists every use.
+#define MFWQ_SKIP_ON_WINE(reason)                          \
+  do {                                                     \
+    if (::mfwq::test::RunningOnWine()) GTEST_SKIP() << "Wine: " reason; \
+  } while (0)
 
 // Longest any test waits for something that should happen at once; reaching
 // it means the behaviour under test is broken, not that the machine is slow.
@@ -38,6 +61,14 @@ class Gate {
   bool IsOpen() {
     std::lock_guard lock(mu_);
     return open_;
+  }
+  // True if opened within `ms`. For checking that something does NOT happen
+  // while a condition holds: a correct implementation never opens the gate,
+  // so the result never depends on the machine's speed; only how surely a
+  // wrong one is caught does.
+  bool WaitFor(std::chrono::milliseconds ms) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, ms, [this] { return open_; });
   }
 
  private:
