@@ -3,7 +3,9 @@
 #   1. the default build (RelWithDebInfo) and all its tests;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same tests built with ThreadSanitizer;
-#   4. the installed package: `cmake --install`, then an outside project
+#   4. the conformance tests built for Windows (mingw-w64) and run under Wine,
+#      against Wine's own mfplat (docs/fidelity.md);
+#   5. the installed package: `cmake --install`, then an outside project
 #      (examples/hello_mf) that finds it with find_package(mfwq), built and run.
 # Exits non-zero when anything fails.
 set -euo pipefail
@@ -26,6 +28,11 @@ step "ThreadSanitizer build and tests"
 cmake --preset debug-tsan >/dev/null
 cmake --build --preset debug-tsan
 ctest --preset debug-tsan
+
+step "Windows build (mingw-w64), conformance tests under Wine's mfplat"
+cmake --preset windows-wine >/dev/null
+cmake --build --preset windows-wine
+ctest --preset windows-wine
 
 step "installed package used from an outside project"
 prefix=$PWD/build/install-test
