@@ -9,22 +9,7 @@
 namespace mfwq::test {
 namespace {
 
-class Ordering : public PlatformTest {
- protected:
-  // Records the order in which items run.
-  struct Log {
-    std::mutex mu;
-    std::vector<int> order;
-    void Add(int v) {
-      std::lock_guard lock(mu);
-      order.push_back(v);
-    }
-    std::vector<int> Get() {
-      std::lock_guard lock(mu);
-      return order;
-    }
-  };
-};
+class Ordering : public PlatformTest {};
 
 // Items wait behind a blocker on a one-thread queue, then run by priority,
 // higher first, over the whole LONG range, and in put order among equals.
@@ -32,13 +17,8 @@ TEST_F(Ordering, HigherPriorityRunsFirstAndEqualsRunInFifoOrder) {
   MFWQ_SKIP_ON_WINE("priorities collapse into three classes (below, at and above 0)");
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
-  Gate hold, held;
-  auto blocker = Callback::Make([&](IMFAsyncResult*) {
-    held.Open();
-    hold.Wait();
-  });
-  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
-  ASSERT_TRUE(held.Wait());
+  QueueBlocker blocker;
+  ASSERT_TRUE(blocker.Block(queue));
 
   struct Put {
     LONG priority;
@@ -48,43 +28,38 @@ TEST_F(Ordering, HigherPriorityRunsFirstAndEqualsRunInFifoOrder) {
       {0, 0}, {5, 1}, {-3, 2}, {5, 3}, {100, 4}, {-3, 5}, {0, 6}, {std::numeric_limits<LONG>::min(), 7}, {std::numeric_limits<LONG>::max(), 8}, {1, 9},
       {2, 10}, {-1, 11},
   };
-  Log log;
+  SequenceProbe probe;
   Countdown done(static_cast<int>(puts.size()));
   std::vector<ComPtr<Callback>> callbacks;
   for (const Put& p : puts) {
-    callbacks.push_back(Callback::Make([&log, &done, id = p.id](IMFAsyncResult*) {
-      log.Add(id);
+    callbacks.push_back(Callback::Make([&probe, &done, id = p.id](IMFAsyncResult*) {
+      probe.Run(id);
       done.Arrive();
     }));
     ASSERT_EQ(MFPutWorkItem2(queue, p.priority, callbacks.back().get(), nullptr), S_OK);
   }
-  hold.Open();
+  blocker.Release();
   ASSERT_TRUE(done.Wait());
-  EXPECT_EQ(log.Get(), (std::vector<int>{8, 4, 1, 3, 10, 9, 0, 6, 11, 2, 5, 7}));
+  EXPECT_EQ(probe.order(), (std::vector<int>{8, 4, 1, 3, 10, 9, 0, 6, 11, 2, 5, 7}));
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
 TEST_F(Ordering, PutWorkItemEx2HonoursPriority) {
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
-  Gate hold, held;
-  auto blocker = Callback::Make([&](IMFAsyncResult*) {
-    held.Open();
-    hold.Wait();
-  });
-  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
-  ASSERT_TRUE(held.Wait());
-  Log log;
+  QueueBlocker blocker;
+  ASSERT_TRUE(blocker.Block(queue));
+  SequenceProbe probe;
   Countdown done(2);
-  auto low = Callback::Make([&](IMFAsyncResult*) { log.Add(1); done.Arrive(); });
-  auto high = Callback::Make([&](IMFAsyncResult*) { log.Add(2); done.Arrive(); });
+  auto low = Callback::Make([&](IMFAsyncResult*) { probe.Run(1); done.Arrive(); });
+  auto high = Callback::Make([&](IMFAsyncResult*) { probe.Run(2); done.Arrive(); });
   auto low_result = CustomResult::Make(low.get());
   auto high_result = CustomResult::Make(high.get());
   ASSERT_EQ(MFPutWorkItemEx2(queue, -1, low_result.get()), S_OK);
   ASSERT_EQ(MFPutWorkItemEx2(queue, 1, high_result.get()), S_OK);
-  hold.Open();
+  blocker.Release();
   ASSERT_TRUE(done.Wait());
-  EXPECT_EQ(log.Get(), (std::vector<int>{2, 1}));
+  EXPECT_EQ(probe.order(), (std::vector<int>{2, 1}));
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
@@ -95,25 +70,19 @@ TEST_F(Ordering, SerialQueueRunsOneAtATimeInFifoOrder) {
   ASSERT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, &serial), S_OK);
   EXPECT_NE(serial & MFASYNC_CALLBACK_QUEUE_PRIVATE_MASK, 0u);
   constexpr int kItems = 300;
-  Log log;
-  std::atomic<int> inside{0};
-  std::atomic<bool> overlapped{false};
+  SequenceProbe probe;
   Countdown done(kItems);
   std::vector<ComPtr<Callback>> callbacks;
   for (int i = 0; i < kItems; ++i) {
     callbacks.push_back(Callback::Make([&, i](IMFAsyncResult*) {
-      if (++inside > 1) overlapped = true;
-      log.Add(i);
-      --inside;
+      probe.Run(i);
       done.Arrive();
     }));
     ASSERT_EQ(MFPutWorkItem(serial, callbacks.back().get(), nullptr), S_OK);
   }
   ASSERT_TRUE(done.Wait());
-  EXPECT_FALSE(overlapped.load());
-  std::vector<int> expected(kItems);
-  for (int i = 0; i < kItems; ++i) expected[i] = i;
-  EXPECT_EQ(log.Get(), expected);
+  EXPECT_FALSE(probe.overlapped());
+  EXPECT_EQ(probe.order(), Iota(kItems));
   EXPECT_EQ(MFUnlockWorkQueue(serial), S_OK);
 }
 
@@ -122,9 +91,7 @@ TEST_F(Ordering, SerialQueueOverSerialQueueKeepsOrder) {
   ASSERT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, &inner), S_OK);
   ASSERT_EQ(MFAllocateSerialWorkQueue(inner, &outer), S_OK);
   constexpr int kItems = 100;
-  Log log;
-  std::atomic<int> inside{0};
-  std::atomic<bool> overlapped{false};
+  SequenceProbe probe;
   Countdown done(2 * kItems);
   std::vector<ComPtr<Callback>> callbacks;
   // Interleave puts on both: each keeps its own order, and since the outer
@@ -133,22 +100,18 @@ TEST_F(Ordering, SerialQueueOverSerialQueueKeepsOrder) {
     for (DWORD queue : {outer, inner}) {
       const int id = queue == outer ? i : 1000 + i;
       callbacks.push_back(Callback::Make([&, id](IMFAsyncResult*) {
-        if (++inside > 1) overlapped = true;
-        log.Add(id);
-        --inside;
+        probe.Run(id);
         done.Arrive();
       }));
       ASSERT_EQ(MFPutWorkItem(queue, callbacks.back().get(), nullptr), S_OK);
     }
   }
   ASSERT_TRUE(done.Wait());
-  EXPECT_FALSE(overlapped.load());
+  EXPECT_FALSE(probe.overlapped());
   std::vector<int> outer_order, inner_order;
-  for (int id : log.Get()) (id < 1000 ? outer_order : inner_order).push_back(id);
-  for (int i = 0; i < kItems; ++i) {
-    ASSERT_EQ(outer_order[i], i);
-    ASSERT_EQ(inner_order[i], 1000 + i);
-  }
+  for (int id : probe.order()) (id < 1000 ? outer_order : inner_order).push_back(id);
+  EXPECT_EQ(outer_order, Iota(kItems));
+  EXPECT_EQ(inner_order, Iota(kItems, 1000));
   EXPECT_EQ(MFUnlockWorkQueue(outer), S_OK);
   EXPECT_EQ(MFUnlockWorkQueue(inner), S_OK);
 }

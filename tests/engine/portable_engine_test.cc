@@ -20,6 +20,11 @@ class PortableEngine : public ::testing::Test {
  protected:
   void SetUp() override { saved_ = GetEngineOptions(); }
   void TearDown() override { SetEngineOptions(saved_); }
+  static void SetShutdownWait(std::chrono::milliseconds wait) {
+    EngineOptions options = GetEngineOptions();
+    options.shutdown_wait = wait;
+    SetEngineOptions(options);
+  }
   EngineOptions saved_;
 };
 
@@ -78,9 +83,7 @@ TEST_F(PortableEngine, PoolThreadsBoundTheConcurrencyOfMultithreadedQueues) {
 // Every MFCreateAsyncResult result holds a platform lock: MFShutdown waits
 // for it, up to shutdown_wait.
 TEST_F(PortableEngine, ShutdownWaitsForLiveResultsUpToItsLimit) {
-  EngineOptions options = GetEngineOptions();
-  options.shutdown_wait = std::chrono::milliseconds(200);
-  SetEngineOptions(options);
+  SetShutdownWait(std::chrono::milliseconds(200));
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   ComPtr<IMFAsyncResult> result;
   ASSERT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, result.ReleaseAndGetAddressOf()), S_OK);
@@ -91,9 +94,7 @@ TEST_F(PortableEngine, ShutdownWaitsForLiveResultsUpToItsLimit) {
 }
 
 TEST_F(PortableEngine, ShutdownReturnsAsSoonAsTheLastResultGoes) {
-  EngineOptions options = GetEngineOptions();
-  options.shutdown_wait = std::chrono::hours(1);
-  SetEngineOptions(options);
+  SetShutdownWait(std::chrono::hours(1));
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   ComPtr<IMFAsyncResult> result;
   ASSERT_EQ(MFCreateAsyncResult(nullptr, nullptr, nullptr, result.ReleaseAndGetAddressOf()), S_OK);
@@ -110,9 +111,7 @@ TEST_F(PortableEngine, ShutdownReturnsAsSoonAsTheLastResultGoes) {
 
 // Scheduled and waiting items still pending at shutdown are released.
 TEST_F(PortableEngine, ShutdownReleasesScheduledAndWaitingItems) {
-  EngineOptions options = GetEngineOptions();
-  options.shutdown_wait = std::chrono::milliseconds(0);
-  SetEngineOptions(options);
+  SetShutdownWait(std::chrono::milliseconds(0));
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   std::atomic<int> released{0};
   auto cb = Callback::Make([](IMFAsyncResult*) {});
@@ -140,19 +139,14 @@ TEST_F(PortableEngine, FreedQueueStillRunsItemsAlreadyQueued) {
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
-  Gate hold, held;
-  auto blocker = Callback::Make([&](IMFAsyncResult*) {
-    held.Open();
-    hold.Wait();
-  });
+  QueueBlocker blocker;
   constexpr int kItems = 10;
   Countdown done(kItems);
   auto item = Callback::Make([&](IMFAsyncResult*) { done.Arrive(); });
-  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
-  ASSERT_TRUE(held.Wait());
+  ASSERT_TRUE(blocker.Block(queue));
   for (int i = 0; i < kItems; ++i) ASSERT_EQ(MFPutWorkItem(queue, item.get(), nullptr), S_OK);
   ASSERT_EQ(MFUnlockWorkQueue(queue), S_OK);
-  hold.Open();
+  blocker.Release();
   EXPECT_TRUE(done.Wait());
   EXPECT_EQ(item->invocations(), kItems);
   ASSERT_EQ(MFShutdown(), S_OK);
@@ -217,9 +211,7 @@ TEST_F(PortableEngine, BadArgumentsGiveErrorsNotCrashes) {
 // stopping the queues and waiting for that very callback: it must neither
 // block nor deadlock. Whichever MFShutdown turns out last stops the platform.
 TEST_F(PortableEngine, StartupFromACallbackDuringShutdownDoesNotDeadlock) {
-  EngineOptions options = GetEngineOptions();
-  options.shutdown_wait = std::chrono::milliseconds(0);
-  SetEngineOptions(options);
+  SetShutdownWait(std::chrono::milliseconds(0));
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   Gate running, go, callback_done;
   HRESULT startup = E_FAIL, shutdown = E_FAIL;

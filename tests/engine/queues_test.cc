@@ -64,51 +64,47 @@ TEST_F(Queues, StandardQueueRunsOneItemAtATimeInOrder) {
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
   constexpr int kItems = 200;
-  std::mutex mu;
-  std::vector<int> order;
-  std::atomic<int> inside{0};
-  std::atomic<bool> overlapped{false};
+  SequenceProbe probe;
   Countdown done(kItems);
   std::vector<ComPtr<Callback>> callbacks;
   for (int i = 0; i < kItems; ++i) {
     callbacks.push_back(Callback::Make([&, i](IMFAsyncResult*) {
-      if (++inside > 1) overlapped = true;
-      {
-        std::lock_guard lock(mu);
-        order.push_back(i);
-      }
-      --inside;
+      probe.Run(i);
       done.Arrive();
     }));
     ASSERT_EQ(MFPutWorkItem(queue, callbacks.back().get(), nullptr), S_OK);
   }
   ASSERT_TRUE(done.Wait());
-  EXPECT_FALSE(overlapped.load());
-  std::lock_guard lock(mu);
-  std::vector<int> expected(kItems);
-  for (int i = 0; i < kItems; ++i) expected[i] = i;
-  EXPECT_EQ(order, expected);
+  EXPECT_FALSE(probe.overlapped());
+  EXPECT_EQ(probe.order(), Iota(kItems));
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
-// Two items that each wait for the other can only both finish if the queue
-// runs them at the same time.
-TEST_F(Queues, MultithreadedQueueRunsItemsConcurrently) {
-  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two hardware threads";
-  DWORD queue = 0;
-  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &queue), S_OK);
-  Countdown both_inside(2);
-  Countdown done(2);
+// Puts two items on `queue` that each wait for the other: both can only
+// finish if the queue runs them at the same time.
+::testing::AssertionResult PairMeets(DWORD queue) {
+  Countdown both_inside(2), done(2);
   std::atomic<int> met{0};
   auto cb = Callback::Make([&](IMFAsyncResult*) {
     both_inside.Arrive();
     if (both_inside.Wait()) ++met;
     done.Arrive();
   });
-  ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
-  ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
-  ASSERT_TRUE(done.Wait());
-  EXPECT_EQ(met.load(), 2);
+  for (int i = 0; i < 2; ++i) {
+    if (FAILED(MFPutWorkItem(queue, cb.get(), nullptr))) {
+      return ::testing::AssertionFailure() << "MFPutWorkItem failed";
+    }
+  }
+  if (!done.Wait()) return ::testing::AssertionFailure() << "the pair never finished";
+  if (met.load() != 2) return ::testing::AssertionFailure() << "the pair never met";
+  return ::testing::AssertionSuccess();
+}
+
+TEST_F(Queues, MultithreadedQueueRunsItemsConcurrently) {
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "needs two hardware threads";
+  DWORD queue = 0;
+  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &queue), S_OK);
+  EXPECT_TRUE(PairMeets(queue));
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
@@ -129,17 +125,7 @@ TEST_F(Queues, MultithreadedQueueRunsItemsConcurrentlyAfterRunningWork) {
       ASSERT_EQ(MFPutWorkItem(queue, warm.get(), state.get()), S_OK);
     }
     ASSERT_TRUE(gone.Wait());
-    Countdown both_inside(2), done(2);
-    std::atomic<int> met{0};
-    auto cb = Callback::Make([&](IMFAsyncResult*) {
-      both_inside.Arrive();
-      if (both_inside.Wait()) ++met;
-      done.Arrive();
-    });
-    ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
-    ASSERT_EQ(MFPutWorkItem(queue, cb.get(), nullptr), S_OK);
-    ASSERT_TRUE(done.Wait()) << "round " << round;
-    ASSERT_EQ(met.load(), 2) << "round " << round;
+    ASSERT_TRUE(PairMeets(queue)) << "round " << round;
   }
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }

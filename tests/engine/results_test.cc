@@ -123,30 +123,25 @@ TEST_F(Results, CallbacksNeverRunOnTheCallersThread) {
 TEST_F(Results, InvokeCallbackRunsOnTheQueueTheCallbackNames) {
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);
-  Gate hold, held, ran;
-  std::thread::id queue_thread, invoked_on;
+  QueueBlocker blocker;
+  Gate ran;
+  std::thread::id invoked_on;
   std::atomic<bool> ran_while_held{false};
-  auto blocker = Callback::Make([&](IMFAsyncResult*) {
-    queue_thread = std::this_thread::get_id();
-    held.Open();
-    hold.Wait();
-  });
   auto cb = Callback::Make(
       [&](IMFAsyncResult*) {
-        if (!hold.IsOpen()) ran_while_held = true;
+        if (!blocker.released()) ran_while_held = true;
         invoked_on = std::this_thread::get_id();
         ran.Open();
       },
       queue);
-  ASSERT_EQ(MFPutWorkItem(queue, blocker.get(), nullptr), S_OK);
-  ASSERT_TRUE(held.Wait());
+  ASSERT_TRUE(blocker.Block(queue));
   ComPtr<IMFAsyncResult> result;
   ASSERT_EQ(MFCreateAsyncResult(nullptr, cb.get(), nullptr, result.ReleaseAndGetAddressOf()), S_OK);
   ASSERT_EQ(MFInvokeCallback(result.get()), S_OK);
-  hold.Open();
+  blocker.Release();
   ASSERT_TRUE(ran.Wait());
   EXPECT_FALSE(ran_while_held.load());
-  EXPECT_EQ(invoked_on, queue_thread);
+  EXPECT_EQ(invoked_on, blocker.thread());
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 

@@ -96,19 +96,17 @@ class Countdown {
   int left_;
 };
 
-// An IUnknown that reports its own destruction: proof that whoever held it
-// (a pending work item, a cancelled timer) released it.
-class Tracked final : public IUnknown {
+// Reference counting and QueryInterface for a test object implementing
+// `Interface` (IUnknown, IMFAsyncCallback, or MFASYNCRESULT for IMFAsyncResult).
+// `Derived` is destroyed by the last Release.
+template <typename Derived, typename Interface>
+class ComObject : public Interface {
  public:
-  // `destroyed` is counted up and `gone` (if any) opened on destruction.
-  static ComPtr<Tracked> Make(std::atomic<int>* destroyed, Gate* gone = nullptr) {
-    return ComPtr<Tracked>::Adopt(new Tracked(destroyed, gone));
-  }
   HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
     if (object == nullptr) return E_POINTER;
-    if (IsEqualIID(riid, IID_IUnknown)) {
-      *object = static_cast<IUnknown*>(this);
-      AddRef();
+    if (IsEqualIID(riid, IID_IUnknown) || Derived::Implements(riid)) {
+      *object = static_cast<Interface*>(this);
+      this->AddRef();
       return S_OK;
     }
     *object = nullptr;
@@ -117,26 +115,42 @@ class Tracked final : public IUnknown {
   ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
   ULONG STDMETHODCALLTYPE Release() override {
     ULONG left = --refs_;
-    if (left == 0) {
-      Gate* gone = gone_;
-      ++*destroyed_;
-      delete this;
-      if (gone != nullptr) gone->Open();
-    }
+    if (left == 0) delete static_cast<Derived*>(this);
     return left;
   }
 
+ protected:
+  ComObject() = default;
+  ~ComObject() = default;
+
  private:
-  Tracked(std::atomic<int>* destroyed, Gate* gone) : destroyed_(destroyed), gone_(gone) {}
-  ~Tracked() = default;
   std::atomic<ULONG> refs_{1};
+};
+
+// An IUnknown that reports its own destruction: proof that whoever held it
+// (a pending work item, a cancelled timer) released it.
+class Tracked final : public ComObject<Tracked, IUnknown> {
+ public:
+  // `destroyed` is counted up and `gone` (if any) opened on destruction.
+  static ComPtr<Tracked> Make(std::atomic<int>* destroyed, Gate* gone = nullptr) {
+    return ComPtr<Tracked>::Adopt(new Tracked(destroyed, gone));
+  }
+  static bool Implements(REFIID) { return false; }
+
+ private:
+  friend class ComObject<Tracked, IUnknown>;
+  Tracked(std::atomic<int>* destroyed, Gate* gone) : destroyed_(destroyed), gone_(gone) {}
+  ~Tracked() {
+    ++*destroyed_;
+    if (gone_ != nullptr) gone_->Open();
+  }
   std::atomic<int>* destroyed_;
   Gate* gone_;
 };
 
 // An IMFAsyncCallback whose Invoke runs a function, on the queue and with the
 // flags it is given. GetParameters returns E_NOTIMPL when `use_defaults`.
-class Callback final : public IMFAsyncCallback {
+class Callback final : public ComObject<Callback, IMFAsyncCallback> {
  public:
   using Fn = std::function<void(IMFAsyncResult*)>;
   static ComPtr<Callback> Make(Fn fn, DWORD queue = MFASYNC_CALLBACK_QUEUE_STANDARD,
@@ -146,23 +160,8 @@ class Callback final : public IMFAsyncCallback {
   static ComPtr<Callback> MakeWithDefaults(Fn fn) {
     return ComPtr<Callback>::Adopt(new Callback(std::move(fn), 0, 0, true));
   }
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
 
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
-    if (object == nullptr) return E_POINTER;
-    if (IsEqualIID(riid, IID_IMFAsyncCallback) || IsEqualIID(riid, IID_IUnknown)) {
-      *object = static_cast<IMFAsyncCallback*>(this);
-      AddRef();
-      return S_OK;
-    }
-    *object = nullptr;
-    return E_NOINTERFACE;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
-  ULONG STDMETHODCALLTYPE Release() override {
-    ULONG left = --refs_;
-    if (left == 0) delete this;
-    return left;
-  }
   HRESULT STDMETHODCALLTYPE GetParameters(DWORD* flags, DWORD* queue) override {
     if (use_defaults_) return E_NOTIMPL;
     *flags = flags_;
@@ -177,10 +176,10 @@ class Callback final : public IMFAsyncCallback {
   int invocations() const { return invocations_.load(); }
 
  private:
+  friend class ComObject<Callback, IMFAsyncCallback>;
   Callback(Fn fn, DWORD queue, DWORD flags, bool use_defaults)
       : fn_(std::move(fn)), queue_(queue), flags_(flags), use_defaults_(use_defaults) {}
   ~Callback() = default;
-  std::atomic<ULONG> refs_{1};
   std::atomic<int> invocations_{0};
   Fn fn_;
   DWORD queue_;
@@ -190,27 +189,12 @@ class Callback final : public IMFAsyncCallback {
 
 // A custom result object, as MF's documentation describes: it inherits
 // MFASYNCRESULT, zeroes everything but pCallback (or sets hEvent instead).
-class CustomResult final : public MFASYNCRESULT {
+class CustomResult final : public ComObject<CustomResult, MFASYNCRESULT> {
  public:
   static ComPtr<CustomResult> Make(IMFAsyncCallback* callback, HANDLE event = nullptr) {
     return ComPtr<CustomResult>::Adopt(new CustomResult(callback, event));
   }
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
-    if (object == nullptr) return E_POINTER;
-    if (IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, IID_IUnknown)) {
-      *object = static_cast<IMFAsyncResult*>(this);
-      AddRef();
-      return S_OK;
-    }
-    *object = nullptr;
-    return E_NOINTERFACE;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
-  ULONG STDMETHODCALLTYPE Release() override {
-    ULONG left = --refs_;
-    if (left == 0) delete this;
-    return left;
-  }
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncResult); }
   HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override {
     if (state == nullptr) return E_POINTER;
     *state = nullptr;
@@ -229,6 +213,7 @@ class CustomResult final : public MFASYNCRESULT {
   IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override { return nullptr; }
 
  private:
+  friend class ComObject<CustomResult, MFASYNCRESULT>;
   CustomResult(IMFAsyncCallback* callback, HANDLE event) {
     overlapped = {};
     pCallback = callback;
@@ -240,7 +225,74 @@ class CustomResult final : public MFASYNCRESULT {
   ~CustomResult() {
     if (pCallback != nullptr) pCallback->Release();
   }
-  std::atomic<ULONG> refs_{1};
+};
+
+// Holds a queue: Block() puts an item that runs and then waits until
+// Release() (or destruction), so items put meanwhile stay queued.
+class QueueBlocker {
+ public:
+  QueueBlocker()
+      : callback_(Callback::Make([this](IMFAsyncResult*) {
+          thread_ = std::this_thread::get_id();
+          held_.Open();
+          hold_.Wait();
+          finished_.Open();  // last touch of *this
+        })) {}
+  // Releases the queue and waits for the blocking item to be done with us.
+  ~QueueBlocker() {
+    Release();
+    if (held_.IsOpen()) finished_.Wait();
+  }
+  QueueBlocker(const QueueBlocker&) = delete;
+  QueueBlocker& operator=(const QueueBlocker&) = delete;
+
+  // Puts the blocking item on `queue` and waits until it runs.
+  ::testing::AssertionResult Block(DWORD queue) {
+    HRESULT hr = MFPutWorkItem(queue, callback_.get(), nullptr);
+    if (FAILED(hr)) return ::testing::AssertionFailure() << "MFPutWorkItem: 0x" << std::hex << hr;
+    if (!held_.Wait()) return ::testing::AssertionFailure() << "the blocking item never ran";
+    return ::testing::AssertionSuccess();
+  }
+  void Release() { hold_.Open(); }
+  bool released() { return hold_.IsOpen(); }
+  // The thread the blocking item runs on. REQUIRES: Block() succeeded.
+  std::thread::id thread() const { return thread_; }
+
+ private:
+  Gate hold_, held_, finished_;
+  std::thread::id thread_;
+  ComPtr<Callback> callback_;
+};
+
+// {from, from + 1, ..., from + n - 1}: the order n items put in turn run in.
+inline std::vector<int> Iota(int n, int from = 0) {
+  std::vector<int> v(n);
+  for (int i = 0; i < n; ++i) v[i] = from + i;
+  return v;
+}
+
+// Records the order items run in, and whether two ever ran at once.
+class SequenceProbe {
+ public:
+  void Run(int id) {
+    if (++inside_ > 1) overlapped_ = true;
+    {
+      std::lock_guard lock(mu_);
+      order_.push_back(id);
+    }
+    --inside_;
+  }
+  std::vector<int> order() {
+    std::lock_guard lock(mu_);
+    return order_;
+  }
+  bool overlapped() const { return overlapped_.load(); }
+
+ private:
+  std::atomic<int> inside_{0};
+  std::atomic<bool> overlapped_{false};
+  std::mutex mu_;
+  std::vector<int> order_;
 };
 
 // Starts the platform for each test and shuts it down after.
