@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "platform.h"
+#include "recycler.h"
 
 namespace mfwq::engine {
 
@@ -16,6 +17,13 @@ AsyncResult::AsyncResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown*
   hEvent = nullptr;
   Platform::Get().Lock();
 }
+
+void* AsyncResult::operator new(std::size_t size) {
+  if (size != sizeof(AsyncResult)) return ::operator new(size);
+  return Recycler<sizeof(AsyncResult)>::Allocate();
+}
+
+void AsyncResult::operator delete(void* p) { Recycler<sizeof(AsyncResult)>::Free(p); }
 
 AsyncResult::~AsyncResult() {
   if (pCallback != nullptr) pCallback->Release();

@@ -5,6 +5,7 @@
 #define MFWQ_ENGINE_SRC_ASYNC_RESULT_H_
 
 #include <atomic>
+#include <cstddef>
 
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
@@ -18,6 +19,10 @@ class AsyncResult final : public MFASYNCRESULT {
 
   AsyncResult(const AsyncResult&) = delete;
   AsyncResult& operator=(const AsyncResult&) = delete;
+
+  // Blocks are recycled: results are made on one thread, freed on another.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p);
 
   HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override;
   ULONG STDMETHODCALLTYPE AddRef() override;

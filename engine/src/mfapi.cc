@@ -56,9 +56,11 @@ HRESULT Put(DWORD queue, LONG priority, ComPtr<IMFAsyncResult> result) {
 
 HRESULT NewResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown* state,
                   ComPtr<IMFAsyncResult>* result) {
-  auto* r = new (std::nothrow) AsyncResult(object, callback, state);
-  if (r == nullptr) return E_OUTOFMEMORY;
-  *result = ComPtr<IMFAsyncResult>::Adopt(r);
+  try {
+    *result = ComPtr<IMFAsyncResult>::Adopt(new AsyncResult(object, callback, state));
+  } catch (const std::bad_alloc&) {
+    return E_OUTOFMEMORY;
+  }
   return S_OK;
 }
 

@@ -18,9 +18,9 @@ class PlatformLocks {
   bool WaitUntilUnlocked(std::chrono::milliseconds timeout);
 
  private:
-  std::atomic<long> count_{0};
+  alignas(64) std::atomic<long> count_{0};  // written on every result: a line of its own
   // Set while a shutdown waits: the Unlock that reaches zero then wakes it.
-  std::atomic<bool> waiting_{false};
+  alignas(64) std::atomic<bool> waiting_{false};
   std::mutex mu_;
   std::condition_variable unlocked_cv_;
 };

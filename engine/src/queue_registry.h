@@ -53,8 +53,8 @@ class QueueRegistry {
   // Joins retired queues that have finished. REQUIRES: mu_ not held.
   void Reap();
 
-  mutable std::shared_mutex mu_;
-  bool running_ = false;                                       // guarded by mu_
+  alignas(64) mutable std::shared_mutex mu_;  // taken on every put: a line of its own
+  alignas(64) bool running_ = false;                           // guarded by mu_
   unsigned pool_threads_ = 1;                                  // guarded by mu_
   std::array<std::shared_ptr<Executor>, 8> platform_;          // guarded by mu_
   std::unordered_map<DWORD, Entry> private_;                   // guarded by mu_

@@ -1,60 +1,127 @@
 #include "thread_pool.h"
 
+#include "recycler.h"
+
 #include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <system_error>
 #include <thread>
 #include <utility>
 
 namespace mfwq::engine {
+namespace {
+constexpr LONG kNoPriority = std::numeric_limits<LONG>::min();
+}  // namespace
 
 ThreadPool::ThreadPool(std::string name, unsigned max_threads)
-    : name_(std::move(name)), max_threads_(std::max(1u, max_threads)) {}
+    : name_(std::move(name)), max_threads_(std::max(1u, max_threads)),
+      inbox_top_priority_(kNoPriority) {}
 
 ThreadPool::~ThreadPool() { Stop(); }
 
 HRESULT ThreadPool::Submit(WorkItem item) {
+  // Announce the push before checking closing_ (both sequentially
+  // consistent): CloseInbox either sees us and waits, or we see it.
+  pushing_.fetch_add(1);
+  if (int closing = closing_.load(); closing != kOpen) {
+    pushing_.fetch_sub(1);
+    // A retired (freed) queue's id is gone: the caller may fall back to the
+    // standard queue, as MFInvokeCallback does. `item` is released on return.
+    return closing == kStopping ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;
+  }
+  const LONG priority = item.priority;
+  auto* node = new InboxNode{std::move(item), inbox_.load(std::memory_order_relaxed)};
+  while (!inbox_.compare_exchange_weak(node->next, node)) {
+  }
+  for (LONG top = inbox_top_priority_.load(std::memory_order_relaxed);
+       priority > top && !inbox_top_priority_.compare_exchange_weak(top, priority);) {
+  }
+  pushing_.fetch_sub(1);
+
+  // A thread already looking (spinning, woken, starting) will find the item;
+  // so will a running one when it is done, unless the pool could use more.
+  // Sequentially consistent with the sleeping side: a thread about to sleep
+  // publishes sleeping_ before it checks the inbox a last time.
+  if (looking_.load() > 0) return S_OK;
+  if (sleeping_.load() == 0 && !can_start_.load()) return S_OK;
   std::unique_lock<Mutex> lock(mu_);
-  // A retired (freed) queue's id is gone: the caller may fall back to the
-  // standard queue, as MFInvokeCallback does. `item` is released after `lock`.
-  if (!accepting_) return stopped_ ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;
-  queued_.Push(std::move(item));
-  PublishQueueState();
+  DrainInboxLocked();
   const bool wake = FindTakerLocked();
-  if (threads_.empty()) {
+  const bool no_thread = threads_.empty();
+  if (no_thread) {
     // No thread could be started at all: the item cannot run, so refuse it.
+    // (Only possible for the very first item, when the process is out of
+    // threads; nothing else can be queued then.)
     std::vector<WorkItem> refused = queued_.TakeAll();
-    PublishQueueState();
+    PublishLocked();
     lock.unlock();
-    return E_OUTOFMEMORY;  // `refused` (this item alone) is released here, unlocked
+    return E_OUTOFMEMORY;  // `refused` is released here, unlocked
   }
   lock.unlock();
   if (wake) work_cv_.NotifyOne();  // after unlocking: the thread wakes to a free mutex
   return S_OK;
 }
 
-bool ThreadPool::FindTakerLocked() {
-  if (queued_.size() <= spinning_ + woken_) return false;
-  if (idle_ > woken_) {
-    ++woken_;
-    return true;
+void ThreadPool::DrainInboxLocked() {
+  InboxNode* node = inbox_.exchange(nullptr);
+  if (node == nullptr) return;
+  inbox_top_priority_.store(kNoPriority, std::memory_order_relaxed);
+  InboxNode* fifo = nullptr;  // reverse the stack into push order
+  while (node != nullptr) {
+    InboxNode* next = node->next;
+    node->next = fifo;
+    fifo = node;
+    node = next;
   }
-  if (threads_.size() < max_threads_) {
-    try {
-      threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
-      ++woken_;  // it looks for work as soon as it runs
-    } catch (const std::system_error&) {
-      // Out of threads: the threads we have will get to the item.
-    }
+  while (fifo != nullptr) {
+    InboxNode* next = fifo->next;
+    queued_.Push(std::move(fifo->item));
+    delete fifo;  // holds a moved-from item only: no user code runs
+    fifo = next;
   }
-  return false;
+  PublishLocked();
 }
 
-void ThreadPool::PublishQueueState() {
+void* ThreadPool::InboxNode::operator new(std::size_t size) {
+  if (size != sizeof(InboxNode)) return ::operator new(size);
+  return Recycler<sizeof(InboxNode)>::Allocate();
+}
+
+void ThreadPool::InboxNode::operator delete(void* p) { Recycler<sizeof(InboxNode)>::Free(p); }
+
+void ThreadPool::PublishLocked() {
+  // Sequentially consistent stores (each a full fence), so only on change.
+  if (const unsigned looking = spinning_ + woken_; looking != published_looking_) {
+    looking_.store(published_looking_ = looking);
+  }
+  if (idle_ != published_sleeping_) sleeping_.store(published_sleeping_ = idle_);
+  if (const bool can = threads_.size() < max_threads_; can != published_can_start_) {
+    can_start_.store(published_can_start_ = can);
+  }
   queued_count_.store(queued_.size(), std::memory_order_relaxed);
   if (!queued_.empty()) top_priority_.store(queued_.TopPriority(), std::memory_order_relaxed);
+}
+
+bool ThreadPool::FindTakerLocked() {
+  bool wake = false;
+  if (queued_.size() > spinning_ + woken_) {
+    if (idle_ > woken_) {
+      ++woken_;
+      wake = true;
+    } else if (threads_.size() < max_threads_) {
+      try {
+        threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
+        ++woken_;  // it looks for work as soon as it runs
+      } catch (const std::system_error&) {
+        // Out of threads: the threads we have will get to the item.
+      }
+    }
+  }
+  PublishLocked();
+  return wake;
 }
 
 void ThreadPool::WorkerLoop() {
@@ -69,16 +136,22 @@ void ThreadPool::WorkerLoop() {
   std::unique_lock<Mutex> lock(mu_);
   if (woken_ > 0) --woken_;  // started: now looking
   for (;;) {
-    if (queued_.empty() && accepting_ && spinning_ == 0) SpinForWork(lock);
+    DrainInboxLocked();
+    if (queued_.empty() && accepting_ && spinning_ == 0) {
+      SpinForWork(lock);
+      DrainInboxLocked();
+    }
     while (queued_.empty() && accepting_) {
       ++idle_;
-      work_cv_.Wait(lock);
+      PublishLocked();  // sleeping_ first, then the last look at the inbox
+      if (inbox_.load() == nullptr) work_cv_.Wait(lock);
       --idle_;
       if (woken_ > 0) --woken_;  // (a spurious wake-up undercounts: harmless)
+      DrainInboxLocked();
+      PublishLocked();
     }
     if (stopped_ || queued_.empty()) break;
     queued_.PopBatch(batch_max, &batch);
-    PublishQueueState();
     // More items than threads looking for them: get another thread on it
     // rather than leave it behind this batch.
     const bool wake = FindTakerLocked();
@@ -90,7 +163,7 @@ void ThreadPool::WorkerLoop() {
     --running_;
     if (ran < batch.size() && !stopped_) {
       queued_.PushFront(batch.begin() + static_cast<std::ptrdiff_t>(ran), batch.end());
-      PublishQueueState();
+      PublishLocked();
     }
     if (!batch.empty()) {  // what is left over (if stopped) is released unlocked
       lock.unlock();
@@ -108,7 +181,8 @@ std::size_t ThreadPool::RunBatch(std::vector<WorkItem>& batch) {
     batch[ran] = WorkItem{};  // release the result now, unlocked
     ++ran;
     // Stop early for a shutdown, or to let a higher priority go first.
-    if (stopping_.load(std::memory_order_relaxed)) break;
+    if (closing_.load(std::memory_order_relaxed) == kStopping) break;
+    if (inbox_top_priority_.load(std::memory_order_relaxed) > priority) break;
     if (queued_count_.load(std::memory_order_relaxed) > 0 &&
         top_priority_.load(std::memory_order_relaxed) > priority) {
       break;
@@ -120,9 +194,12 @@ std::size_t ThreadPool::RunBatch(std::vector<WorkItem>& batch) {
 void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
   constexpr auto kSpinFor = std::chrono::microseconds(50);
   ++spinning_;
+  PublishLocked();
   lock.unlock();
   const auto give_up = std::chrono::steady_clock::now() + kSpinFor;
-  for (unsigned i = 1; queued_count_.load(std::memory_order_relaxed) == 0; ++i) {
+  for (unsigned i = 1; inbox_.load(std::memory_order_relaxed) == nullptr &&
+                       queued_count_.load(std::memory_order_relaxed) == 0;
+       ++i) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -133,23 +210,35 @@ void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
   }
   lock.lock();
   --spinning_;
+  PublishLocked();
+}
+
+void ThreadPool::CloseInbox(Closing how) {
+  int open = kOpen;
+  closing_.compare_exchange_strong(open, how);
+  if (how == kStopping) closing_.store(kStopping);
+  while (pushing_.load() != 0) std::this_thread::yield();  // a push takes nanoseconds
 }
 
 void ThreadPool::Retire() {
+  CloseInbox(kRetiring);
   std::lock_guard<Mutex> lock(mu_);
-  accepting_ = false;
+  accepting_ = false;  // threads end once the queue and the inbox are empty
+  DrainInboxLocked();
   work_cv_.NotifyAll();
 }
 
 void ThreadPool::Stop() {
+  CloseInbox(kStopping);
   std::vector<WorkItem> dropped;
   std::vector<std::thread> threads;
   {
     std::lock_guard<Mutex> lock(mu_);
     accepting_ = false;
     stopped_ = true;
-    stopping_.store(true, std::memory_order_relaxed);
+    DrainInboxLocked();
     dropped = queued_.TakeAll();
+    PublishLocked();
     threads.swap(threads_);
     work_cv_.NotifyAll();
   }
@@ -167,7 +256,7 @@ void ThreadPool::Stop() {
 
 bool ThreadPool::Finished() const {
   std::lock_guard<Mutex> lock(mu_);
-  return !accepting_ && queued_.empty() && running_ == 0;
+  return !accepting_ && queued_.empty() && inbox_.load() == nullptr && running_ == 0;
 }
 
 }  // namespace mfwq::engine

@@ -3,6 +3,11 @@
 // N > 1 a multithreaded queue. Threads start on demand. Create with
 // std::make_shared: each thread holds a reference, so the pool outlives a
 // callback that stops it from inside.
+//
+// Producers do not take the pool's mutex: they push onto a lock-free inbox,
+// which the threads move into the priority queue under the mutex before
+// each decision. A producer takes the mutex only to wake or start a thread,
+// when none is already looking for work.
 #ifndef MFWQ_ENGINE_SRC_THREAD_POOL_H_
 #define MFWQ_ENGINE_SRC_THREAD_POOL_H_
 
@@ -36,7 +41,20 @@ class ThreadPool final : public Executor,
   bool Finished() const override;
 
  private:
+  struct InboxNode {
+    WorkItem item;
+    InboxNode* next;
+    static void* operator new(std::size_t size);
+    static void operator delete(void* p);
+  };
+  enum Closing : int { kOpen, kRetiring, kStopping };
+
   void WorkerLoop();
+  // Stops producers (`how`) and waits until none is still pushing, so that
+  // the inbox holds everything that will ever be pushed. REQUIRES: mu_ not held.
+  void CloseInbox(Closing how);
+  // Moves the inbox into queued_, in push order. REQUIRES: mu_ held.
+  void DrainInboxLocked();
   // When more items are queued than threads will look for (spinning, or
   // woken or started and not yet looking), wakes an idle thread (returns true:
   // the caller notifies after unlocking) or starts a new one, up to the
@@ -44,11 +62,11 @@ class ThreadPool final : public Executor,
   // pool has threads to spare. REQUIRES: mu_ held.
   bool FindTakerLocked();
   // Runs the batch in order until done, stopped, or a higher priority is
-  // queued; returns how many ran. REQUIRES: mu_ not held.
+  // waiting; returns how many ran. REQUIRES: mu_ not held.
   std::size_t RunBatch(std::vector<WorkItem>& batch);
-  // Updates what SpinForWork and RunBatch read without mu_.
+  // Updates what producers and spinning threads read without mu_.
   // REQUIRES: mu_ held.
-  void PublishQueueState();
+  void PublishLocked();
   // Called by a worker that found no work: waits a little for some without
   // sleeping, since a sleeping thread costs a system call and a context
   // switch to wake. REQUIRES: `lock` holds mu_; holds it again on return.
@@ -58,21 +76,38 @@ class ThreadPool final : public Executor,
   const std::string name_;
   const unsigned max_threads_;
 
-  mutable Mutex mu_;
+  // Fields written on every item sit on cache lines of their own (alignas),
+  // apart from those only read, so that producers and threads do not
+  // invalidate each other's lines needlessly.
+
+  // Lock-free: producers push here (a stack; drained and reversed to FIFO).
+  alignas(64) std::atomic<InboxNode*> inbox_{nullptr};
+  // Highest priority pushed since the last drain (LONG min when none).
+  std::atomic<LONG> inbox_top_priority_;
+  alignas(64) std::atomic<unsigned> pushing_{0};  // producers between their check and push
+  std::atomic<int> closing_{kOpen};
+
+  alignas(64) mutable Mutex mu_;
   CondVar work_cv_;                  // items queued, or state changed
   PriorityFifo queued_;              // guarded by mu_
   unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
   unsigned spinning_ = 0;            // threads in SpinForWork; guarded by mu_
   unsigned woken_ = 0;               // notified or started, not yet looking; guarded by mu_
-  // queued_.size(), readable without mu_ by a spinning thread.
-  std::atomic<std::size_t> queued_count_{0};
-  // The highest queued priority (when queued_count_ > 0), and stopped_.
-  std::atomic<LONG> top_priority_{0};
-  std::atomic<bool> stopping_{false};
   unsigned running_ = 0;             // items being run; guarded by mu_
-  bool accepting_ = true;            // guarded by mu_
+  bool accepting_ = true;            // false once closed and drained; guarded by mu_
   bool stopped_ = false;             // discard what is queued; guarded by mu_
   std::vector<std::thread> threads_; // guarded by mu_
+
+  // What PublishLocked last stored, to store only changes. Guarded by mu_.
+  unsigned published_looking_ = 0;
+  unsigned published_sleeping_ = 0;
+  bool published_can_start_ = true;
+  // Mirrors of the above for readers without mu_ (written under mu_).
+  alignas(64) std::atomic<unsigned> looking_{0};   // spinning_ + woken_
+  std::atomic<unsigned> sleeping_{0};  // idle_
+  std::atomic<bool> can_start_{true};  // threads_.size() < max_threads_
+  std::atomic<std::size_t> queued_count_{0};
+  std::atomic<LONG> top_priority_{0};  // of queued_, when not empty
 };
 
 }  // namespace mfwq::engine

@@ -130,6 +130,47 @@ TEST_F(Queues, MultithreadedQueueRunsItemsConcurrentlyAfterRunningWork) {
   EXPECT_EQ(MFUnlockWorkQueue(queue), S_OK);
 }
 
+// Several threads put at once onto each kind of queue: every item runs,
+// exactly once.
+TEST_F(Queues, ConcurrentPutsRunEveryItemExactlyOnce) {
+  constexpr int kProducers = 4;
+  constexpr int kPerProducer = 5000;
+  DWORD standard = 0, multithreaded = 0, serial = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&standard), S_OK);
+  ASSERT_EQ(MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &multithreaded), S_OK);
+  ASSERT_EQ(MFAllocateSerialWorkQueue(MFASYNC_CALLBACK_QUEUE_MULTITHREADED, &serial), S_OK);
+  for (DWORD queue : {DWORD{MFASYNC_CALLBACK_QUEUE_MULTITHREADED}, standard, multithreaded, serial}) {
+    std::vector<std::atomic<int>> runs(kProducers * kPerProducer);
+    Countdown done(kProducers * kPerProducer);
+    auto cb = Callback::Make([&](IMFAsyncResult* result) {
+      ComPtr<IUnknown> state;
+      ASSERT_EQ(result->GetState(state.ReleaseAndGetAddressOf()), S_OK);
+      ++runs[static_cast<Tracked*>(state.get())->tag()];
+      done.Arrive();
+    });
+    // Results (and their states) are released just after their callbacks
+    // return, possibly after this loop's turn: count them somewhere lasting.
+    static std::atomic<int> released{0};
+    std::vector<std::thread> producers;
+    for (int p = 0; p < kProducers; ++p) {
+      producers.emplace_back([&, p] {
+        for (int i = 0; i < kPerProducer; ++i) {
+          auto state = Tracked::Make(&released, nullptr, p * kPerProducer + i);
+          EXPECT_EQ(MFPutWorkItem(queue, cb.get(), state.get()), S_OK);
+        }
+      });
+    }
+    for (std::thread& t : producers) t.join();
+    ASSERT_TRUE(done.Wait()) << "queue " << queue;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+      ASSERT_EQ(runs[i].load(), 1) << "item " << i << " on queue " << queue;
+    }
+  }
+  EXPECT_EQ(MFUnlockWorkQueue(serial), S_OK);
+  EXPECT_EQ(MFUnlockWorkQueue(multithreaded), S_OK);
+  EXPECT_EQ(MFUnlockWorkQueue(standard), S_OK);
+}
+
 TEST_F(Queues, LastUnlockFreesQueueAndItsIdGoesStale) {
   DWORD queue = 0;
   ASSERT_EQ(MFAllocateWorkQueue(&queue), S_OK);

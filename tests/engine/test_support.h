@@ -131,21 +131,25 @@ class ComObject : public Interface {
 // (a pending work item, a cancelled timer) released it.
 class Tracked final : public ComObject<Tracked, IUnknown> {
  public:
-  // `destroyed` is counted up and `gone` (if any) opened on destruction.
-  static ComPtr<Tracked> Make(std::atomic<int>* destroyed, Gate* gone = nullptr) {
-    return ComPtr<Tracked>::Adopt(new Tracked(destroyed, gone));
+  // `destroyed` is counted up and `gone` (if any) opened on destruction;
+  // `tag` tells objects apart.
+  static ComPtr<Tracked> Make(std::atomic<int>* destroyed, Gate* gone = nullptr, int tag = 0) {
+    return ComPtr<Tracked>::Adopt(new Tracked(destroyed, gone, tag));
   }
   static bool Implements(REFIID) { return false; }
+  int tag() const { return tag_; }
 
  private:
   friend class ComObject<Tracked, IUnknown>;
-  Tracked(std::atomic<int>* destroyed, Gate* gone) : destroyed_(destroyed), gone_(gone) {}
+  Tracked(std::atomic<int>* destroyed, Gate* gone, int tag)
+      : destroyed_(destroyed), gone_(gone), tag_(tag) {}
   ~Tracked() {
     ++*destroyed_;
     if (gone_ != nullptr) gone_->Open();
   }
   std::atomic<int>* destroyed_;
   Gate* gone_;
+  int tag_;
 };
 
 // An IMFAsyncCallback whose Invoke runs a function, on the queue and with the
