@@ -36,8 +36,11 @@ HRESULT ThreadPool::Submit(WorkItem item) {
   auto* node = new InboxNode{std::move(item), inbox_.load(std::memory_order_relaxed)};
   while (!inbox_.compare_exchange_weak(node->next, node)) {
   }
-  for (LONG top = inbox_top_priority_.load(std::memory_order_relaxed);
-       priority > top && !inbox_top_priority_.compare_exchange_weak(top, priority);) {
+  // Only a one-thread pool's batches read this (to stop for a higher priority).
+  if (max_threads_ == 1) {
+    for (LONG top = inbox_top_priority_.load(std::memory_order_relaxed);
+         priority > top && !inbox_top_priority_.compare_exchange_weak(top, priority);) {
+    }
   }
   pushing_.fetch_sub(1);
 
@@ -49,9 +52,8 @@ HRESULT ThreadPool::Submit(WorkItem item) {
   if (sleeping_.load() == 0 && !can_start_.load()) return S_OK;
   std::unique_lock<Mutex> lock(mu_);
   DrainInboxLocked();
-  const bool wake = FindTakerLocked();
-  const bool no_thread = threads_.empty();
-  if (no_thread) {
+  const unsigned wakes = FindTakersLocked();
+  if (threads_.empty()) {
     // No thread could be started at all: the item cannot run, so refuse it.
     // (Only possible for the very first item, when the process is out of
     // threads; nothing else can be queued then.)
@@ -61,7 +63,7 @@ HRESULT ThreadPool::Submit(WorkItem item) {
     return E_OUTOFMEMORY;  // `refused` is released here, unlocked
   }
   lock.unlock();
-  if (wake) work_cv_.NotifyOne();  // after unlocking: the thread wakes to a free mutex
+  for (unsigned i = 0; i < wakes; ++i) work_cv_.NotifyOne();  // unlocked: wake to a free mutex
   return S_OK;
 }
 
@@ -105,23 +107,31 @@ void ThreadPool::PublishLocked() {
   if (!queued_.empty()) top_priority_.store(queued_.TopPriority(), std::memory_order_relaxed);
 }
 
-bool ThreadPool::FindTakerLocked() {
-  bool wake = false;
-  if (queued_.size() > spinning_ + woken_) {
-    if (idle_ > woken_) {
-      ++woken_;
-      wake = true;
-    } else if (threads_.size() < max_threads_) {
-      try {
-        threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
-        ++woken_;  // it looks for work as soon as it runs
-      } catch (const std::system_error&) {
-        // Out of threads: the threads we have will get to the item.
+unsigned ThreadPool::FindTakersLocked() {
+  unsigned wakes = 0;
+  for (;;) {
+    while (queued_.size() > spinning_ + woken_) {
+      if (idle_ > woken_) {
+        ++woken_;
+        ++wakes;
+      } else if (threads_.size() < max_threads_) {
+        try {
+          threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
+          ++woken_;  // it looks for work as soon as it runs
+        } catch (const std::system_error&) {
+          break;  // out of threads: the threads we have will get to the items
+        }
+      } else {
+        break;  // every thread is busy; each looks again when done
       }
     }
+    // A producer that saw a thread looking (looking_) left its item to it.
+    // Having published that this thread no longer looks, look once more
+    // (both sequentially consistent): an item pushed meanwhile is seen here.
+    PublishLocked();
+    if (inbox_.load() == nullptr) return wakes;
+    DrainInboxLocked();
   }
-  PublishLocked();
-  return wake;
 }
 
 void ThreadPool::WorkerLoop() {
@@ -152,12 +162,12 @@ void ThreadPool::WorkerLoop() {
     }
     if (stopped_ || queued_.empty()) break;
     queued_.PopBatch(batch_max, &batch);
-    // More items than threads looking for them: get another thread on it
-    // rather than leave it behind this batch.
-    const bool wake = FindTakerLocked();
+    // More items than threads looking for them: get other threads on them
+    // rather than leave them behind this batch.
+    const unsigned wakes = FindTakersLocked();
     ++running_;
     lock.unlock();
-    if (wake) work_cv_.NotifyOne();
+    for (unsigned i = 0; i < wakes; ++i) work_cv_.NotifyOne();
     const std::size_t ran = RunBatch(batch);
     lock.lock();
     --running_;

@@ -55,12 +55,13 @@ class ThreadPool final : public Executor,
   void CloseInbox(Closing how);
   // Moves the inbox into queued_, in push order. REQUIRES: mu_ held.
   void DrainInboxLocked();
-  // When more items are queued than threads will look for (spinning, or
-  // woken or started and not yet looking), wakes an idle thread (returns true:
-  // the caller notifies after unlocking) or starts a new one, up to the
-  // maximum. Keeps every queued item within reach of a thread while the
-  // pool has threads to spare. REQUIRES: mu_ held.
-  bool FindTakerLocked();
+  // While more items are queued than threads will look for (spinning, or
+  // woken or started and not yet looking), wakes idle threads (returns how
+  // many: the caller notifies after unlocking) or starts new ones, up to the
+  // maximum; then publishes and checks the inbox again. Keeps every item
+  // within reach of a thread while the pool has threads to spare.
+  // REQUIRES: mu_ held.
+  unsigned FindTakersLocked();
   // Runs the batch in order until done, stopped, or a higher priority is
   // waiting; returns how many ran. REQUIRES: mu_ not held.
   std::size_t RunBatch(std::vector<WorkItem>& batch);
