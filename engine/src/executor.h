@@ -14,8 +14,9 @@ class Executor {
  public:
   virtual ~Executor() = default;
 
-  // Queues `item`. On failure (MF_E_SHUTDOWN once stopped or retired) the
-  // item is released and will never run. Thread-safe.
+  // Queues `item`. On failure (MF_E_SHUTDOWN once stopped,
+  // MF_E_INVALID_WORKQUEUE once retired: its id is gone) the item is released
+  // and will never run. Thread-safe.
   virtual HRESULT Submit(WorkItem item) = 0;
 
   // Stops taking items but runs what is already queued, then winds down.

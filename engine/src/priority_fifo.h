@@ -9,6 +9,8 @@
 
 #include <cstddef>
 #include <deque>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
 #include "work_item.h"
@@ -37,8 +39,13 @@ class PriorityFifo {
   static constexpr std::size_t kSpareLevels = 4;
   struct Level {
     LONG priority;
-    std::deque<WorkItem> items;
+    // Behind a pointer: std::deque's move may throw, so a vector of deques
+    // would copy the items (AddRef and Release on every queued result, under
+    // the owner's lock) whenever it grows.
+    std::unique_ptr<std::deque<WorkItem>> items;
   };
+  static_assert(std::is_nothrow_move_constructible_v<Level>);
+  static Level NewLevel(LONG priority);
   void DropSpareLevels();
 
   std::vector<Level> levels_;  // by priority, highest first

@@ -6,9 +6,12 @@
 // Freed blocks go onto one lock-free stack; an allocating thread takes the
 // whole stack at once into a cache of its own and allocates from that. Taking
 // all at once (exchange) and pushing one at a time never meet the ABA
-// problem. Blocks are kept for reuse, never returned to the system: memory
-// stays at the peak number of live objects. Sanitizer builds use plain
-// new/delete so that use-after-free stays detectable.
+// problem. Blocks are kept for reuse, never returned to the system, and a
+// thread keeps the blocks it took until it allocates them or exits: memory
+// is bounded by the peak number of live objects times the number of threads
+// that allocate (in the engine: the threads that put work). Sanitizer builds
+// use plain new/delete so that use-after-free stays detectable.
+// REQUIRES: not used from static or thread-local destructors.
 #ifndef MFWQ_ENGINE_SRC_RECYCLER_H_
 #define MFWQ_ENGINE_SRC_RECYCLER_H_
 

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <limits>
+#include <new>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -23,17 +25,27 @@ ThreadPool::ThreadPool(std::string name, unsigned max_threads)
 ThreadPool::~ThreadPool() { Stop(); }
 
 HRESULT ThreadPool::Submit(WorkItem item) {
-  // Announce the push before checking closing_ (both sequentially
+  // A closed pool refuses at once, without touching pushing_ (so that a
+  // stream of refused puts cannot hold up CloseInbox).
+  if (int closing = closing_.load(std::memory_order_relaxed); closing != kOpen) {
+    return Refusal(closing);  // `item` is released on return
+  }
+  const LONG priority = item.priority;
+  InboxNode* node;
+  try {
+    node = new InboxNode{std::move(item), nullptr};
+  } catch (const std::bad_alloc&) {
+    return E_OUTOFMEMORY;
+  }
+  // Announce the push before checking closing_ again (both sequentially
   // consistent): CloseInbox either sees us and waits, or we see it.
   pushing_.fetch_add(1);
   if (int closing = closing_.load(); closing != kOpen) {
     pushing_.fetch_sub(1);
-    // A retired (freed) queue's id is gone: the caller may fall back to the
-    // standard queue, as MFInvokeCallback does. `item` is released on return.
-    return closing == kStopping ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;
+    delete node;  // releases the item, unlocked
+    return Refusal(closing);
   }
-  const LONG priority = item.priority;
-  auto* node = new InboxNode{std::move(item), inbox_.load(std::memory_order_relaxed)};
+  node->next = inbox_.load(std::memory_order_relaxed);
   while (!inbox_.compare_exchange_weak(node->next, node)) {
   }
   // Only a one-thread pool's batches read this (to stop for a higher priority).
@@ -46,31 +58,35 @@ HRESULT ThreadPool::Submit(WorkItem item) {
 
   // A thread already looking (spinning, woken, starting) will find the item;
   // so will a running one when it is done, unless the pool could use more.
-  // Sequentially consistent with the sleeping side: a thread about to sleep
-  // publishes sleeping_ before it checks the inbox a last time.
+  // Sequentially consistent with the thread side: a thread that stops
+  // looking, or is about to sleep, publishes that first and then checks the
+  // inbox once more.
   if (looking_.load() > 0) return S_OK;
   if (sleeping_.load() == 0 && !can_start_.load()) return S_OK;
   std::unique_lock<Mutex> lock(mu_);
   DrainInboxLocked();
   const unsigned wakes = FindTakersLocked();
-  if (threads_.empty()) {
-    // No thread could be started at all: the item cannot run, so refuse it.
-    // (Only possible for the very first item, when the process is out of
-    // threads; nothing else can be queued then.)
-    std::vector<WorkItem> refused = queued_.TakeAll();
-    PublishLocked();
-    lock.unlock();
-    return E_OUTOFMEMORY;  // `refused` is released here, unlocked
-  }
   lock.unlock();
   for (unsigned i = 0; i < wakes; ++i) work_cv_.NotifyOne();  // unlocked: wake to a free mutex
+  // If no thread could be started at all (the process is out of threads),
+  // the item stays queued: the next put tries again, and MFShutdown releases
+  // whatever is left, as it does for any queued item.
   return S_OK;
 }
 
+HRESULT ThreadPool::Refusal(int closing) {
+  // A retired (freed) queue's id is gone: the caller may fall back to the
+  // standard queue, as MFInvokeCallback does.
+  return closing == kStopping ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;
+}
+
 void ThreadPool::DrainInboxLocked() {
+  if (inbox_.load(std::memory_order_relaxed) == nullptr) return;
+  // Reset before taking the inbox: a priority raised by a push after the
+  // exchange then survives (a stale high value only ends a batch early).
+  if (max_threads_ == 1) inbox_top_priority_.store(kNoPriority, std::memory_order_relaxed);
   InboxNode* node = inbox_.exchange(nullptr);
   if (node == nullptr) return;
-  inbox_top_priority_.store(kNoPriority, std::memory_order_relaxed);
   InboxNode* fifo = nullptr;  // reverse the stack into push order
   while (node != nullptr) {
     InboxNode* next = node->next;
@@ -118,7 +134,7 @@ unsigned ThreadPool::FindTakersLocked() {
         try {
           threads_.emplace_back([self = shared_from_this()] { self->WorkerLoop(); });
           ++woken_;  // it looks for work as soon as it runs
-        } catch (const std::system_error&) {
+        } catch (const std::exception&) {  // std::system_error, std::bad_alloc
           break;  // out of threads: the threads we have will get to the items
         }
       } else {
@@ -161,6 +177,15 @@ void ThreadPool::WorkerLoop() {
       PublishLocked();
     }
     if (stopped_ || queued_.empty()) break;
+    if (closing_.load(std::memory_order_relaxed) == kStopping) {
+      // Stop() is on its way to release what is queued: run no more of it.
+      ++idle_;
+      PublishLocked();
+      work_cv_.Wait(lock);
+      --idle_;
+      if (woken_ > 0) --woken_;
+      continue;
+    }
     queued_.PopBatch(batch_max, &batch);
     // More items than threads looking for them: get other threads on them
     // rather than leave them behind this batch.

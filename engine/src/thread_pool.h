@@ -50,6 +50,7 @@ class ThreadPool final : public Executor,
   enum Closing : int { kOpen, kRetiring, kStopping };
 
   void WorkerLoop();
+  static HRESULT Refusal(int closing);
   // Stops producers (`how`) and waits until none is still pushing, so that
   // the inbox holds everything that will ever be pushed. REQUIRES: mu_ not held.
   void CloseInbox(Closing how);
