@@ -12,7 +12,7 @@ packages=(
   # the Windows build of the conformance tests, run under Wine's mfplat
   g++-mingw-w64-x86-64-posix wine64 wine
   # the server and client SDK (gRPC, Protocol Buffers, Abseil, SQLite)
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
+  libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libsqlite3-dev
 )
 
