@@ -39,16 +39,16 @@ void SerialQueue::Forward(WorkItem item) {
         ticket = 0;
       }
     }
+    // In reply mode, keep the result to unmark it should the target refuse it.
+    ComPtr<IMFAsyncResult> marked = ticket != 0 ? item.result : nullptr;
     if (ticket == 0) item.on_done.push_back(shared_from_this());
-    IMFAsyncResult* result = item.result.get();
-    ComPtr<IMFAsyncResult> keep(result);
     if (SUCCEEDED(target_->Submit(std::move(item)))) return;
     // The target is shutting down: this item will not run; move on.
-    if (ticket != 0) {
+    if (marked) {
       Platform::Get().replies().Close(ticket);
-      ClearReplyMark(result, ticket);
+      ClearReplyMark(marked.get(), ticket);
+      marked.Reset();
     }
-    keep.Reset();
     if (!TakeNext(&item)) return;
   }
 }
