@@ -30,25 +30,6 @@ AsyncResult::~AsyncResult() {
   Platform::Get().Unlock();
 }
 
-HRESULT AsyncResult::QueryInterface(REFIID riid, void** object) {
-  if (object == nullptr) return E_POINTER;
-  if (IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, IID_IUnknown)) {
-    *object = static_cast<IMFAsyncResult*>(this);
-    AddRef();
-    return S_OK;
-  }
-  *object = nullptr;
-  return E_NOINTERFACE;
-}
-
-ULONG AsyncResult::AddRef() { return refs_.fetch_add(1, std::memory_order_relaxed) + 1; }
-
-ULONG AsyncResult::Release() {
-  ULONG left = refs_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-  if (left == 0) delete this;
-  return left;
-}
-
 HRESULT AsyncResult::GetState(IUnknown** state) {
   if (state == nullptr) return E_POINTER;
   if (!state_) return E_POINTER;

@@ -7,26 +7,22 @@
 #include <atomic>
 #include <cstddef>
 
+#include <mfwq/com_object.h>
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
 
 namespace mfwq::engine {
 
-class AsyncResult final : public MFASYNCRESULT {
+class AsyncResult final : public ComObject<AsyncResult, MFASYNCRESULT> {
  public:
   // Starts with one reference, status S_OK, 0 bytes and no event.
   AsyncResult(IUnknown* object, IMFAsyncCallback* callback, IUnknown* state);
 
-  AsyncResult(const AsyncResult&) = delete;
-  AsyncResult& operator=(const AsyncResult&) = delete;
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncResult); }
 
   // Blocks are recycled: results are made on one thread, freed on another.
   static void* operator new(std::size_t size);
   static void operator delete(void* p);
-
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override;
-  ULONG STDMETHODCALLTYPE AddRef() override;
-  ULONG STDMETHODCALLTYPE Release() override;
 
   HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override;
   HRESULT STDMETHODCALLTYPE GetStatus() override;
@@ -35,9 +31,9 @@ class AsyncResult final : public MFASYNCRESULT {
   IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override;
 
  private:
+  friend class ComObject<AsyncResult, MFASYNCRESULT>;
   ~AsyncResult();
 
-  std::atomic<ULONG> refs_{1};
   // Constant after construction.
   const ComPtr<IUnknown> object_;
   const ComPtr<IUnknown> state_;

@@ -27,10 +27,16 @@ TEST(Platform, StartupIsReferenceCounted) {
   ASSERT_EQ(MFShutdown(), S_OK);
 
   // One startup is still outstanding: the platform runs.
-  Gate ran;
+  Gate ran, released;
+  std::atomic<int> destroyed{0};
   auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
-  ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), S_OK);
+  {
+    auto state = Tracked::Make(&destroyed, &released);
+    ASSERT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), state.get()), S_OK);
+  }
   EXPECT_TRUE(ran.Wait());
+  // Once the item's result is gone, no platform lock is left but the startup's.
+  EXPECT_TRUE(released.Wait());
 
   ASSERT_EQ(MFShutdown(), S_OK);
   EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), MF_E_SHUTDOWN);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <mfwq/com_object.h>
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
 
@@ -94,37 +95,6 @@ class Countdown {
   std::mutex mu_;
   std::condition_variable cv_;
   int left_;
-};
-
-// Reference counting and QueryInterface for a test object implementing
-// `Interface` (IUnknown, IMFAsyncCallback, or MFASYNCRESULT for IMFAsyncResult).
-// `Derived` is destroyed by the last Release.
-template <typename Derived, typename Interface>
-class ComObject : public Interface {
- public:
-  HRESULT STDMETHODCALLTYPE QueryInterface(REFIID riid, void** object) override {
-    if (object == nullptr) return E_POINTER;
-    if (IsEqualIID(riid, IID_IUnknown) || Derived::Implements(riid)) {
-      *object = static_cast<Interface*>(this);
-      this->AddRef();
-      return S_OK;
-    }
-    *object = nullptr;
-    return E_NOINTERFACE;
-  }
-  ULONG STDMETHODCALLTYPE AddRef() override { return ++refs_; }
-  ULONG STDMETHODCALLTYPE Release() override {
-    ULONG left = --refs_;
-    if (left == 0) delete static_cast<Derived*>(this);
-    return left;
-  }
-
- protected:
-  ComObject() = default;
-  ~ComObject() = default;
-
- private:
-  std::atomic<ULONG> refs_{1};
 };
 
 // An IUnknown that reports its own destruction: proof that whoever held it

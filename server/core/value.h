@@ -1,0 +1,31 @@
+// Typed parameter values of operations: the core's form of mfwq.v1.Value.
+#ifndef MFWQ_SERVER_CORE_VALUE_H_
+#define MFWQ_SERVER_CORE_VALUE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace mfwq::server {
+
+enum class ValueType { kBool, kInt, kDouble, kString, kBytes, kDuration };
+
+// Bytes are kept apart from strings: a string is UTF-8 text, bytes are not.
+struct Bytes {
+  std::string data;
+  bool operator==(const Bytes&) const = default;
+};
+
+using Value = std::variant<bool, std::int64_t, double, std::string, Bytes, std::chrono::nanoseconds>;
+using Parameters = std::map<std::string, Value>;
+
+ValueType TypeOf(const Value& value);
+// "bool", "int", "double", "string", "bytes", "duration".
+const char* TypeName(ValueType type);
+
+}  // namespace mfwq::server
+
+#endif  // MFWQ_SERVER_CORE_VALUE_H_
