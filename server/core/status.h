@@ -8,8 +8,12 @@
 #ifndef MFWQ_SERVER_CORE_STATUS_H_
 #define MFWQ_SERVER_CORE_STATUS_H_
 
+#include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include <mfwq/mfapi.h>
 
 namespace mfwq::server {
 
@@ -49,6 +53,32 @@ class [[nodiscard]] Status {
 };
 
 inline Status OkStatus() { return Status(); }
+
+// A T, or the Status saying why there is none.
+template <typename T>
+class [[nodiscard]] StatusOr {
+ public:
+  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  // REQUIRES: !status.ok().
+  StatusOr(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+    assert(!status_.ok());
+  }
+  bool ok() const { return value_.has_value(); }
+  const Status& status() const { return status_; }
+  // REQUIRES: ok().
+  T& value() { return *value_; }
+  const T& value() const { return *value_; }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
+
+ private:
+  Status status_;
+  std::optional<T> value_;
+};
+
+// The one place an MF call's failure becomes a Status. `what` names the
+// call or object ("queue 0x10003"); the message adds the HRESULT's name.
+Status StatusFromHResult(HRESULT hr, const std::string& what);
 inline Status InvalidArgument(std::string message) {
   return Status(StatusCode::kInvalidArgument, std::move(message));
 }

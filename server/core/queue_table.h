@@ -1,0 +1,116 @@
+// QueueTable: the server's work queues: the platform ones, and those
+// clients create, with their names, labels, statistics, and the MF locks
+// each client holds on them.
+//
+// A client's locks are its own: UnlockQueue only releases the caller's,
+// and ReleaseClient (the client went away) releases all of them, so a
+// crashed client leaks nothing. A private queue is listed while any client
+// holds a lock on it; when the last goes, MF frees it (or, if a serial queue
+// runs on it, keeps it running for that queue alone). Thread-safe.
+#ifndef MFWQ_SERVER_CORE_QUEUE_TABLE_H_
+#define MFWQ_SERVER_CORE_QUEUE_TABLE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <mfwq/mfapi.h>
+
+#include "status.h"
+
+namespace mfwq::server {
+
+enum class QueueType { kStandard, kMultithreaded, kSerial, kPlatform };
+
+// Counters the operation layer keeps for a queue. Shared so that they stay
+// valid for operations that outlive the queue's entry.
+struct QueueCounters {
+  std::atomic<std::uint64_t> pending{0};
+  std::atomic<std::uint64_t> running{0};
+  std::atomic<std::uint64_t> completed{0};
+  std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> cancelled{0};
+};
+
+struct QueueInfo {
+  DWORD id = 0;
+  QueueType type = QueueType::kPlatform;
+  DWORD target = 0;  // kSerial: the queue it runs on
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::chrono::system_clock::time_point create_time;
+  std::uint32_t locks = 0;         // by all clients
+  std::uint32_t caller_locks = 0;  // by the client asking
+  std::shared_ptr<QueueCounters> counters;
+};
+
+struct QueuePage {
+  std::vector<QueueInfo> queues;
+  std::string next_page_token;  // empty: the last page
+};
+
+class QueueTable {
+ public:
+  // Limits on what clients give.
+  static constexpr std::size_t kMaxNameBytes = 128;
+  static constexpr std::size_t kMaxLabels = 32;
+  static constexpr std::size_t kMaxLabelBytes = 64;
+  static constexpr int kDefaultPageSize = 100;
+  static constexpr int kMaxPageSize = 1000;
+
+  // Lists MF's platform queues. REQUIRES: MFStartup has been called.
+  QueueTable();
+  // Releases every lock still held.
+  ~QueueTable();
+
+  QueueTable(const QueueTable&) = delete;
+  QueueTable& operator=(const QueueTable&) = delete;
+
+  // Allocates a private queue for `client`, which holds its one lock.
+  // kSerial runs on `target` (any queue in the table).
+  StatusOr<QueueInfo> Create(const std::string& client, QueueType type, DWORD target,
+                             std::string name, std::map<std::string, std::string> labels);
+  StatusOr<QueueInfo> Get(const std::string& client, DWORD id) const;
+  // Queues carrying every label of `selector`, in id order.
+  StatusOr<QueuePage> List(const std::string& client,
+                           const std::map<std::string, std::string>& selector, int page_size,
+                           const std::string& page_token) const;
+  // MFLockWorkQueue / MFUnlockWorkQueue for `client`. Platform queues need
+  // no locks: both succeed and count nothing.
+  StatusOr<QueueInfo> Lock(const std::string& client, DWORD id);
+  StatusOr<QueueInfo> Unlock(const std::string& client, DWORD id);
+  // Releases all of `client`'s locks on queue `id`; returns how many.
+  StatusOr<std::uint32_t> ReleaseAll(const std::string& client, DWORD id);
+  // Releases all of `client`'s locks on every queue (it went away).
+  void ReleaseClient(const std::string& client);
+
+  // The counters of queue `id`, or nullptr.
+  std::shared_ptr<QueueCounters> Counters(DWORD id) const;
+
+ private:
+  struct Entry {
+    QueueInfo info;  // locks / caller_locks filled in on the way out
+    std::map<std::string, std::uint32_t> locks_by_client;
+  };
+  QueueInfo Describe(const Entry& entry, const std::string& client) const;
+  // Drops `count` of `client`'s locks on `id` from the table (the entry goes
+  // with its last lock) and returns how many MF unlocks to make.
+  // REQUIRES: mu_ held.
+  std::uint32_t DropLocksLocked(const std::string& client, DWORD id, std::uint32_t count);
+  static Status CheckNameAndLabels(const std::string& name,
+                                   const std::map<std::string, std::string>& labels);
+
+  mutable std::mutex mu_;
+  std::map<DWORD, Entry> queues_;  // guarded by mu_
+};
+
+const char* QueueTypeName(QueueType type);
+
+}  // namespace mfwq::server
+
+#endif  // MFWQ_SERVER_CORE_QUEUE_TABLE_H_

@@ -1,0 +1,150 @@
+// The server's queue table: creation, names and labels, per-client locks,
+// listing, on real MF work queues.
+#include <string>
+
+#include "queue_table.h"
+#include "test_support.h"
+
+namespace mfwq::server {
+namespace {
+
+using test::Callback;
+using test::Gate;
+
+class QueueTableTest : public test::PlatformTest {
+ protected:
+  // Whether MF still knows `id` (a put on it succeeds and runs).
+  static bool MfQueueAlive(DWORD id) {
+    Gate ran;
+    auto cb = Callback::Make([&](IMFAsyncResult*) { ran.Open(); });
+    if (FAILED(MFPutWorkItem(id, cb.get(), nullptr))) return false;
+    return ran.Wait();
+  }
+};
+
+TEST_F(QueueTableTest, PlatformQueuesAreListedFromTheStart) {
+  QueueTable table;
+  auto page = table.List("alice", {}, 0, "");
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->queues.size(), 6u);
+  EXPECT_EQ(page->queues[0].id, DWORD{MFASYNC_CALLBACK_QUEUE_STANDARD});
+  EXPECT_EQ(page->queues[0].name, "MFASYNC_CALLBACK_QUEUE_STANDARD");
+  EXPECT_EQ(page->queues[0].type, QueueType::kPlatform);
+  EXPECT_TRUE(page->next_page_token.empty());
+  EXPECT_EQ(table.Create("alice", QueueType::kPlatform, 0, "", {}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(QueueTableTest, CreatedQueuesAreRealMfQueuesWithTheirNamesAndLabels) {
+  QueueTable table;
+  auto standard = table.Create("alice", QueueType::kStandard, 0, "encode", {{"farm", "a"}});
+  ASSERT_TRUE(standard.ok()) << standard.status().message();
+  EXPECT_NE(standard->id & MFASYNC_CALLBACK_QUEUE_PRIVATE_MASK, 0u);
+  EXPECT_EQ(standard->name, "encode");
+  EXPECT_EQ(standard->labels.at("farm"), "a");
+  EXPECT_EQ(standard->locks, 1u);
+  EXPECT_EQ(standard->caller_locks, 1u);
+  EXPECT_TRUE(MfQueueAlive(standard->id));
+
+  auto serial = table.Create("alice", QueueType::kSerial, standard->id, "ordered", {});
+  ASSERT_TRUE(serial.ok()) << serial.status().message();
+  EXPECT_EQ(serial->target, standard->id);
+  EXPECT_TRUE(MfQueueAlive(serial->id));
+
+  auto pool = table.Create("bob", QueueType::kMultithreaded, 0, "", {});
+  ASSERT_TRUE(pool.ok());
+  EXPECT_EQ(table.Get("alice", pool->id)->caller_locks, 0u);
+  EXPECT_EQ(table.Get("bob", pool->id)->caller_locks, 1u);
+}
+
+TEST_F(QueueTableTest, BadRequestsNameTheField) {
+  QueueTable table;
+  auto no_target = table.Create("alice", QueueType::kSerial, 0x00990000, "", {});
+  EXPECT_EQ(no_target.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(no_target.status().message(), "target_queue_id: no queue 0x00990000");
+  EXPECT_EQ(table.Create("alice", QueueType::kStandard, 0, std::string(129, 'n'), {})
+                .status()
+                .message(),
+            "name: longer than 128 bytes");
+  EXPECT_EQ(table.Create("alice", QueueType::kStandard, 0, "", {{"k", std::string(65, 'v')}})
+                .status()
+                .message(),
+            "labels.k: value longer than 64 bytes");
+  EXPECT_EQ(table.Get("alice", 0x00990000).status().message(), "queue_id: no queue 0x00990000");
+  EXPECT_EQ(table.List("alice", {}, 1001, "").status().message(), "page_size: must be 0 to 1000");
+  EXPECT_EQ(table.List("alice", {}, 0, "x1").status().message(),
+            "page_token: not one this server gave");
+}
+
+// Locks belong to clients: one cannot unlock another's, and the queue goes
+// with the last lock of all of them.
+TEST_F(QueueTableTest, LocksArePerClientAndTheLastOneFreesTheQueue) {
+  QueueTable table;
+  auto q = table.Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(q.ok());
+  const DWORD id = q->id;
+  ASSERT_TRUE(table.Lock("bob", id).ok());
+  EXPECT_EQ(table.Get("carol", id)->locks, 2u);
+  EXPECT_EQ(table.Unlock("carol", id).status().code(), StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(table.Unlock("alice", id).ok());
+  EXPECT_TRUE(MfQueueAlive(id));  // bob still holds it
+  auto last = table.Unlock("bob", id);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->locks, 0u);
+  EXPECT_EQ(table.Get("bob", id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(MfQueueAlive(id));
+}
+
+TEST_F(QueueTableTest, AClientThatGoesAwayLeaksNoLock) {
+  QueueTable table;
+  auto mine = table.Create("crashed-rig", QueueType::kMultithreaded, 0, "", {});
+  auto shared = table.Create("controller", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(mine.ok() && shared.ok());
+  ASSERT_TRUE(table.Lock("crashed-rig", shared->id).ok());
+  ASSERT_TRUE(table.Lock("crashed-rig", shared->id).ok());
+
+  table.ReleaseClient("crashed-rig");
+  EXPECT_EQ(table.Get("controller", mine->id).status().code(), StatusCode::kNotFound);
+  EXPECT_FALSE(MfQueueAlive(mine->id));
+  auto still = table.Get("controller", shared->id);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->locks, 1u);
+  EXPECT_TRUE(MfQueueAlive(shared->id));
+}
+
+TEST_F(QueueTableTest, ReleaseAllDropsOnlyTheCallersLocks) {
+  QueueTable table;
+  auto q = table.Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(table.Lock("alice", q->id).ok());
+  ASSERT_TRUE(table.Lock("bob", q->id).ok());
+  auto released = table.ReleaseAll("alice", q->id);
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(released.value(), 2u);
+  EXPECT_EQ(table.Get("bob", q->id)->locks, 1u);
+  EXPECT_EQ(table.ReleaseAll("bob", MFASYNC_CALLBACK_QUEUE_STANDARD).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST_F(QueueTableTest, ListingFiltersByLabelsAndPages) {
+  QueueTable table;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(table.Create("alice", QueueType::kStandard, 0, "q" + std::to_string(i),
+                             {{"farm", i % 2 == 0 ? "even" : "odd"}})
+                    .ok());
+  }
+  std::vector<std::string> names;
+  std::string token;
+  do {
+    auto page = table.List("alice", {{"farm", "even"}}, 2, token);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    EXPECT_LE(page->queues.size(), 2u);
+    for (const QueueInfo& q : page->queues) names.push_back(q.name);
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(names, (std::vector<std::string>{"q0", "q2", "q4"}));
+}
+
+}  // namespace
+}  // namespace mfwq::server
