@@ -17,8 +17,8 @@ Status ValidateParameters(const KindInfo& info, Parameters* parameters) {
                              "\" has no such parameter");
     }
     if (TypeOf(value) != declared->type) {
-      return InvalidArgument("parameters." + name + ": expected a " + TypeName(declared->type) +
-                             ", got a " + TypeName(TypeOf(value)));
+      return InvalidArgument("parameters." + name + ": expected type " +
+                             TypeName(declared->type) + ", got " + TypeName(TypeOf(value)));
     }
   }
   for (const ParameterInfo& p : info.parameters) {

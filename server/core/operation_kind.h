@@ -65,7 +65,7 @@ class OperationKind {
 
 // Checks `parameters` against `info`: every name known, every required one
 // present, every value of its declared type; fills in defaults. The error
-// names the parameter: "parameters.duration: expected a duration, got a
+// names the parameter: "parameters.duration: expected type duration, got
 // string".
 Status ValidateParameters(const KindInfo& info, Parameters* parameters);
 

@@ -82,7 +82,7 @@ TEST_F(OperationKinds, ParametersAreCheckedAndErrorsNameTheField) {
 
   Parameters mistyped{{"duration", Value(std::string("5s"))}};
   s = ValidateParameters(sleep, &mistyped);
-  EXPECT_EQ(s.message(), "parameters.duration: expected a duration, got a string");
+  EXPECT_EQ(s.message(), "parameters.duration: expected type duration, got string");
 
   Parameters unknown{{"duration", Value(milliseconds(1))}, {"speed", Value(true)}};
   s = ValidateParameters(sleep, &unknown);
