@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test:
-#   1. the default build (RelWithDebInfo) and all its tests;
+#   1. the default build (RelWithDebInfo) and all its tests, and the release
+#      build (what the quick start runs) and its tests;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same tests built with ThreadSanitizer;
 #   4. the conformance tests built for Windows (mingw-w64) and run under Wine,
@@ -18,6 +19,11 @@ step "default build and tests"
 cmake --preset default >/dev/null
 cmake --build --preset default
 ctest --preset default
+
+step "release build and tests"
+cmake --preset release >/dev/null
+cmake --build --preset release
+ctest --preset release
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake --preset debug-asan >/dev/null
