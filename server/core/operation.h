@@ -34,10 +34,13 @@ class Operation;
 class OperationObserver {
  public:
   virtual ~OperationObserver() = default;
-  virtual void OnStarted(Operation& op) = 0;
+  // Called when the operation's turn comes on its queue; false means it
+  // must not run (it completed meanwhile, for example cancelled), and
+  // OnCompleted follows at once.
+  virtual bool OnStarting(Operation& op) = 0;
   virtual void OnProgress(Operation& op, std::uint64_t done, std::uint64_t total,
                           const std::string& message) = 0;
-  // Called once, after the kind has set the outcome.
+  // Called after the kind has set the outcome (or instead of running it).
   virtual void OnCompleted(Operation& op) = 0;
 };
 

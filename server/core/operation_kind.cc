@@ -53,8 +53,7 @@ HRESULT KindCallback::Invoke(IMFAsyncResult* result) {
   if (op.cancel_requested() || op.GetStatus() == MF_E_OPERATION_CANCELLED) {
     op.SetStatus(MF_E_OPERATION_CANCELLED);
     if (op.message().empty()) op.SetMessage("cancelled before it started");
-  } else {
-    if (observer != nullptr) observer->OnStarted(op);
+  } else if (observer == nullptr || observer->OnStarting(op)) {
     kind_->Run(op);
   }
   if (observer != nullptr) observer->OnCompleted(op);

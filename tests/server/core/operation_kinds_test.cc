@@ -20,9 +20,10 @@ using test::Gate;
 // Records what the server would learn of an operation.
 class Recorder final : public OperationObserver {
  public:
-  void OnStarted(Operation&) override {
+  bool OnStarting(Operation&) override {
     started_thread = std::this_thread::get_id();
     started.Open();
+    return true;
   }
   void OnProgress(Operation&, std::uint64_t, std::uint64_t, const std::string&) override {}
   void OnCompleted(Operation& op) override {

@@ -1,0 +1,409 @@
+#include "operation_table.h"
+
+#include <cstdio>
+#include <utility>
+
+namespace mfwq::server {
+
+const char* OperationStateName(OperationState state) {
+  switch (state) {
+    case OperationState::kPending:
+      return "pending";
+    case OperationState::kScheduled:
+      return "scheduled";
+    case OperationState::kWaiting:
+      return "waiting";
+    case OperationState::kRunning:
+      return "running";
+    case OperationState::kCompleted:
+      return "completed";
+  }
+  return "unknown";
+}
+
+struct OperationTable::Entry {
+  // Constant after Submit.
+  std::string id;
+  std::string request_id;
+  std::string client;
+  DWORD queue = 0;
+  std::string kind;
+  Parameters parameters;
+  LONG priority = 0;
+  Clock::time_point submit_time;
+  std::optional<std::chrono::milliseconds> delay;
+  std::shared_ptr<QueueCounters> counters;
+  std::shared_ptr<EventHandleRef> wait_event;
+  std::shared_ptr<EventHandleRef> signal_event;
+  ComPtr<Operation> op;
+
+  // Guarded by the table's mu_.
+  OperationState state = OperationState::kPending;
+  MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
+  MFWORKITEM_KEY deadline_key = 0;  // the deadline's MF timer
+  std::optional<Clock::time_point> start_time;
+  bool claimed = false;  // its completion is being (or has been) delivered
+  std::optional<std::string> cancel_message;  // set once a cancel is asked for
+  std::optional<CompletionRecord> completion;
+};
+
+// Links operations (and deadline timers) back to the table, and unlinks on
+// the table's destruction, after which late MF callbacks find nothing.
+class OperationTable::Observer final : public OperationObserver {
+ public:
+  explicit Observer(OperationTable* table) : table_(table) {}
+
+  void Detach() {
+    std::lock_guard lock(mu_);
+    table_ = nullptr;
+  }
+
+  // Runs the operation only if it is neither completed nor cancelled.
+  bool OnStarting(Operation& op) override {
+    std::lock_guard lock(mu_);
+    return table_ != nullptr && table_->Start(op.spec().id);
+  }
+  void OnProgress(Operation&, std::uint64_t, std::uint64_t, const std::string&) override {}
+  void OnCompleted(Operation& op) override {
+    std::lock_guard lock(mu_);
+    if (table_ != nullptr) table_->Finish(op.spec().id, /*only_if_not_started=*/false);
+  }
+  void OnDeadline(const std::string& id) {
+    std::lock_guard lock(mu_);
+    if (table_ != nullptr) table_->CancelInternal(id, "deadline passed");
+  }
+
+ private:
+  std::mutex mu_;
+  OperationTable* table_;
+};
+
+// The MF timer of an operation's deadline.
+class OperationTable::DeadlineCallback final
+    : public ComObject<DeadlineCallback, IMFAsyncCallback> {
+ public:
+  DeadlineCallback(std::shared_ptr<OperationTable::Observer> observer, std::string id)
+      : observer_(std::move(observer)), id_(std::move(id)) {}
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD*, DWORD*) override { return E_NOTIMPL; }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
+    observer_->OnDeadline(id_);
+    return S_OK;
+  }
+
+ private:
+  friend class ComObject<DeadlineCallback, IMFAsyncCallback>;
+  ~DeadlineCallback() = default;
+  const std::shared_ptr<OperationTable::Observer> observer_;
+  const std::string id_;
+};
+
+namespace {
+
+std::string NewId(std::uint64_t n) {
+  char text[32];
+  std::snprintf(text, sizeof text, "op-%016llx", static_cast<unsigned long long>(n));
+  return text;
+}
+
+}  // namespace
+
+OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, EventTable& events,
+                               CompletionListener* listener)
+    : kinds_(kinds),
+      queues_(queues),
+      events_(events),
+      listener_(listener),
+      observer_(std::make_shared<Observer>(this)) {}
+
+OperationTable::~OperationTable() {
+  std::vector<std::string> open;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : operations_) {
+      if (!entry->claimed) open.push_back(id);
+    }
+  }
+  for (const std::string& id : open) CancelInternal(id, "server shutting down");
+  {
+    std::unique_lock lock(mu_);
+    completed_cv_.wait(lock, [this] { return outstanding_ == 0; });
+  }
+  observer_->Detach();
+}
+
+StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
+  // What can be checked without the table.
+  std::shared_ptr<const OperationKind> kind = kinds_.Find(spec.kind);
+  if (!kind) return InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)");
+  if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return s;
+  if (Status s = kind->Check(spec.parameters); !s.ok()) return s;
+  if (spec.request_id.size() > 128) return InvalidArgument("request_id: longer than 128 bytes");
+  if (spec.state.size() > 64 * 1024) return InvalidArgument("state: larger than 64 KiB");
+  if (spec.delay && !spec.wait_event.empty()) {
+    return InvalidArgument("delay, wait_event: give at most one");
+  }
+  if (spec.delay && *spec.delay < std::chrono::milliseconds::zero()) {
+    return InvalidArgument("delay: negative");
+  }
+  const Clock::time_point now = Clock::now();
+  if (spec.deadline && *spec.deadline <= now) return InvalidArgument("deadline: already passed");
+  auto queue = queues_.Get(spec.client, spec.queue);
+  if (!queue.ok()) return queue.status();
+
+  auto entry = std::make_shared<Entry>();
+  if (!spec.wait_event.empty()) {
+    auto handle = events_.Handle(spec.client, spec.wait_event);
+    if (!handle.ok()) return InvalidArgument("wait_event: " + handle.status().message());
+    entry->wait_event = handle.value();
+  }
+  if (!spec.signal_event.empty()) {
+    auto handle = events_.Handle(spec.client, spec.signal_event);
+    if (!handle.ok()) return InvalidArgument("signal_event: " + handle.status().message());
+    entry->signal_event = handle.value();
+  }
+
+  {
+    std::lock_guard lock(mu_);
+    if (!spec.request_id.empty()) {
+      auto seen = by_request_.find({spec.client, spec.request_id});
+      if (seen != by_request_.end()) {
+        return SubmitResult{ViewLocked(*operations_.at(seen->second)), true};
+      }
+    }
+    entry->id = NewId(next_id_++);
+    entry->request_id = spec.request_id;
+    entry->client = spec.client;
+    entry->queue = spec.queue;
+    entry->kind = spec.kind;
+    entry->parameters = spec.parameters;
+    entry->priority = spec.priority;
+    entry->submit_time = now;
+    entry->delay = spec.delay;
+    entry->counters = queue->counters;
+    entry->state = spec.delay              ? OperationState::kScheduled
+                   : entry->wait_event     ? OperationState::kWaiting
+                                           : OperationState::kPending;
+    auto callback = KindCallback::Create(kind, spec.queue);
+    entry->op = Operation::Create({entry->id, spec.kind, spec.queue, spec.priority,
+                                   std::move(spec.parameters), std::move(spec.state)},
+                                  callback.get(), observer_);
+    operations_.emplace(entry->id, entry);
+    if (!entry->request_id.empty()) by_request_[{entry->client, entry->request_id}] = entry->id;
+    ++outstanding_;
+    ++entry->counters->pending;
+  }
+
+  if (HRESULT hr = Dispatch(entry); FAILED(hr)) {
+    // Not accepted after all: as if it had never been submitted.
+    std::lock_guard lock(mu_);
+    operations_.erase(entry->id);
+    if (!entry->request_id.empty()) by_request_.erase({entry->client, entry->request_id});
+    --outstanding_;
+    --entry->counters->pending;
+    completed_cv_.notify_all();
+    return StatusFromHResult(hr, "queue_id " + std::to_string(entry->queue));
+  }
+  if (spec.deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*spec.deadline - now);
+    auto timer = ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(observer_, entry->id));
+    MFWORKITEM_KEY key = 0;
+    if (SUCCEEDED(MFScheduleWorkItem(timer.get(), nullptr, -std::max<INT64>(1, left.count()), &key))) {
+      std::lock_guard lock(mu_);
+      if (!entry->claimed) entry->deadline_key = key;
+    }
+  }
+  std::lock_guard lock(mu_);
+  return SubmitResult{ViewLocked(*entry), false};
+}
+
+HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
+  MFWORKITEM_KEY key = 0;
+  HRESULT hr;
+  if (entry->delay) {
+    hr = MFScheduleWorkItemEx(entry->op.get(), -static_cast<INT64>(entry->delay->count()), &key);
+  } else if (entry->wait_event) {
+    hr = MFPutWaitingWorkItem(entry->wait_event->get(), entry->priority, entry->op.get(), &key);
+  } else {
+    return MFPutWorkItemEx2(entry->queue, entry->priority, entry->op.get());
+  }
+  if (SUCCEEDED(hr)) {
+    std::lock_guard lock(mu_);
+    if (!entry->claimed) entry->key = key;
+  }
+  return hr;
+}
+
+bool OperationTable::Start(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = operations_.find(id);
+  if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
+  Entry& entry = *it->second;
+  entry.state = OperationState::kRunning;
+  entry.key = 0;  // fired: nothing left to cancel in MF
+  entry.start_time = Clock::now();
+  --entry.counters->pending;
+  ++entry.counters->running;
+  if (listener_ != nullptr) listener_->OnStarted(id);
+  return true;
+}
+
+void OperationTable::Finish(const std::string& id, bool only_if_not_started) {
+  std::shared_ptr<Entry> entry;
+  MFWORKITEM_KEY deadline_key = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = operations_.find(id);
+    if (it == operations_.end() || it->second->claimed) return;
+    // A running kind delivers its own outcome when it returns.
+    if (only_if_not_started && it->second->start_time) return;
+    entry = it->second;
+    entry->claimed = true;
+    deadline_key = std::exchange(entry->deadline_key, 0);
+  }
+  if (deadline_key != 0) MFCancelWorkItem(deadline_key);
+  Deliver(entry);
+}
+
+void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
+  const Operation& op = *entry->op;
+  CompletionRecord record;
+  record.operation_id = entry->id;
+  record.request_id = entry->request_id;
+  record.client = entry->client;
+  record.queue = entry->queue;
+  record.kind = entry->kind;
+  record.state = op.spec().state;
+  record.submit_time = entry->submit_time;
+  bool started;
+  {
+    std::lock_guard lock(mu_);
+    record.start_time = entry->start_time;
+    started = entry->start_time.has_value();
+    if (!started) record.message = entry->cancel_message.value_or("cancelled");
+  }
+  if (started) {
+    // The kind ran and returned: what the work queue's MFASYNCRESULT holds.
+    record.status = op.hrStatusResult;
+    record.bytes_transferred =
+        op.dwBytesTransferred == 0xFFFFFFFFu ? op.bytes_transferred() : op.dwBytesTransferred;
+    record.message = op.message();
+    record.result = op.result();
+  } else {
+    // It never ran (cancelled, or past its deadline, before its turn). The
+    // Operation itself is not read: a queue may still be handing it over.
+    record.status = MF_E_OPERATION_CANCELLED;
+  }
+  record.complete_time = Clock::now();
+  {
+    std::lock_guard delivery(delivery_mu_);
+    record.sequence = next_sequence_++;
+    if (listener_ != nullptr) listener_->OnCompletion(record);
+    std::lock_guard lock(mu_);
+    entry->state = OperationState::kCompleted;
+    entry->key = 0;
+    entry->completion = record;
+    completed_sequence_ = record.sequence;
+    --outstanding_;
+    QueueCounters& c = *entry->counters;
+    --(started ? c.running : c.pending);
+    if (record.status == MF_E_OPERATION_CANCELLED) {
+      ++c.cancelled;
+    } else if (FAILED(record.status)) {
+      ++c.failed;
+    } else {
+      ++c.completed;
+    }
+    completed_cv_.notify_all();
+  }
+  // The remote hEvent: set once the completion is out.
+  if (entry->signal_event) SetEvent(entry->signal_event->get());
+}
+
+StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const std::string& id) {
+  {
+    std::lock_guard lock(mu_);
+    auto found = FindLocked(client, id);
+    if (!found.ok()) return found.status();
+  }
+  const bool cancelled = CancelInternal(id, "cancelled by client");
+  std::lock_guard lock(mu_);
+  return CancelResult{cancelled, ViewLocked(*operations_.at(id))};
+}
+
+bool OperationTable::CancelInternal(const std::string& id, const std::string& message) {
+  std::shared_ptr<Entry> entry;
+  OperationState state;
+  MFWORKITEM_KEY key;
+  {
+    std::lock_guard lock(mu_);
+    auto it = operations_.find(id);
+    if (it == operations_.end() || it->second->claimed) return false;
+    entry = it->second;
+    if (!entry->cancel_message) entry->cancel_message = message;  // from now on it will not start
+    state = entry->state;
+    key = entry->key;
+  }
+  // A running kind that can stop, stops (and reports MF_E_OPERATION_CANCELLED).
+  entry->op->RequestCancel();
+  if (state == OperationState::kRunning) return true;
+  if (key != 0 && state == OperationState::kWaiting && MFCancelWorkItem(key) == S_OK) {
+    // MF invokes a cancelled waiting item (with MF_E_OPERATION_CANCELLED):
+    // it completes through the usual path, without running.
+    return true;
+  }
+  // A cancelled scheduled item is dropped without a call; a queued one will
+  // not run when its turn comes. Either way, complete it now.
+  if (key != 0 && state == OperationState::kScheduled) MFCancelWorkItem(key);
+  Finish(id, /*only_if_not_started=*/true);
+  return true;
+}
+
+StatusOr<std::shared_ptr<OperationTable::Entry>> OperationTable::FindLocked(
+    const std::string& client, const std::string& id) const {
+  auto it = operations_.find(id);
+  if (it == operations_.end() || it->second->client != client) {
+    return NotFound("operation_id: no operation \"" + id + "\"");
+  }
+  return it->second;
+}
+
+OperationView OperationTable::ViewLocked(const Entry& entry) const {
+  OperationView view;
+  view.id = entry.id;
+  view.request_id = entry.request_id;
+  view.client = entry.client;
+  view.queue = entry.queue;
+  view.kind = entry.kind;
+  view.parameters = entry.parameters;
+  view.priority = entry.priority;
+  view.state = entry.state;
+  view.submit_time = entry.submit_time;
+  view.completion = entry.completion;
+  return view;
+}
+
+StatusOr<OperationView> OperationTable::Get(const std::string& client,
+                                            const std::string& id) const {
+  std::lock_guard lock(mu_);
+  auto found = FindLocked(client, id);
+  if (!found.ok()) return found.status();
+  return ViewLocked(*found.value());
+}
+
+StatusOr<OperationView> OperationTable::Wait(const std::string& client, const std::string& id,
+                                             std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mu_);
+  auto found = FindLocked(client, id);
+  if (!found.ok()) return found.status();
+  std::shared_ptr<Entry> entry = found.value();
+  completed_cv_.wait_for(lock, timeout, [&] { return entry->completion.has_value(); });
+  return ViewLocked(*entry);
+}
+
+std::uint64_t OperationTable::last_sequence() const {
+  std::lock_guard lock(mu_);
+  return completed_sequence_;
+}
+
+}  // namespace mfwq::server

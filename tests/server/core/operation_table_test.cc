@@ -1,0 +1,279 @@
+// The operation table: submit, deduplicate, delay, wait on and signal
+// events, cancel at every stage, deadlines, and one numbered completion per
+// operation, on real MF work queues.
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "builtin_kinds.h"
+#include "event_table.h"
+#include "operation_table.h"
+#include "queue_table.h"
+#include "test_support.h"
+
+namespace mfwq::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+class Listener final : public CompletionListener {
+ public:
+  void OnCompletion(const CompletionRecord& c) override {
+    std::lock_guard lock(mu);
+    records.push_back(c);
+  }
+  void OnStarted(const std::string&) override { started.Open(); }
+  test::Gate started;  // some operation started
+  std::vector<CompletionRecord> Records() {
+    std::lock_guard lock(mu);
+    return records;
+  }
+  std::mutex mu;
+  std::vector<CompletionRecord> records;
+};
+
+class OperationTableTest : public test::PlatformTest {
+ protected:
+  void SetUp() override {
+    test::PlatformTest::SetUp();
+    ASSERT_TRUE(RegisterBuiltinKinds(kinds_).ok());
+    queues_ = std::make_unique<QueueTable>();
+    table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &listener_);
+  }
+  void TearDown() override {
+    table_.reset();
+    queues_.reset();
+    test::PlatformTest::TearDown();
+  }
+
+  static SubmitSpec Echo(const std::string& data, DWORD queue = MFASYNC_CALLBACK_QUEUE_MULTITHREADED) {
+    SubmitSpec spec;
+    spec.client = "alice";
+    spec.queue = queue;
+    spec.kind = "echo";
+    spec.parameters = {{"data", Value(Bytes{data})}};
+    spec.state = "my-state";
+    return spec;
+  }
+  static SubmitSpec Sleep(milliseconds d, DWORD queue = MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION) {
+    SubmitSpec spec;
+    spec.client = "alice";
+    spec.queue = queue;
+    spec.kind = "sleep";
+    spec.parameters = {{"duration", Value(std::chrono::nanoseconds(d))}};
+    return spec;
+  }
+  // Submits and waits for the completion.
+  CompletionRecord Run(SubmitSpec spec) {
+    auto submitted = table_->Submit(std::move(spec));
+    EXPECT_TRUE(submitted.ok()) << submitted.status().message();
+    if (!submitted.ok()) return {};
+    auto done = table_->Wait("alice", submitted->operation.id, milliseconds(test::kPatienceMs));
+    EXPECT_TRUE(done.ok() && done->completion.has_value());
+    return done.ok() && done->completion ? *done->completion : CompletionRecord{};
+  }
+
+  KindRegistry kinds_;
+  EventTable events_;
+  Listener listener_;
+  std::unique_ptr<QueueTable> queues_;
+  std::unique_ptr<OperationTable> table_;
+};
+
+TEST_F(OperationTableTest, AnOperationRunsAndCompletesOnceWithItsOutcome) {
+  CompletionRecord c = Run(Echo("frame"));
+  EXPECT_EQ(c.status, S_OK);
+  EXPECT_EQ(c.bytes_transferred, 5u);
+  EXPECT_EQ(c.result, "frame");
+  EXPECT_EQ(c.state, "my-state");
+  EXPECT_EQ(c.kind, "echo");
+  EXPECT_TRUE(c.start_time.has_value());
+  EXPECT_EQ(c.sequence, 1u);
+  auto records = listener_.Records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].operation_id, c.operation_id);
+  auto queue = queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED);
+  EXPECT_EQ(queue->counters->completed.load(), 1u);
+  EXPECT_EQ(queue->counters->pending.load(), 0u);
+  EXPECT_EQ(queue->counters->running.load(), 0u);
+}
+
+TEST_F(OperationTableTest, FailuresCarryTheirHResult) {
+  SubmitSpec spec;
+  spec.client = "alice";
+  spec.queue = MFASYNC_CALLBACK_QUEUE_STANDARD;
+  spec.kind = "fail";
+  spec.parameters = {{"hresult", Value(std::int64_t{0x80004005})}};
+  CompletionRecord c = Run(std::move(spec));
+  EXPECT_EQ(c.status, E_FAIL);
+  EXPECT_EQ(queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_STANDARD)->counters->failed.load(), 1u);
+}
+
+TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
+  SubmitSpec first = Echo("once");
+  first.request_id = "req-1";
+  SubmitSpec retry = first;
+  auto a = table_->Submit(std::move(first));
+  auto b = table_->Submit(std::move(retry));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_FALSE(a->deduplicated);
+  EXPECT_TRUE(b->deduplicated);
+  EXPECT_EQ(a->operation.id, b->operation.id);
+  ASSERT_TRUE(table_->Wait("alice", a->operation.id, milliseconds(test::kPatienceMs))->completion);
+  EXPECT_EQ(listener_.Records().size(), 1u);
+  // Another client's request ids are its own.
+  SubmitSpec other = Echo("other");
+  other.client = "bob";
+  other.request_id = "req-1";
+  auto c = table_->Submit(std::move(other));
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->deduplicated);
+}
+
+TEST_F(OperationTableTest, BadSubmissionsNameTheField) {
+  SubmitSpec no_kind = Echo("x");
+  no_kind.kind = "transcode";
+  EXPECT_EQ(table_->Submit(no_kind).status().message(), "kind: no kind \"transcode\" (see ListKinds)");
+  SubmitSpec bad_param = Echo("x");
+  bad_param.parameters["speed"] = Value(true);
+  EXPECT_EQ(table_->Submit(bad_param).status().message(),
+            "parameters.speed: kind \"echo\" has no such parameter");
+  SubmitSpec no_queue = Echo("x", 0x00990000);
+  EXPECT_EQ(table_->Submit(no_queue).status().message(), "queue_id: no queue 0x00990000");
+  SubmitSpec both = Echo("x");
+  both.delay = milliseconds(1);
+  both.wait_event = "e";
+  EXPECT_EQ(table_->Submit(both).status().message(), "delay, wait_event: give at most one");
+  SubmitSpec no_event = Echo("x");
+  no_event.wait_event = "never-made";
+  EXPECT_EQ(table_->Submit(no_event).status().message(),
+            "wait_event: name: no event \"never-made\"");
+  SubmitSpec late = Echo("x");
+  late.deadline = Clock::now() - milliseconds(1);
+  EXPECT_EQ(table_->Submit(late).status().message(), "deadline: already passed");
+  EXPECT_TRUE(listener_.Records().empty());
+}
+
+TEST_F(OperationTableTest, ADelayedOperationRunsAfterItsDelay) {
+  SubmitSpec spec = Echo("later");
+  spec.delay = milliseconds(30);
+  const auto put = Clock::now();
+  CompletionRecord c = Run(std::move(spec));
+  EXPECT_EQ(c.status, S_OK);
+  EXPECT_GE(c.complete_time - put, milliseconds(30));
+}
+
+// Cancelled at each stage, an operation completes once, as cancelled, and
+// its kind never runs.
+TEST_F(OperationTableTest, CancelBeforeItRunsCompletesItAsCancelled) {
+  // Scheduled.
+  SubmitSpec scheduled = Echo("s");
+  scheduled.delay = std::chrono::hours(1);
+  auto s = table_->Submit(std::move(scheduled));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->operation.state, OperationState::kScheduled);
+  // Waiting.
+  ASSERT_TRUE(events_.Create("alice", "never", true, false).ok());
+  SubmitSpec waiting = Echo("w");
+  waiting.wait_event = "never";
+  auto w = table_->Submit(std::move(waiting));
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->operation.state, OperationState::kWaiting);
+  // Queued behind a blocked queue.
+  auto created = queues_->Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(created.ok());
+  test::QueueBlocker blocker;
+  ASSERT_TRUE(blocker.Block(created->id));
+  auto p = table_->Submit(Echo("p", created->id));
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->operation.state, OperationState::kPending);
+
+  for (const std::string& id : {s->operation.id, w->operation.id, p->operation.id}) {
+    auto cancel = table_->Cancel("alice", id);
+    ASSERT_TRUE(cancel.ok()) << id;
+    EXPECT_TRUE(cancel->cancelled);
+    auto done = table_->Wait("alice", id, milliseconds(test::kPatienceMs));
+    ASSERT_TRUE(done.ok() && done->completion) << id;
+    EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED) << id;
+    EXPECT_EQ(done->completion->message, "cancelled by client") << id;
+    EXPECT_FALSE(done->completion->start_time.has_value()) << id;
+    EXPECT_EQ(done->completion->result, "") << id;
+    EXPECT_FALSE(table_->Cancel("alice", id)->cancelled) << id;  // completed already
+  }
+  blocker.Release();
+  EXPECT_EQ(listener_.Records().size(), 3u);
+}
+
+TEST_F(OperationTableTest, CancellingARunningSleepStopsIt) {
+  auto s = table_->Submit(Sleep(std::chrono::hours(1)));
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(listener_.started.Wait());
+  ASSERT_EQ(table_->Get("alice", s->operation.id)->state, OperationState::kRunning);
+  ASSERT_TRUE(table_->Cancel("alice", s->operation.id)->cancelled);
+  auto done = table_->Wait("alice", s->operation.id, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(done->completion);
+  EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED);
+  EXPECT_EQ(done->completion->message, "cancelled while sleeping");
+  EXPECT_TRUE(done->completion->start_time.has_value());
+}
+
+TEST_F(OperationTableTest, AnOperationPastItsDeadlineIsCancelled) {
+  SubmitSpec spec = Sleep(std::chrono::hours(1));
+  spec.deadline = Clock::now() + milliseconds(50);
+  CompletionRecord c = Run(std::move(spec));
+  EXPECT_EQ(c.status, MF_E_OPERATION_CANCELLED);
+}
+
+// B waits on the event A signals when it completes.
+TEST_F(OperationTableTest, OperationsChainThroughEvents) {
+  ASSERT_TRUE(events_.Create("alice", "a-done", true, false).ok());
+  SubmitSpec b = Echo("B");
+  b.wait_event = "a-done";
+  auto waiting = table_->Submit(std::move(b));
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_FALSE(table_->Wait("alice", waiting->operation.id, milliseconds(0))->completion);
+
+  SubmitSpec a = Echo("A");
+  a.signal_event = "a-done";
+  CompletionRecord first = Run(std::move(a));
+  auto second = table_->Wait("alice", waiting->operation.id, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(second->completion);
+  EXPECT_EQ(second->completion->result, "B");
+  EXPECT_GT(second->completion->sequence, first.sequence);
+}
+
+// Many operations at once: one completion each, numbered 1..N in the order
+// the listener receives them.
+TEST_F(OperationTableTest, EveryOperationGetsOneCompletionInSequenceOrder) {
+  constexpr int kOps = 300;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kOps; ++i) {
+    auto s = table_->Submit(Echo(std::to_string(i)));
+    ASSERT_TRUE(s.ok());
+    ids.push_back(s->operation.id);
+  }
+  for (const std::string& id : ids) {
+    ASSERT_TRUE(table_->Wait("alice", id, milliseconds(test::kPatienceMs))->completion);
+  }
+  auto records = listener_.Records();
+  ASSERT_EQ(records.size(), static_cast<std::size_t>(kOps));
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].sequence, i + 1);
+    seen.insert(records[i].operation_id);
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kOps));
+  EXPECT_EQ(table_->last_sequence(), static_cast<std::uint64_t>(kOps));
+}
+
+TEST_F(OperationTableTest, AClientSeesOnlyItsOwnOperations) {
+  auto s = table_->Submit(Echo("mine"));
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(table_->Get("bob", s->operation.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(table_->Cancel("bob", s->operation.id).status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace mfwq::server
