@@ -1,6 +1,8 @@
 #include "operation_table.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <shared_mutex>
 #include <utility>
 
 namespace mfwq::server {
@@ -42,7 +44,8 @@ struct OperationTable::Entry {
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
   MFWORKITEM_KEY deadline_key = 0;  // the deadline's MF timer
   std::optional<Clock::time_point> start_time;
-  bool claimed = false;  // its completion is being (or has been) delivered
+  bool accepted = false;  // dispatched to MF; before that, clients cannot see it
+  bool claimed = false;   // its completion is being (or has been) delivered
   std::optional<std::string> cancel_message;  // set once a cancel is asked for
   std::optional<CompletionRecord> completion;
 };
@@ -53,28 +56,31 @@ class OperationTable::Observer final : public OperationObserver {
  public:
   explicit Observer(OperationTable* table) : table_(table) {}
 
+  // Waits for callbacks in progress; later ones find no table.
   void Detach() {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     table_ = nullptr;
   }
 
   // Runs the operation only if it is neither completed nor cancelled.
   bool OnStarting(Operation& op) override {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     return table_ != nullptr && table_->Start(op.spec().id);
   }
   void OnProgress(Operation&, std::uint64_t, std::uint64_t, const std::string&) override {}
   void OnCompleted(Operation& op) override {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     if (table_ != nullptr) table_->Finish(op.spec().id, /*only_if_not_started=*/false);
   }
   void OnDeadline(const std::string& id) {
-    std::lock_guard lock(mu_);
+    std::shared_lock lock(mu_);
     if (table_ != nullptr) table_->CancelInternal(id, "deadline passed");
   }
 
  private:
-  std::mutex mu_;
+  // Shared by callbacks (which may run at once on many queues), exclusive
+  // for Detach.
+  std::shared_mutex mu_;
   OperationTable* table_;
 };
 
@@ -133,12 +139,24 @@ OperationTable::~OperationTable() {
 }
 
 StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
-  // What can be checked without the table.
+  if (spec.request_id.size() > 128) return InvalidArgument("request_id: longer than 128 bytes");
+  // A retry gets the first attempt's operation, whatever has changed since
+  // (deadline passed, event deleted): checked before anything else. A retry
+  // racing the first attempt waits for its outcome.
+  if (!spec.request_id.empty()) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      auto seen = by_request_.find({spec.client, spec.request_id});
+      if (seen == by_request_.end()) break;
+      const std::shared_ptr<Entry>& first = operations_.at(seen->second);
+      if (first->accepted) return SubmitResult{ViewLocked(*first), true};
+      completed_cv_.wait(lock);  // accepted or refused: look again
+    }
+  }
   std::shared_ptr<const OperationKind> kind = kinds_.Find(spec.kind);
   if (!kind) return InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)");
   if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return s;
   if (Status s = kind->Check(spec.parameters); !s.ok()) return s;
-  if (spec.request_id.size() > 128) return InvalidArgument("request_id: longer than 128 bytes");
   if (spec.state.size() > 64 * 1024) return InvalidArgument("state: larger than 64 KiB");
   if (spec.delay && !spec.wait_event.empty()) {
     return InvalidArgument("delay, wait_event: give at most one");
@@ -163,58 +181,79 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
     entry->signal_event = handle.value();
   }
 
+  bool raced = false;
   {
     std::lock_guard lock(mu_);
-    if (!spec.request_id.empty()) {
-      auto seen = by_request_.find({spec.client, spec.request_id});
-      if (seen != by_request_.end()) {
-        return SubmitResult{ViewLocked(*operations_.at(seen->second)), true};
-      }
+    raced = !spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0;
+    if (!raced) {
+      entry->id = NewId(next_id_++);
+      entry->request_id = spec.request_id;
+      entry->client = spec.client;
+      entry->queue = spec.queue;
+      entry->kind = spec.kind;
+      entry->parameters = spec.parameters;
+      entry->priority = spec.priority;
+      entry->submit_time = now;
+      entry->delay = spec.delay;
+      entry->counters = queue->counters;
+      entry->state = spec.delay          ? OperationState::kScheduled
+                     : entry->wait_event ? OperationState::kWaiting
+                                         : OperationState::kPending;
+      auto callback = KindCallback::Create(kind, spec.queue);
+      entry->op = Operation::Create({entry->id, spec.kind, spec.queue, spec.priority,
+                                     std::move(spec.parameters), std::move(spec.state)},
+                                    callback.get(), observer_);
+      // In the table from now on (MF may run it the moment it is
+      // dispatched), but not visible to clients until accepted.
+      operations_.emplace(entry->id, entry);
+      if (!entry->request_id.empty()) by_request_[{entry->client, entry->request_id}] = entry->id;
+      ++outstanding_;
+      ++entry->counters->pending;
     }
-    entry->id = NewId(next_id_++);
-    entry->request_id = spec.request_id;
-    entry->client = spec.client;
-    entry->queue = spec.queue;
-    entry->kind = spec.kind;
-    entry->parameters = spec.parameters;
-    entry->priority = spec.priority;
-    entry->submit_time = now;
-    entry->delay = spec.delay;
-    entry->counters = queue->counters;
-    entry->state = spec.delay              ? OperationState::kScheduled
-                   : entry->wait_event     ? OperationState::kWaiting
-                                           : OperationState::kPending;
-    auto callback = KindCallback::Create(kind, spec.queue);
-    entry->op = Operation::Create({entry->id, spec.kind, spec.queue, spec.priority,
-                                   std::move(spec.parameters), std::move(spec.state)},
-                                  callback.get(), observer_);
-    operations_.emplace(entry->id, entry);
-    if (!entry->request_id.empty()) by_request_[{entry->client, entry->request_id}] = entry->id;
-    ++outstanding_;
-    ++entry->counters->pending;
   }
+  // Another attempt with this request id got in while this one was being
+  // checked: take its outcome instead.
+  if (raced) return Submit(std::move(spec));
 
   if (HRESULT hr = Dispatch(entry); FAILED(hr)) {
-    // Not accepted after all: as if it had never been submitted.
+    // Refused by MF, so no callback can come: as if never submitted.
     std::lock_guard lock(mu_);
     operations_.erase(entry->id);
     if (!entry->request_id.empty()) by_request_.erase({entry->client, entry->request_id});
     --outstanding_;
     --entry->counters->pending;
     completed_cv_.notify_all();
-    return StatusFromHResult(hr, "queue_id " + std::to_string(entry->queue));
+    const std::string what = entry->delay        ? "delay: scheduling"
+                             : entry->wait_event ? "wait_event: waiting"
+                                                 : "queue_id: queueing";
+    return StatusFromHResult(hr, what);
   }
-  if (spec.deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*spec.deadline - now);
-    auto timer = ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(observer_, entry->id));
-    MFWORKITEM_KEY key = 0;
-    if (SUCCEEDED(MFScheduleWorkItem(timer.get(), nullptr, -std::max<INT64>(1, left.count()), &key))) {
-      std::lock_guard lock(mu_);
-      if (!entry->claimed) entry->deadline_key = key;
-    }
+  {
+    std::lock_guard lock(mu_);
+    entry->accepted = true;
+    completed_cv_.notify_all();  // a retry waiting for the outcome
   }
+  if (spec.deadline) SetDeadline(entry, *spec.deadline - now);
   std::lock_guard lock(mu_);
   return SubmitResult{ViewLocked(*entry), false};
+}
+
+void OperationTable::SetDeadline(const std::shared_ptr<Entry>& entry, Clock::duration left) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
+  auto timer = ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(observer_, entry->id));
+  MFWORKITEM_KEY key = 0;
+  if (FAILED(MFScheduleWorkItem(timer.get(), nullptr, -std::max<INT64>(1, ms), &key))) {
+    // Only when MF is shutting down: an operation must not outlive its deadline.
+    CancelInternal(entry->id, "deadline: could not be scheduled");
+    return;
+  }
+  bool done;
+  {
+    std::lock_guard lock(mu_);
+    done = entry->claimed;
+    if (!done) entry->deadline_key = key;
+  }
+  if (done) MFCancelWorkItem(key);  // completed already: the timer would hold on for nothing
 }
 
 HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
@@ -228,22 +267,31 @@ HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
     return MFPutWorkItemEx2(entry->queue, entry->priority, entry->op.get());
   }
   if (SUCCEEDED(hr)) {
-    std::lock_guard lock(mu_);
-    if (!entry->claimed) entry->key = key;
+    bool drop;
+    {
+      std::lock_guard lock(mu_);
+      drop = entry->claimed || entry->cancel_message.has_value();
+      if (!drop) entry->key = key;
+    }
+    // Completed or cancelled before its key was known here: take the item
+    // back from MF, or it would wait (and take an event's signal) for nothing.
+    if (drop) MFCancelWorkItem(key);
   }
   return hr;
 }
 
 bool OperationTable::Start(const std::string& id) {
-  std::lock_guard lock(mu_);
-  auto it = operations_.find(id);
-  if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
-  Entry& entry = *it->second;
-  entry.state = OperationState::kRunning;
-  entry.key = 0;  // fired: nothing left to cancel in MF
-  entry.start_time = Clock::now();
-  --entry.counters->pending;
-  ++entry.counters->running;
+  {
+    std::lock_guard lock(mu_);
+    auto it = operations_.find(id);
+    if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
+    Entry& entry = *it->second;
+    entry.state = OperationState::kRunning;
+    entry.key = 0;  // fired: nothing left to cancel in MF
+    entry.start_time = Clock::now();
+    --entry.counters->pending;
+    ++entry.counters->running;
+  }
   if (listener_ != nullptr) listener_->OnStarted(id);
   return true;
 }
@@ -294,10 +342,10 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
     // Operation itself is not read: a queue may still be handing it over.
     record.status = MF_E_OPERATION_CANCELLED;
   }
-  record.complete_time = Clock::now();
   {
     std::lock_guard delivery(delivery_mu_);
     record.sequence = next_sequence_++;
+    record.complete_time = Clock::now();  // in sequence order too
     if (listener_ != nullptr) listener_->OnCompletion(record);
     std::lock_guard lock(mu_);
     entry->state = OperationState::kCompleted;
@@ -321,14 +369,16 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
 }
 
 StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const std::string& id) {
+  std::shared_ptr<Entry> entry;
   {
     std::lock_guard lock(mu_);
     auto found = FindLocked(client, id);
     if (!found.ok()) return found.status();
+    entry = found.value();
   }
   const bool cancelled = CancelInternal(id, "cancelled by client");
   std::lock_guard lock(mu_);
-  return CancelResult{cancelled, ViewLocked(*operations_.at(id))};
+  return CancelResult{cancelled, ViewLocked(*entry)};
 }
 
 bool OperationTable::CancelInternal(const std::string& id, const std::string& message) {
@@ -362,7 +412,7 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
 StatusOr<std::shared_ptr<OperationTable::Entry>> OperationTable::FindLocked(
     const std::string& client, const std::string& id) const {
   auto it = operations_.find(id);
-  if (it == operations_.end() || it->second->client != client) {
+  if (it == operations_.end() || it->second->client != client || !it->second->accepted) {
     return NotFound("operation_id: no operation \"" + id + "\"");
   }
   return it->second;

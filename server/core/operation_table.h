@@ -94,8 +94,8 @@ struct CancelResult {
 };
 
 // Receives every completion, in sequence order, one call at a time; called
-// on whichever thread completed the operation. Must not call back into the
-// table.
+// on whichever thread completed the operation, under the table's delivery
+// lock. OnCompletion must not call back into the table; OnStarted may.
 class CompletionListener {
  public:
   virtual ~CompletionListener() = default;
@@ -135,6 +135,9 @@ class OperationTable {
 
   // Puts the operation on MF per its trigger. REQUIRES: no lock held.
   HRESULT Dispatch(const std::shared_ptr<Entry>& entry);
+  // Starts the MF timer that cancels the operation `left` from now.
+  // REQUIRES: no lock held.
+  void SetDeadline(const std::shared_ptr<Entry>& entry, Clock::duration left);
   // The operation's turn came on its queue: false if it must not run.
   bool Start(const std::string& id);
   // Claims the operation's one completion (nothing if claimed already, or,

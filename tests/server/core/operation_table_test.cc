@@ -159,10 +159,10 @@ TEST_F(OperationTableTest, BadSubmissionsNameTheField) {
 TEST_F(OperationTableTest, ADelayedOperationRunsAfterItsDelay) {
   SubmitSpec spec = Echo("later");
   spec.delay = milliseconds(30);
-  const auto put = Clock::now();
+  const auto put = std::chrono::steady_clock::now();  // the timer's clock, not the wall's
   CompletionRecord c = Run(std::move(spec));
   EXPECT_EQ(c.status, S_OK);
-  EXPECT_GE(c.complete_time - put, milliseconds(30));
+  EXPECT_GE(std::chrono::steady_clock::now() - put, milliseconds(30));
 }
 
 // Cancelled at each stage, an operation completes once, as cancelled, and
@@ -266,6 +266,40 @@ TEST_F(OperationTableTest, EveryOperationGetsOneCompletionInSequenceOrder) {
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kOps));
   EXPECT_EQ(table_->last_sequence(), static_cast<std::uint64_t>(kOps));
+}
+
+// A submission MF refuses leaves nothing behind: no completion, no counts,
+// and its request id free for a later attempt.
+TEST_F(OperationTableTest, ASubmissionMfRefusesLeavesNothingBehind) {
+  ASSERT_TRUE(events_.Create("alice", "e", true, false).ok());
+  auto handle = events_.Handle("alice", "e");
+  ASSERT_TRUE(handle.ok());
+  SubmitSpec spec = Echo("x");
+  spec.request_id = "r";
+  ASSERT_EQ(MFShutdown(), S_OK);  // MF now refuses every put
+  auto refused = table_->Submit(spec);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  EXPECT_TRUE(listener_.Records().empty());
+  EXPECT_EQ(queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED)->counters->pending.load(), 0u);
+  CompletionRecord c = Run(spec);  // the request id was not taken
+  EXPECT_EQ(c.status, S_OK);
+}
+
+// A deadline also ends an operation still waiting for its delay, and the
+// counters show it cancelled, never run.
+TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
+  SubmitSpec spec = Echo("x");
+  spec.delay = std::chrono::hours(1);
+  spec.deadline = Clock::now() + milliseconds(20);
+  CompletionRecord c = Run(std::move(spec));
+  EXPECT_EQ(c.status, MF_E_OPERATION_CANCELLED);
+  EXPECT_EQ(c.message, "deadline passed");
+  EXPECT_FALSE(c.start_time.has_value());
+  auto counters = queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED)->counters;
+  EXPECT_EQ(counters->cancelled.load(), 1u);
+  EXPECT_EQ(counters->pending.load(), 0u);
+  EXPECT_EQ(counters->running.load(), 0u);
 }
 
 TEST_F(OperationTableTest, AClientSeesOnlyItsOwnOperations) {
