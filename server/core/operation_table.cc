@@ -24,15 +24,10 @@ const char* OperationStateName(OperationState state) {
 }
 
 struct OperationTable::Entry {
+  // What clients see of it. Constant after Submit but for `state` and
+  // `completion`, which are guarded by the table's mu_.
+  OperationView view;
   // Constant after Submit.
-  std::string id;
-  std::string request_id;
-  std::string client;
-  DWORD queue = 0;
-  std::string kind;
-  Parameters parameters;
-  LONG priority = 0;
-  Clock::time_point submit_time;
   std::optional<std::chrono::milliseconds> delay;
   std::shared_ptr<QueueCounters> counters;
   std::shared_ptr<EventHandleRef> wait_event;
@@ -40,14 +35,12 @@ struct OperationTable::Entry {
   ComPtr<Operation> op;
 
   // Guarded by the table's mu_.
-  OperationState state = OperationState::kPending;
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
   MFWORKITEM_KEY deadline_key = 0;  // the deadline's MF timer
   std::optional<Clock::time_point> start_time;
   bool accepted = false;  // dispatched to MF; before that, clients cannot see it
   bool claimed = false;   // its completion is being (or has been) delivered
   std::optional<std::string> cancel_message;  // set once a cancel is asked for
-  std::optional<CompletionRecord> completion;
 };
 
 // Links operations (and deadline timers) back to the table, and unlinks on
@@ -186,27 +179,28 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
     std::lock_guard lock(mu_);
     raced = !spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0;
     if (!raced) {
-      entry->id = NewId(next_id_++);
-      entry->request_id = spec.request_id;
-      entry->client = spec.client;
-      entry->queue = spec.queue;
-      entry->kind = spec.kind;
-      entry->parameters = spec.parameters;
-      entry->priority = spec.priority;
-      entry->submit_time = now;
+      entry->view.id = NewId(next_id_++);
+      entry->view.request_id = spec.request_id;
+      entry->view.client = spec.client;
+      entry->view.queue = spec.queue;
+      entry->view.kind = spec.kind;
+      entry->view.parameters = spec.parameters;
+      entry->view.priority = spec.priority;
+      entry->view.submit_time = now;
       entry->delay = spec.delay;
       entry->counters = queue->counters;
-      entry->state = spec.delay          ? OperationState::kScheduled
-                     : entry->wait_event ? OperationState::kWaiting
-                                         : OperationState::kPending;
+      entry->view.state = spec.delay          ? OperationState::kScheduled
+                          : entry->wait_event ? OperationState::kWaiting
+                                              : OperationState::kPending;
       auto callback = KindCallback::Create(kind, spec.queue);
-      entry->op = Operation::Create({entry->id, spec.kind, spec.queue, spec.priority,
+      entry->op = Operation::Create({entry->view.id, spec.kind, spec.queue, spec.priority,
                                      std::move(spec.parameters), std::move(spec.state)},
                                     callback.get(), observer_);
       // In the table from now on (MF may run it the moment it is
       // dispatched), but not visible to clients until accepted.
-      operations_.emplace(entry->id, entry);
-      if (!entry->request_id.empty()) by_request_[{entry->client, entry->request_id}] = entry->id;
+      operations_.emplace(entry->view.id, entry);
+      if (!entry->view.request_id.empty())
+        by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
       ++outstanding_;
       ++entry->counters->pending;
     }
@@ -218,8 +212,9 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
   if (HRESULT hr = Dispatch(entry); FAILED(hr)) {
     // Refused by MF, so no callback can come: as if never submitted.
     std::lock_guard lock(mu_);
-    operations_.erase(entry->id);
-    if (!entry->request_id.empty()) by_request_.erase({entry->client, entry->request_id});
+    operations_.erase(entry->view.id);
+    if (!entry->view.request_id.empty())
+      by_request_.erase({entry->view.client, entry->view.request_id});
     --outstanding_;
     --entry->counters->pending;
     completed_cv_.notify_all();
@@ -240,11 +235,11 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
 
 void OperationTable::SetDeadline(const std::shared_ptr<Entry>& entry, Clock::duration left) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-  auto timer = ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(observer_, entry->id));
+  auto timer = ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(observer_, entry->view.id));
   MFWORKITEM_KEY key = 0;
   if (FAILED(MFScheduleWorkItem(timer.get(), nullptr, -std::max<INT64>(1, ms), &key))) {
     // Only when MF is shutting down: an operation must not outlive its deadline.
-    CancelInternal(entry->id, "deadline: could not be scheduled");
+    CancelInternal(entry->view.id, "deadline: could not be scheduled");
     return;
   }
   bool done;
@@ -262,9 +257,10 @@ HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
   if (entry->delay) {
     hr = MFScheduleWorkItemEx(entry->op.get(), -static_cast<INT64>(entry->delay->count()), &key);
   } else if (entry->wait_event) {
-    hr = MFPutWaitingWorkItem(entry->wait_event->get(), entry->priority, entry->op.get(), &key);
+    hr =
+        MFPutWaitingWorkItem(entry->wait_event->get(), entry->view.priority, entry->op.get(), &key);
   } else {
-    return MFPutWorkItemEx2(entry->queue, entry->priority, entry->op.get());
+    return MFPutWorkItemEx2(entry->view.queue, entry->view.priority, entry->op.get());
   }
   if (SUCCEEDED(hr)) {
     bool drop;
@@ -286,7 +282,7 @@ bool OperationTable::Start(const std::string& id) {
     auto it = operations_.find(id);
     if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
     Entry& entry = *it->second;
-    entry.state = OperationState::kRunning;
+    entry.view.state = OperationState::kRunning;
     entry.key = 0;  // fired: nothing left to cancel in MF
     entry.start_time = Clock::now();
     --entry.counters->pending;
@@ -316,13 +312,13 @@ void OperationTable::Finish(const std::string& id, bool only_if_not_started) {
 void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
   const Operation& op = *entry->op;
   CompletionRecord record;
-  record.operation_id = entry->id;
-  record.request_id = entry->request_id;
-  record.client = entry->client;
-  record.queue = entry->queue;
-  record.kind = entry->kind;
+  record.operation_id = entry->view.id;
+  record.request_id = entry->view.request_id;
+  record.client = entry->view.client;
+  record.queue = entry->view.queue;
+  record.kind = entry->view.kind;
   record.state = op.spec().state;
-  record.submit_time = entry->submit_time;
+  record.submit_time = entry->view.submit_time;
   bool started;
   {
     std::lock_guard lock(mu_);
@@ -348,9 +344,9 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
     record.complete_time = Clock::now();  // in sequence order too
     if (listener_ != nullptr) listener_->OnCompletion(record);
     std::lock_guard lock(mu_);
-    entry->state = OperationState::kCompleted;
+    entry->view.state = OperationState::kCompleted;
     entry->key = 0;
-    entry->completion = record;
+    entry->view.completion = record;
     completed_sequence_ = record.sequence;
     --outstanding_;
     QueueCounters& c = *entry->counters;
@@ -391,7 +387,7 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
     if (it == operations_.end() || it->second->claimed) return false;
     entry = it->second;
     if (!entry->cancel_message) entry->cancel_message = message;  // from now on it will not start
-    state = entry->state;
+    state = entry->view.state;
     key = entry->key;
   }
   // A running kind that can stop, stops (and reports MF_E_OPERATION_CANCELLED).
@@ -412,26 +408,13 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
 StatusOr<std::shared_ptr<OperationTable::Entry>> OperationTable::FindLocked(
     const std::string& client, const std::string& id) const {
   auto it = operations_.find(id);
-  if (it == operations_.end() || it->second->client != client || !it->second->accepted) {
+  if (it == operations_.end() || it->second->view.client != client || !it->second->accepted) {
     return NotFound("operation_id: no operation \"" + id + "\"");
   }
   return it->second;
 }
 
-OperationView OperationTable::ViewLocked(const Entry& entry) const {
-  OperationView view;
-  view.id = entry.id;
-  view.request_id = entry.request_id;
-  view.client = entry.client;
-  view.queue = entry.queue;
-  view.kind = entry.kind;
-  view.parameters = entry.parameters;
-  view.priority = entry.priority;
-  view.state = entry.state;
-  view.submit_time = entry.submit_time;
-  view.completion = entry.completion;
-  return view;
-}
+OperationView OperationTable::ViewLocked(const Entry& entry) const { return entry.view; }
 
 StatusOr<OperationView> OperationTable::Get(const std::string& client,
                                             const std::string& id) const {
@@ -447,7 +430,7 @@ StatusOr<OperationView> OperationTable::Wait(const std::string& client, const st
   auto found = FindLocked(client, id);
   if (!found.ok()) return found.status();
   std::shared_ptr<Entry> entry = found.value();
-  completed_cv_.wait_for(lock, timeout, [&] { return entry->completion.has_value(); });
+  completed_cv_.wait_for(lock, timeout, [&] { return entry->view.completion.has_value(); });
   return ViewLocked(*entry);
 }
 
