@@ -434,6 +434,38 @@ StatusOr<OperationView> OperationTable::Wait(const std::string& client, const st
   return ViewLocked(*entry);
 }
 
+StatusOr<OperationPage> OperationTable::List(const std::string& client,
+                                             const OperationFilter& filter, int page_size,
+                                             const std::string& page_token) const {
+  if (page_size < 0 || page_size > 1000) return InvalidArgument("page_size: must be 0 to 1000");
+  if (page_size == 0) page_size = 100;
+  // The token is the id of the previous page's last operation; ids sort in
+  // submission order.
+  if (!page_token.empty() && page_token.rfind("op-", 0) != 0) {
+    return InvalidArgument("page_token: not one this server gave");
+  }
+  OperationPage page;
+  std::lock_guard lock(mu_);
+  for (auto it = page_token.empty() ? operations_.begin() : operations_.upper_bound(page_token);
+       it != operations_.end(); ++it) {
+    const Entry& entry = *it->second;
+    const OperationView& v = entry.view;
+    if (!entry.accepted || v.client != client) continue;
+    if (filter.queue && v.queue != *filter.queue) continue;
+    if (!filter.kind.empty() && v.kind != filter.kind) continue;
+    if (!filter.states.empty() &&
+        std::find(filter.states.begin(), filter.states.end(), v.state) == filter.states.end()) {
+      continue;
+    }
+    if (static_cast<int>(page.operations.size()) == page_size) {
+      page.next_page_token = page.operations.back().id;
+      break;
+    }
+    page.operations.push_back(v);
+  }
+  return page;
+}
+
 std::uint64_t OperationTable::last_sequence() const {
   std::lock_guard lock(mu_);
   return completed_sequence_;

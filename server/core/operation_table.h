@@ -82,6 +82,17 @@ struct OperationView {
   std::optional<CompletionRecord> completion;
 };
 
+struct OperationFilter {
+  std::optional<DWORD> queue;
+  std::vector<OperationState> states;  // empty: any
+  std::string kind;                    // empty: any
+};
+
+struct OperationPage {
+  std::vector<OperationView> operations;
+  std::string next_page_token;  // empty: the last page
+};
+
 struct SubmitResult {
   OperationView operation;
   bool deduplicated = false;
@@ -121,6 +132,10 @@ class OperationTable {
   // Waits until the operation completes or `timeout` passes; the view either way.
   StatusOr<OperationView> Wait(const std::string& client, const std::string& id,
                                std::chrono::milliseconds timeout) const;
+  // The client's operations that pass `filter`, in submission order, a page
+  // at a time (page_size 0: 100; at most 1000).
+  StatusOr<OperationPage> List(const std::string& client, const OperationFilter& filter,
+                               int page_size, const std::string& page_token) const;
   // Cancels an operation at any stage before its completion: it completes
   // with MF_E_OPERATION_CANCELLED (a running one when its kind stops, if it
   // can; otherwise its own outcome stands).

@@ -302,6 +302,46 @@ TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
   EXPECT_EQ(counters->running.load(), 0u);
 }
 
+TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
+  std::vector<std::string> echoes;
+  for (int i = 0; i < 5; ++i) {
+    CompletionRecord c = Run(Echo(std::to_string(i)));
+    echoes.push_back(c.operation_id);
+  }
+  SubmitSpec waiting = Echo("w");
+  ASSERT_TRUE(events_.Create("alice", "later", true, false).ok());
+  waiting.wait_event = "later";
+  auto w = table_->Submit(std::move(waiting));
+  ASSERT_TRUE(w.ok());
+  SubmitSpec bobs = Echo("b");
+  bobs.client = "bob";
+  ASSERT_TRUE(table_->Submit(std::move(bobs)).ok());
+
+  OperationFilter completed;
+  completed.states = {OperationState::kCompleted};
+  completed.kind = "echo";
+  std::vector<std::string> listed;
+  std::string token;
+  do {
+    auto page = table_->List("alice", completed, 2, token);
+    ASSERT_TRUE(page.ok()) << page.status().message();
+    EXPECT_LE(page->operations.size(), 2u);
+    for (const OperationView& v : page->operations) listed.push_back(v.id);
+    token = page->next_page_token;
+  } while (!token.empty());
+  EXPECT_EQ(listed, echoes);
+
+  OperationFilter waiting_only;
+  waiting_only.states = {OperationState::kWaiting};
+  auto page = table_->List("alice", waiting_only, 0, "");
+  ASSERT_EQ(page->operations.size(), 1u);
+  EXPECT_EQ(page->operations[0].id, w->operation.id);
+  EXPECT_EQ(table_->List("alice", {}, 0, "x").status().message(),
+            "page_token: not one this server gave");
+  EXPECT_EQ(table_->List("alice", {}, 1001, "").status().message(), "page_size: must be 0 to 1000");
+  ASSERT_TRUE(events_.Set("alice", "later").ok());
+}
+
 TEST_F(OperationTableTest, AClientSeesOnlyItsOwnOperations) {
   auto s = table_->Submit(Echo("mine"));
   ASSERT_TRUE(s.ok());
