@@ -31,8 +31,10 @@ struct OperationTable::Entry {
   std::optional<std::chrono::milliseconds> delay;
   std::shared_ptr<QueueCounters> counters;
   std::shared_ptr<EventHandleRef> wait_event;
+  std::string wait_event_name;
   std::shared_ptr<EventHandleRef> signal_event;
   ComPtr<Operation> op;
+  std::uint64_t session = 0;
 
   // Guarded by the table's mu_.
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
@@ -41,6 +43,7 @@ struct OperationTable::Entry {
   bool accepted = false;  // dispatched to MF; before that, clients cannot see it
   bool claimed = false;   // its completion is being (or has been) delivered
   std::optional<std::string> cancel_message;  // set once a cancel is asked for
+  HRESULT cancel_status = MF_E_OPERATION_CANCELLED;  // with cancel_message
 };
 
 // Links operations (and deadline timers) back to the table, and unlinks on
@@ -60,7 +63,11 @@ class OperationTable::Observer final : public OperationObserver {
     std::shared_lock lock(mu_);
     return table_ != nullptr && table_->Start(op.spec().id);
   }
-  void OnProgress(Operation&, std::uint64_t, std::uint64_t, const std::string&) override {}
+  void OnProgress(Operation& op, std::uint64_t done, std::uint64_t total,
+                  const std::string& message) override {
+    std::shared_lock lock(mu_);
+    if (table_ != nullptr) table_->OnProgress(op, done, total, message);
+  }
   void OnCompleted(Operation& op) override {
     std::shared_lock lock(mu_);
     if (table_ != nullptr) table_->Finish(op.spec().id, /*only_if_not_started=*/false);
@@ -99,36 +106,92 @@ class OperationTable::DeadlineCallback final
 
 namespace {
 
+// Operation ids sort in submission order, across restarts too: the number
+// carries on from the journal's.
 std::string NewId(std::uint64_t n) {
   char text[32];
   std::snprintf(text, sizeof text, "op-%016llx", static_cast<unsigned long long>(n));
   return text;
 }
 
+// Completions dropped by retention before the journal is told to forget them.
+constexpr std::uint64_t kPruneBatch = 1024;
+
+constexpr char kRestartMessage[] =
+    "interrupted: the server stopped before the operation completed";
+
 }  // namespace
 
 OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, EventTable& events,
-                               CompletionListener* listener)
+                               CompletionListener* listener, OperationTableOptions options)
     : kinds_(kinds),
       queues_(queues),
       events_(events),
       listener_(listener),
+      options_(options),
       observer_(std::make_shared<Observer>(this)) {}
 
 OperationTable::~OperationTable() {
-  std::vector<std::string> open;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, entry] : operations_) {
-      if (!entry->claimed) open.push_back(id);
+  StopAccepting();
+  CancelAll("server shutting down");
+  observer_->Detach();
+}
+
+Status OperationTable::Restore() {
+  if (options_.journal == nullptr) return OkStatus();
+  auto contents = options_.journal->Load();
+  if (!contents.ok()) return contents.status();
+  std::lock_guard delivery(delivery_mu_);
+  std::lock_guard lock(mu_);
+  if (!operations_.empty()) {
+    return Status(StatusCode::kFailedPrecondition, "journal: restored after operations came");
+  }
+  next_id_ = contents->last_operation_number + 1;
+  next_sequence_ = contents->last_sequence + 1;
+  completed_sequence_ = contents->last_sequence;
+  std::uint64_t first_sequence = 0;
+  for (JournaledOperation& journaled : contents->operations) {
+    auto entry = std::make_shared<Entry>();
+    entry->view = std::move(journaled.view);
+    entry->accepted = true;
+    entry->claimed = true;
+    if (!entry->view.completion) {
+      // Accepted, never completed: the server went first.
+      CompletionRecord record;
+      record.sequence = next_sequence_++;
+      record.operation_id = entry->view.id;
+      record.request_id = entry->view.request_id;
+      record.client = entry->view.client;
+      record.queue = entry->view.queue;
+      record.kind = entry->view.kind;
+      record.status = MF_E_SHUTDOWN;
+      record.message = kRestartMessage;
+      record.state = std::move(journaled.state);
+      record.submit_time = entry->view.submit_time;
+      record.complete_time = Clock::now();
+      if (Status s = options_.journal->Completed(record); !s.ok()) return s;
+      completed_sequence_ = record.sequence;
+      entry->view.completion = std::move(record);
+    }
+    entry->view.state = OperationState::kCompleted;
+    entry->view.progress.reset();
+    const std::uint64_t sequence = entry->view.completion->sequence;
+    if (first_sequence == 0 || sequence < first_sequence) first_sequence = sequence;
+    if (!entry->view.request_id.empty())
+      by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
+    by_sequence_.emplace(sequence, entry);
+    operations_.emplace(entry->view.id, std::move(entry));
+  }
+  // What the journal pruned before is not retained either.
+  dropped_through_ = first_sequence == 0 ? contents->last_sequence : first_sequence - 1;
+  pruned_through_ = dropped_through_;
+  if (listener_ != nullptr) {
+    for (const auto& [sequence, entry] : by_sequence_) {
+      if (sequence > contents->last_sequence) listener_->OnCompletion(*entry->view.completion);
     }
   }
-  for (const std::string& id : open) CancelInternal(id, "server shutting down");
-  {
-    std::unique_lock lock(mu_);
-    completed_cv_.wait(lock, [this] { return outstanding_ == 0; });
-  }
-  observer_->Detach();
+  EnforceRetentionLocked(Clock::now());
+  return OkStatus();
 }
 
 StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
@@ -167,6 +230,7 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
     auto handle = events_.Handle(spec.client, spec.wait_event);
     if (!handle.ok()) return InvalidArgument("wait_event: " + handle.status().message());
     entry->wait_event = handle.value();
+    entry->wait_event_name = spec.wait_event;
   }
   if (!spec.signal_event.empty()) {
     auto handle = events_.Handle(spec.client, spec.signal_event);
@@ -175,11 +239,17 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
   }
 
   bool raced = false;
+  std::uint64_t number = 0;
   {
     std::lock_guard lock(mu_);
+    // Checked under the lock that inserts: CancelAll must see every
+    // operation accepted before StopAccepting.
+    if (!accepting_) return Status(StatusCode::kUnavailable, "the server is shutting down");
     raced = !spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0;
     if (!raced) {
-      entry->view.id = NewId(next_id_++);
+      if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return s;
+      number = next_id_++;
+      entry->view.id = NewId(number);
       entry->view.request_id = spec.request_id;
       entry->view.client = spec.client;
       entry->view.queue = spec.queue;
@@ -188,6 +258,7 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
       entry->view.priority = spec.priority;
       entry->view.submit_time = now;
       entry->delay = spec.delay;
+      entry->session = spec.session;
       entry->counters = queue->counters;
       entry->view.state = spec.delay          ? OperationState::kScheduled
                           : entry->wait_event ? OperationState::kWaiting
@@ -202,6 +273,9 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
       if (!entry->view.request_id.empty())
         by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
       ++outstanding_;
+      ++inflight_[entry->view.client];
+      ++depth_[entry->view.queue];
+      if (entry->wait_event) ++waiting_[{entry->view.client, entry->wait_event_name}];
       ++entry->counters->pending;
     }
   }
@@ -209,15 +283,29 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
   // checked: take its outcome instead.
   if (raced) return Submit(std::move(spec));
 
-  if (HRESULT hr = Dispatch(entry); FAILED(hr)) {
-    // Refused by MF, so no callback can come: as if never submitted.
+  // Durable before it can run: a restart then completes it if it did not.
+  Status journaled = options_.journal == nullptr
+                         ? OkStatus()
+                         : options_.journal->Accepted(number, entry->view, entry->op->spec().state);
+  HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
+  if (FAILED(hr)) {
+    // Refused by the journal or by MF, so no callback can come: as if never
+    // submitted, in the journal too.
+    if (journaled.ok() && options_.journal != nullptr) {
+      (void)options_.journal->Withdrawn(entry->view.id);
+    }
     std::lock_guard lock(mu_);
     operations_.erase(entry->view.id);
     if (!entry->view.request_id.empty())
       by_request_.erase({entry->view.client, entry->view.request_id});
     --outstanding_;
+    ReleaseLimitsLocked(entry->view.client, entry->view.queue);
+    if (entry->wait_event) LeaveWaitingLocked(*entry);
     --entry->counters->pending;
     completed_cv_.notify_all();
+    if (!journaled.ok()) {
+      return Status(StatusCode::kUnavailable, "journal: " + journaled.message());
+    }
     const std::string what = entry->delay        ? "delay: scheduling"
                              : entry->wait_event ? "wait_event: waiting"
                                                  : "queue_id: queueing";
@@ -282,6 +370,7 @@ bool OperationTable::Start(const std::string& id) {
     auto it = operations_.find(id);
     if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
     Entry& entry = *it->second;
+    if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
     entry.view.state = OperationState::kRunning;
     entry.key = 0;  // fired: nothing left to cancel in MF
     entry.start_time = Clock::now();
@@ -319,12 +408,16 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
   record.kind = entry->view.kind;
   record.state = op.spec().state;
   record.submit_time = entry->view.submit_time;
+  record.session = entry->session;
   bool started;
+  HRESULT cancel_status;
+  std::string cancel_message;
   {
     std::lock_guard lock(mu_);
     record.start_time = entry->start_time;
     started = entry->start_time.has_value();
-    if (!started) record.message = entry->cancel_message.value_or("cancelled");
+    cancel_status = entry->cancel_status;
+    cancel_message = entry->cancel_message.value_or("cancelled");
   }
   if (started) {
     // The kind ran and returned: what the work queue's MFASYNCRESULT holds.
@@ -333,35 +426,178 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
         op.dwBytesTransferred == 0xFFFFFFFFu ? op.bytes_transferred() : op.dwBytesTransferred;
     record.message = op.message();
     record.result = op.result();
+    if (record.status == MF_E_OPERATION_CANCELLED && cancel_status != MF_E_OPERATION_CANCELLED) {
+      // Stopped because the server is going, not by a client.
+      record.status = cancel_status;
+      record.message = cancel_message;
+    }
   } else {
     // It never ran (cancelled, or past its deadline, before its turn). The
     // Operation itself is not read: a queue may still be handing it over.
-    record.status = MF_E_OPERATION_CANCELLED;
+    record.status = cancel_status;
+    record.message = cancel_message;
   }
   {
     std::lock_guard delivery(delivery_mu_);
     record.sequence = next_sequence_++;
     record.complete_time = Clock::now();  // in sequence order too
-    if (listener_ != nullptr) listener_->OnCompletion(record);
-    std::lock_guard lock(mu_);
-    entry->view.state = OperationState::kCompleted;
-    entry->key = 0;
-    entry->view.completion = record;
-    completed_sequence_ = record.sequence;
-    --outstanding_;
-    QueueCounters& c = *entry->counters;
-    --(started ? c.running : c.pending);
-    if (record.status == MF_E_OPERATION_CANCELLED) {
-      ++c.cancelled;
-    } else if (FAILED(record.status)) {
-      ++c.failed;
-    } else {
-      ++c.completed;
+    // Durable before anyone hears of it.
+    if (options_.journal != nullptr) {
+      if (Status s = options_.journal->Completed(record); !s.ok() && listener_ != nullptr) {
+        listener_->OnJournalError(s);
+      }
     }
-    completed_cv_.notify_all();
+    std::uint64_t dropped;
+    {
+      std::lock_guard lock(mu_);
+      if (entry->view.state == OperationState::kWaiting) LeaveWaitingLocked(*entry);
+      entry->view.state = OperationState::kCompleted;
+      entry->view.progress.reset();
+      entry->key = 0;
+      entry->view.completion = record;
+      by_sequence_.emplace(record.sequence, entry);
+      completed_sequence_ = record.sequence;
+      --outstanding_;
+      ReleaseLimitsLocked(entry->view.client, entry->view.queue);
+      QueueCounters& c = *entry->counters;
+      --(started ? c.running : c.pending);
+      if (record.status == MF_E_OPERATION_CANCELLED || record.status == MF_E_SHUTDOWN) {
+        ++c.cancelled;
+      } else if (FAILED(record.status)) {
+        ++c.failed;
+      } else {
+        ++c.completed;
+      }
+      dropped = EnforceRetentionLocked(record.complete_time);
+      completed_cv_.notify_all();
+    }
+    // The journal forgets in batches: one delete per completion would double its writes.
+    if (dropped >= pruned_through_ + kPruneBatch) PruneJournalLocked(dropped);
+    if (listener_ != nullptr) listener_->OnCompletion(record);
   }
   // The remote hEvent: set once the completion is out.
   if (entry->signal_event) SetEvent(entry->signal_event->get());
+}
+
+void OperationTable::LeaveWaitingLocked(const Entry& entry) {
+  auto it = waiting_.find({entry.view.client, entry.wait_event_name});
+  if (it != waiting_.end() && --it->second == 0) waiting_.erase(it);
+}
+
+std::uint32_t OperationTable::WaitingOn(const std::string& client, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = waiting_.find({client, name});
+  return it == waiting_.end() ? 0 : it->second;
+}
+
+std::uint32_t OperationTable::CancelWaitingOn(const std::string& client, const std::string& name) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    if (waiting_.count({client, name}) == 0) return 0;
+    for (const auto& [id, entry] : operations_) {
+      if (!entry->claimed && entry->view.state == OperationState::kWaiting &&
+          entry->view.client == client && entry->wait_event_name == name) {
+        ids.push_back(id);
+      }
+    }
+  }
+  std::uint32_t cancelled = 0;
+  for (const std::string& id : ids) {
+    if (CancelInternal(id, "cancelled: the event it waited on was deleted")) ++cancelled;
+  }
+  return cancelled;
+}
+
+Status OperationTable::CheckLimitsLocked(const std::string& client, DWORD queue) const {
+  if (options_.max_inflight_per_client != 0) {
+    auto it = inflight_.find(client);
+    if (it != inflight_.end() && it->second >= options_.max_inflight_per_client) {
+      return Status(StatusCode::kResourceExhausted,
+                    "limit max_inflight_per_client: this client has " +
+                        std::to_string(it->second) +
+                        " operations not completed yet, the most it may have");
+    }
+  }
+  if (options_.max_queue_depth != 0) {
+    auto it = depth_.find(queue);
+    if (it != depth_.end() && it->second >= options_.max_queue_depth) {
+      char id[16];
+      std::snprintf(id, sizeof id, "0x%X", static_cast<unsigned>(queue));
+      return Status(StatusCode::kResourceExhausted,
+                    std::string("limit max_queue_depth: queue ") + id + " has " +
+                        std::to_string(it->second) +
+                        " operations not completed yet, the most it may have");
+    }
+  }
+  return OkStatus();
+}
+
+void OperationTable::ReleaseLimitsLocked(const std::string& client, DWORD queue) {
+  if (auto it = inflight_.find(client); it != inflight_.end() && --it->second == 0) {
+    inflight_.erase(it);
+  }
+  if (auto it = depth_.find(queue); it != depth_.end() && --it->second == 0) depth_.erase(it);
+}
+
+std::uint64_t OperationTable::EnforceRetentionLocked(Clock::time_point now) {
+  std::uint64_t dropped = 0;
+  while (!by_sequence_.empty()) {
+    const auto oldest = by_sequence_.begin();
+    const Entry& entry = *oldest->second;
+    if (by_sequence_.size() <= options_.retain_count &&
+        now - entry.view.completion->complete_time <= options_.retain_age) {
+      break;
+    }
+    if (!entry.view.request_id.empty()) by_request_.erase({entry.view.client, entry.view.request_id});
+    operations_.erase(entry.view.id);
+    dropped = oldest->first;
+    by_sequence_.erase(oldest);
+  }
+  if (dropped != 0) dropped_through_ = dropped;
+  return dropped;
+}
+
+void OperationTable::PruneJournalLocked(std::uint64_t sequence) {
+  if (options_.journal == nullptr || sequence <= pruned_through_) return;
+  if (Status s = options_.journal->Prune(sequence); !s.ok()) {
+    if (listener_ != nullptr) listener_->OnJournalError(s);
+    return;
+  }
+  pruned_through_ = sequence;
+}
+
+void OperationTable::Maintain() {
+  std::lock_guard delivery(delivery_mu_);
+  std::uint64_t dropped;
+  {
+    std::lock_guard lock(mu_);
+    EnforceRetentionLocked(Clock::now());
+    dropped = dropped_through_;
+  }
+  PruneJournalLocked(dropped);
+}
+
+void OperationTable::OnProgress(const Operation& op, std::uint64_t done, std::uint64_t total,
+                                const std::string& message) {
+  ProgressRecord progress;
+  std::uint64_t last_sequence;
+  {
+    std::lock_guard lock(mu_);
+    auto it = operations_.find(op.spec().id);
+    if (it == operations_.end() || it->second->claimed) return;
+    Entry& entry = *it->second;
+    progress.operation_id = entry.view.id;
+    progress.client = entry.view.client;
+    progress.queue = entry.view.queue;
+    progress.done = done;
+    progress.total = total;
+    progress.message = message;
+    progress.session = entry.session;
+    entry.view.progress = progress;
+    last_sequence = completed_sequence_;
+  }
+  if (listener_ != nullptr) listener_->OnProgress(progress, last_sequence);
 }
 
 StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const std::string& id) {
@@ -377,7 +613,8 @@ StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const s
   return CancelResult{cancelled, ViewLocked(*entry)};
 }
 
-bool OperationTable::CancelInternal(const std::string& id, const std::string& message) {
+bool OperationTable::CancelInternal(const std::string& id, const std::string& message,
+                                    HRESULT status) {
   std::shared_ptr<Entry> entry;
   OperationState state;
   MFWORKITEM_KEY key;
@@ -386,7 +623,10 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
     auto it = operations_.find(id);
     if (it == operations_.end() || it->second->claimed) return false;
     entry = it->second;
-    if (!entry->cancel_message) entry->cancel_message = message;  // from now on it will not start
+    if (!entry->cancel_message) {  // from now on it will not start
+      entry->cancel_message = message;
+      entry->cancel_status = status;
+    }
     state = entry->view.state;
     key = entry->key;
   }
@@ -469,6 +709,52 @@ StatusOr<OperationPage> OperationTable::List(const std::string& client,
 std::uint64_t OperationTable::last_sequence() const {
   std::lock_guard lock(mu_);
   return completed_sequence_;
+}
+
+StatusOr<CompletionBatch> OperationTable::ReadCompletions(std::uint64_t after,
+                                                          std::size_t max) const {
+  std::lock_guard lock(mu_);
+  if (after != 0 && after < dropped_through_) {
+    return Status(StatusCode::kOutOfRange,
+                  "after_sequence: " + std::to_string(after) +
+                      " is no longer retained; the oldest retained is " +
+                      std::to_string(dropped_through_ + 1));
+  }
+  CompletionBatch batch;
+  batch.last_sequence = completed_sequence_;
+  for (auto it = by_sequence_.upper_bound(after);
+       it != by_sequence_.end() && batch.completions.size() < max; ++it) {
+    batch.completions.push_back(*it->second->view.completion);
+  }
+  return batch;
+}
+
+void OperationTable::StopAccepting() {
+  std::lock_guard lock(mu_);
+  accepting_ = false;
+}
+
+bool OperationTable::Drain(Clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return completed_cv_.wait_until(lock, deadline, [this] { return outstanding_ == 0; });
+}
+
+void OperationTable::CancelAll(const std::string& reason) {
+  std::vector<std::string> open;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, entry] : operations_) {
+      if (!entry->claimed) open.push_back(id);
+    }
+  }
+  for (const std::string& id : open) CancelInternal(id, reason, MF_E_SHUTDOWN);
+  std::unique_lock lock(mu_);
+  completed_cv_.wait(lock, [this] { return outstanding_ == 0; });
+}
+
+std::size_t OperationTable::outstanding() const {
+  std::lock_guard lock(mu_);
+  return outstanding_;
 }
 
 }  // namespace mfwq::server

@@ -27,60 +27,14 @@
 #include <mfwq/mfapi.h>
 
 #include "event_table.h"
+#include "journal.h"
 #include "operation.h"
 #include "operation_kind.h"
+#include "operation_records.h"
 #include "queue_table.h"
 #include "status.h"
 
 namespace mfwq::server {
-
-using Clock = std::chrono::system_clock;
-
-struct SubmitSpec {
-  std::string client;
-  std::string request_id;  // empty: no deduplication
-  DWORD queue = MFASYNC_CALLBACK_QUEUE_STANDARD;
-  std::string kind;
-  Parameters parameters;
-  LONG priority = 0;
-  std::optional<std::chrono::milliseconds> delay;  // or
-  std::string wait_event;                          // (at most one of the two)
-  std::string state;
-  std::string signal_event;
-  std::optional<Clock::time_point> deadline;
-};
-
-enum class OperationState { kPending, kScheduled, kWaiting, kRunning, kCompleted };
-
-struct CompletionRecord {
-  std::uint64_t sequence = 0;
-  std::string operation_id;
-  std::string request_id;
-  std::string client;
-  DWORD queue = 0;
-  std::string kind;
-  HRESULT status = S_OK;  // MFASYNCRESULT::hrStatusResult
-  std::string message;
-  std::uint64_t bytes_transferred = 0;  // MFASYNCRESULT::dwBytesTransferred, 64 bits
-  std::string result;
-  std::string state;
-  Clock::time_point submit_time;
-  std::optional<Clock::time_point> start_time;
-  Clock::time_point complete_time;
-};
-
-struct OperationView {
-  std::string id;
-  std::string request_id;
-  std::string client;
-  DWORD queue = 0;
-  std::string kind;
-  Parameters parameters;
-  LONG priority = 0;
-  OperationState state = OperationState::kPending;
-  Clock::time_point submit_time;
-  std::optional<CompletionRecord> completion;
-};
 
 struct OperationFilter {
   std::optional<DWORD> queue;
@@ -106,22 +60,61 @@ struct CancelResult {
 
 // Receives every completion, in sequence order, one call at a time; called
 // on whichever thread completed the operation, under the table's delivery
-// lock. OnCompletion must not call back into the table; OnStarted may.
+// lock, after the journal has it and the table shows it. OnCompletion must
+// not call back into the table; the others may.
 class CompletionListener {
  public:
   virtual ~CompletionListener() = default;
   virtual void OnCompletion(const CompletionRecord& completion) = 0;
   // An operation's kind starts running (on its work-queue thread).
   virtual void OnStarted(const std::string& operation_id) { (void)operation_id; }
+  // A running operation reports progress (on its work-queue thread).
+  // `last_sequence` is that of the latest completion before it.
+  virtual void OnProgress(const ProgressRecord& progress, std::uint64_t last_sequence) {
+    (void)progress;
+    (void)last_sequence;
+  }
+  // The journal refused a completion: it is delivered all the same, but
+  // would not survive a restart.
+  virtual void OnJournalError(const Status& status) { (void)status; }
+};
+
+struct OperationTableOptions {
+  // Where accepted operations and completions are made durable; none: the
+  // table forgets everything when it goes.
+  Journal* journal = nullptr;
+  // Completed operations are retained (for Get, List, deduplication and
+  // replaying completions) while both hold: at most this many ...
+  std::size_t retain_count = 100000;
+  // ... completed at most this long ago.
+  std::chrono::seconds retain_age = std::chrono::hours(24 * 7);
+  // Limits (RESOURCE_EXHAUSTED, naming the limit): operations a client has
+  // accepted and not completed, and operations on one queue not completed
+  // (pending, scheduled, waiting or running). 0: no limit.
+  std::size_t max_inflight_per_client = 0;
+  std::size_t max_queue_depth = 0;
+};
+
+// Completions retained, in sequence order, for replaying a stream.
+struct CompletionBatch {
+  std::vector<CompletionRecord> completions;
+  // The last sequence assigned when this was read.
+  std::uint64_t last_sequence = 0;
 };
 
 class OperationTable {
  public:
   // The tables and the listener must outlive this. REQUIRES: MFStartup.
   OperationTable(const KindRegistry& kinds, QueueTable& queues, EventTable& events,
-                 CompletionListener* listener);
-  // Cancels what has not completed and waits for every completion.
+                 CompletionListener* listener, OperationTableOptions options = {});
+  // Cancels what has not completed (MF_E_SHUTDOWN) and waits for every
+  // completion.
   ~OperationTable();
+
+  // Loads the journal, if there is one: completed operations come back,
+  // and those it accepted but never completed are completed now with
+  // MF_E_SHUTDOWN. Call once, before anything else.
+  Status Restore();
 
   OperationTable(const OperationTable&) = delete;
   OperationTable& operator=(const OperationTable&) = delete;
@@ -143,6 +136,32 @@ class OperationTable {
   // Every completion so far.
   std::uint64_t last_sequence() const;
 
+  // Completions retained with a sequence after `after` (all retained ones
+  // for 0), at most `max` of them. OUT_OF_RANGE if some after `after` are
+  // no longer retained.
+  StatusOr<CompletionBatch> ReadCompletions(std::uint64_t after, std::size_t max) const;
+
+  // How many of the client's operations wait on its event `name`.
+  std::uint32_t WaitingOn(const std::string& client, const std::string& name) const;
+  // Cancels the client's operations waiting on its event `name` (it is
+  // being deleted); returns how many.
+  std::uint32_t CancelWaitingOn(const std::string& client, const std::string& name);
+
+  // Shutting down. Submit is refused (UNAVAILABLE) from now on.
+  void StopAccepting();
+  // Waits until every accepted operation has completed, or `deadline`;
+  // true if they all did.
+  bool Drain(Clock::time_point deadline);
+  // Completes every operation not completed yet with MF_E_SHUTDOWN and
+  // `reason` (a running one once its kind stops, if it can), and waits for
+  // the completions.
+  void CancelAll(const std::string& reason);
+  // Applies retention by age (completions apply it by count as they come)
+  // and lets the journal forget what is no longer retained.
+  void Maintain();
+  // Accepted operations not completed yet.
+  std::size_t outstanding() const;
+
  private:
   struct Entry;
   class Observer;
@@ -161,8 +180,26 @@ class OperationTable {
   void Finish(const std::string& id, bool only_if_not_started);
   // Numbers and delivers a claimed completion. REQUIRES: no lock held.
   void Deliver(const std::shared_ptr<Entry>& entry);
-  // False if it had completed already. REQUIRES: no lock held.
-  bool CancelInternal(const std::string& id, const std::string& message);
+  // False if it had completed already. `status` is what the completion
+  // carries if the operation does not run its course (MF_E_OPERATION_CANCELLED
+  // or MF_E_SHUTDOWN). REQUIRES: no lock held.
+  bool CancelInternal(const std::string& id, const std::string& message,
+                      HRESULT status = MF_E_OPERATION_CANCELLED);
+  void OnProgress(const Operation& op, std::uint64_t done, std::uint64_t total,
+                  const std::string& message);
+  // Drops the oldest completed operations beyond retention; returns the
+  // sequence of the last one dropped (0: none). REQUIRES: mu_ held.
+  std::uint64_t EnforceRetentionLocked(Clock::time_point now);
+  // The operation is no longer in state kWaiting. REQUIRES: mu_ held.
+  void LeaveWaitingLocked(const Entry& entry);
+  // RESOURCE_EXHAUSTED if one more operation would pass a limit.
+  // REQUIRES: mu_ held.
+  Status CheckLimitsLocked(const std::string& client, DWORD queue) const;
+  // An operation counted against the limits completed (or was refused).
+  // REQUIRES: mu_ held.
+  void ReleaseLimitsLocked(const std::string& client, DWORD queue);
+  // Tells the journal to forget up to `sequence`. REQUIRES: delivery_mu_ held.
+  void PruneJournalLocked(std::uint64_t sequence);
   OperationView ViewLocked(const Entry& entry) const;
   StatusOr<std::shared_ptr<Entry>> FindLocked(const std::string& client,
                                               const std::string& id) const;
@@ -171,21 +208,29 @@ class OperationTable {
   QueueTable& queues_;
   EventTable& events_;
   CompletionListener* const listener_;
+  const OperationTableOptions options_;
   const std::shared_ptr<Observer> observer_;
 
   std::mutex delivery_mu_;  // serialises completions: numbering and delivery
   std::uint64_t next_sequence_ = 1;  // guarded by delivery_mu_
+  std::uint64_t pruned_through_ = 0;  // guarded by delivery_mu_
 
   mutable std::mutex mu_;
   mutable std::condition_variable completed_cv_;
   std::uint64_t next_id_ = 1;                                  // guarded by mu_
   std::map<std::string, std::shared_ptr<Entry>> operations_;   // guarded by mu_
   std::map<std::pair<std::string, std::string>, std::string> by_request_;  // guarded by mu_
+  // Completed operations retained, by sequence.
+  std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_
   std::uint64_t completed_sequence_ = 0;                       // guarded by mu_
+  std::uint64_t dropped_through_ = 0;  // retention dropped up to here; guarded by mu_
   std::size_t outstanding_ = 0;  // accepted, not completed; guarded by mu_
+  std::map<std::string, std::size_t> inflight_;  // outstanding_ by client; guarded by mu_
+  std::map<DWORD, std::size_t> depth_;           // outstanding_ by queue; guarded by mu_
+  // Operations in state kWaiting, by (client, event name); guarded by mu_.
+  std::map<std::pair<std::string, std::string>, std::uint32_t> waiting_;
+  bool accepting_ = true;        // guarded by mu_
 };
-
-const char* OperationStateName(OperationState state);
 
 }  // namespace mfwq::server
 

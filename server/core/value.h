@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -25,6 +26,12 @@ using Parameters = std::map<std::string, Value>;
 ValueType TypeOf(const Value& value);
 // "bool", "int", "double", "string", "bytes", "duration".
 const char* TypeName(ValueType type);
+
+// A compact binary form of parameters, for storing them (the journal):
+// Decode(Encode(p)) == p. Decode returns false on anything Encode cannot
+// have written.
+std::string EncodeParameters(const Parameters& parameters);
+bool DecodeParameters(std::string_view encoded, Parameters* parameters);
 
 }  // namespace mfwq::server
 
