@@ -411,13 +411,13 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
   record.session = entry->session;
   bool started;
   HRESULT cancel_status;
-  std::string cancel_message;
+  std::optional<std::string> cancel_message;
   {
     std::lock_guard lock(mu_);
     record.start_time = entry->start_time;
     started = entry->start_time.has_value();
     cancel_status = entry->cancel_status;
-    cancel_message = entry->cancel_message.value_or("cancelled");
+    cancel_message = entry->cancel_message;
   }
   if (started) {
     // The kind ran and returned: what the work queue's MFASYNCRESULT holds.
@@ -426,16 +426,17 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
         op.dwBytesTransferred == 0xFFFFFFFFu ? op.bytes_transferred() : op.dwBytesTransferred;
     record.message = op.message();
     record.result = op.result();
-    if (record.status == MF_E_OPERATION_CANCELLED && cancel_status != MF_E_OPERATION_CANCELLED) {
-      // Stopped because the server is going, not by a client.
+    if (record.status == MF_E_OPERATION_CANCELLED && cancel_message) {
+      // It stopped because it was asked to: say who asked (a client, its
+      // deadline, the server going: then MF_E_SHUTDOWN).
       record.status = cancel_status;
-      record.message = cancel_message;
+      record.message = *cancel_message;
     }
   } else {
     // It never ran (cancelled, or past its deadline, before its turn). The
     // Operation itself is not read: a queue may still be handing it over.
     record.status = cancel_status;
-    record.message = cancel_message;
+    record.message = cancel_message.value_or("cancelled");
   }
   {
     std::lock_guard delivery(delivery_mu_);

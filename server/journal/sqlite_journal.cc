@@ -1,0 +1,301 @@
+#include "sqlite_journal.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace mfwq::server {
+namespace {
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS operations (
+  number INTEGER PRIMARY KEY,        -- the n in the id op-%016x
+  id TEXT NOT NULL UNIQUE,
+  request_id TEXT NOT NULL,
+  client TEXT NOT NULL,
+  queue INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  parameters BLOB NOT NULL,          -- EncodeParameters
+  priority INTEGER NOT NULL,
+  state BLOB NOT NULL,
+  submit_time INTEGER NOT NULL,      -- nanoseconds since the Unix epoch
+  -- Set when it completes:
+  sequence INTEGER UNIQUE,
+  status INTEGER,                    -- the HRESULT, as its 32-bit pattern
+  message TEXT,
+  bytes_transferred INTEGER,
+  result BLOB,
+  start_time INTEGER,                -- NULL: it never started
+  complete_time INTEGER
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_operation_number', 0);
+)sql";
+
+std::int64_t ToNanos(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Clock::time_point FromNanos(std::int64_t ns) {
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+std::string Text(sqlite3_stmt* stmt, int column) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+}
+
+// Binds text or blob by copy.
+void BindText(sqlite3_stmt* stmt, int index, const std::string& s) {
+  sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+void BindBlob(sqlite3_stmt* stmt, int index, const std::string& s) {
+  sqlite3_bind_blob(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+// Resets a statement however the caller leaves.
+class Statement {
+ public:
+  explicit Statement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~Statement() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() const { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& path, Sync sync) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "journal " + path + ": cannot open: " +
+                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return Status(StatusCode::kUnavailable, std::move(message));
+  }
+  std::unique_ptr<SqliteJournal> journal(new SqliteJournal(path, db));
+  // Another process on the same journal would break every promise it keeps.
+  if (Status s = journal->ExecLocked("PRAGMA locking_mode = EXCLUSIVE"); !s.ok()) return s;
+  if (Status s = journal->ExecLocked("PRAGMA journal_mode = WAL"); !s.ok()) return s;
+  if (Status s = journal->ExecLocked(sync == Sync::kFull ? "PRAGMA synchronous = FULL"
+                                                         : "PRAGMA synchronous = NORMAL");
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = journal->ExecLocked(kSchema); !s.ok()) return s;
+  if (Status s = journal->PrepareAll(); !s.ok()) return s;
+  return journal;
+}
+
+SqliteJournal::~SqliteJournal() { Close(); }
+
+void SqliteJournal::Close() {
+  std::lock_guard lock(mu_);
+  if (db_ == nullptr) return;
+  sqlite3_finalize(insert_);
+  sqlite3_finalize(complete_);
+  sqlite3_finalize(withdraw_);
+  insert_ = complete_ = withdraw_ = nullptr;
+  sqlite3_close(db_);
+  db_ = nullptr;
+}
+
+Status SqliteJournal::CheckOpenLocked() const {
+  if (db_ == nullptr) return Status(StatusCode::kUnavailable, "journal " + path_ + ": closed");
+  return OkStatus();
+}
+
+Status SqliteJournal::ErrorLocked(const std::string& what) {
+  return Status(StatusCode::kUnavailable,
+                "journal " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status SqliteJournal::ExecLocked(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = "journal " + path_ + ": " + (error != nullptr ? error : "error");
+    sqlite3_free(error);
+    return Status(StatusCode::kUnavailable, std::move(message));
+  }
+  return OkStatus();
+}
+
+Status SqliteJournal::PrepareAll() {
+  const std::pair<sqlite3_stmt**, const char*> statements[] = {
+      {&insert_,
+       "INSERT INTO operations (number, id, request_id, client, queue, kind, parameters, "
+       "priority, state, submit_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+      {&complete_,
+       "UPDATE operations SET sequence = ?2, status = ?3, message = ?4, bytes_transferred = ?5, "
+       "result = ?6, start_time = ?7, complete_time = ?8 WHERE id = ?1"},
+      {&withdraw_, "DELETE FROM operations WHERE id = ?1"},
+  };
+  for (const auto& [stmt, sql] : statements) {
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
+      return ErrorLocked("preparing statements");
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<JournalContents> SqliteJournal::Load() {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  JournalContents contents;
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT (SELECT value FROM meta WHERE key = 'last_sequence'), "
+                         "(SELECT value FROM meta WHERE key = 'last_operation_number'), "
+                         "(SELECT IFNULL(MAX(sequence), 0) FROM operations), "
+                         "(SELECT IFNULL(MAX(number), 0) FROM operations)",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading");
+  }
+  if (sqlite3_step(raw) == SQLITE_ROW) {
+    contents.last_sequence = static_cast<std::uint64_t>(
+        std::max(sqlite3_column_int64(raw, 0), sqlite3_column_int64(raw, 2)));
+    contents.last_operation_number = static_cast<std::uint64_t>(
+        std::max(sqlite3_column_int64(raw, 1), sqlite3_column_int64(raw, 3)));
+  }
+  sqlite3_finalize(raw);
+
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT id, request_id, client, queue, kind, parameters, priority, state, "
+                         "submit_time, sequence, status, message, bytes_transferred, result, "
+                         "start_time, complete_time FROM operations ORDER BY number",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading");
+  }
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    JournaledOperation op;
+    OperationView& v = op.view;
+    v.id = Text(raw, 0);
+    v.request_id = Text(raw, 1);
+    v.client = Text(raw, 2);
+    v.queue = static_cast<DWORD>(sqlite3_column_int64(raw, 3));
+    v.kind = Text(raw, 4);
+    if (!DecodeParameters(Text(raw, 5), &v.parameters)) {
+      sqlite3_finalize(raw);
+      return Status(StatusCode::kDataLoss,
+                    "journal " + path_ + ": operation " + v.id + ": parameters are damaged");
+    }
+    v.priority = static_cast<LONG>(sqlite3_column_int64(raw, 6));
+    op.state = Text(raw, 7);
+    v.submit_time = FromNanos(sqlite3_column_int64(raw, 8));
+    if (sqlite3_column_type(raw, 9) != SQLITE_NULL) {
+      CompletionRecord c;
+      c.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 9));
+      c.operation_id = v.id;
+      c.request_id = v.request_id;
+      c.client = v.client;
+      c.queue = v.queue;
+      c.kind = v.kind;
+      c.status = static_cast<HRESULT>(static_cast<std::uint32_t>(sqlite3_column_int64(raw, 10)));
+      c.message = Text(raw, 11);
+      c.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 12));
+      c.result = Text(raw, 13);
+      c.state = op.state;
+      c.submit_time = v.submit_time;
+      if (sqlite3_column_type(raw, 14) != SQLITE_NULL) {
+        c.start_time = FromNanos(sqlite3_column_int64(raw, 14));
+      }
+      c.complete_time = FromNanos(sqlite3_column_int64(raw, 15));
+      v.state = OperationState::kCompleted;
+      v.completion = std::move(c);
+    }
+    contents.operations.push_back(std::move(op));
+  }
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_DONE) return ErrorLocked("reading");
+  return contents;
+}
+
+Status SqliteJournal::Accepted(std::uint64_t number, const OperationView& v,
+                               const std::string& state) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  Statement stmt(insert_);
+  sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(number));
+  BindText(insert_, 2, v.id);
+  BindText(insert_, 3, v.request_id);
+  BindText(insert_, 4, v.client);
+  sqlite3_bind_int64(insert_, 5, v.queue);
+  BindText(insert_, 6, v.kind);
+  BindBlob(insert_, 7, EncodeParameters(v.parameters));
+  sqlite3_bind_int64(insert_, 8, v.priority);
+  BindBlob(insert_, 9, state);
+  sqlite3_bind_int64(insert_, 10, ToNanos(v.submit_time));
+  if (sqlite3_step(insert_) != SQLITE_DONE) return ErrorLocked("writing operation " + v.id);
+  return OkStatus();
+}
+
+Status SqliteJournal::Withdrawn(const std::string& operation_id) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  Statement stmt(withdraw_);
+  BindText(withdraw_, 1, operation_id);
+  if (sqlite3_step(withdraw_) != SQLITE_DONE) return ErrorLocked("withdrawing " + operation_id);
+  return OkStatus();
+}
+
+Status SqliteJournal::Completed(const CompletionRecord& c) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  Statement stmt(complete_);
+  BindText(complete_, 1, c.operation_id);
+  sqlite3_bind_int64(complete_, 2, static_cast<sqlite3_int64>(c.sequence));
+  sqlite3_bind_int64(complete_, 3, static_cast<std::uint32_t>(c.status));
+  BindText(complete_, 4, c.message);
+  sqlite3_bind_int64(complete_, 5, static_cast<sqlite3_int64>(c.bytes_transferred));
+  BindBlob(complete_, 6, c.result);
+  if (c.start_time) {
+    sqlite3_bind_int64(complete_, 7, ToNanos(*c.start_time));
+  } else {
+    sqlite3_bind_null(complete_, 7);
+  }
+  sqlite3_bind_int64(complete_, 8, ToNanos(c.complete_time));
+  if (sqlite3_step(complete_) != SQLITE_DONE) {
+    return ErrorLocked("writing the completion of " + c.operation_id);
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return Status(StatusCode::kInternal, "journal " + path_ + ": completion of " +
+                                             c.operation_id + ", which it never accepted");
+  }
+  return OkStatus();
+}
+
+Status SqliteJournal::Prune(std::uint64_t sequence) {
+  std::lock_guard lock(mu_);
+  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  // Numbering carries on after what goes: remember the largest numbers first.
+  const std::string sql =
+      "BEGIN;"
+      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(sequence), 0) FROM operations)) "
+      "WHERE key = 'last_sequence';"
+      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(number), 0) FROM operations)) "
+      "WHERE key = 'last_operation_number';"
+      "DELETE FROM operations WHERE sequence IS NOT NULL AND sequence <= " +
+      std::to_string(sequence) + ";COMMIT;";
+  if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
+    (void)ExecLocked("ROLLBACK");
+    return s;
+  }
+  return OkStatus();
+}
+
+}  // namespace mfwq::server

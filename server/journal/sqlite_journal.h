@@ -1,0 +1,67 @@
+// SqliteJournal: the server's journal (server/core/journal.h) in an
+// embedded SQLite database in write-ahead-log mode.
+//
+// One row per operation: written when it is accepted, completed in place
+// when it completes, deleted when retention drops it. Each write is its own
+// transaction, committed before the call returns. With `synchronous =
+// NORMAL` (the default) a commit survives the process being killed at any
+// point; `FULL` also survives the machine losing power, at the cost of an
+// fsync per write.
+#ifndef MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
+#define MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "journal.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace mfwq::server {
+
+class SqliteJournal final : public Journal {
+ public:
+  enum class Sync { kNormal, kFull };
+
+  // Opens (creating if need be) the journal at `path`; its folder must
+  // exist. The error says what failed, with SQLite's message.
+  static StatusOr<std::unique_ptr<SqliteJournal>> Open(const std::string& path,
+                                                       Sync sync = Sync::kNormal);
+  ~SqliteJournal() override;
+
+  StatusOr<JournalContents> Load() override;
+  Status Accepted(std::uint64_t number, const OperationView& operation,
+                  const std::string& state) override;
+  Status Withdrawn(const std::string& operation_id) override;
+  Status Completed(const CompletionRecord& completion) override;
+  Status Prune(std::uint64_t sequence) override;
+
+  // Closes the database: later calls fail (UNAVAILABLE), as if the
+  // process had stopped here. Called by the destructor.
+  void Close();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  SqliteJournal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  // UNAVAILABLE once closed. REQUIRES: mu_ held.
+  Status CheckOpenLocked() const;
+  // Runs SQL without results. REQUIRES: mu_ held (or not yet shared).
+  Status ExecLocked(const char* sql);
+  // The error for `what` failing, with SQLite's message.
+  Status ErrorLocked(const std::string& what);
+  Status PrepareAll();
+
+  const std::string path_;
+  std::mutex mu_;
+  sqlite3* db_;  // guarded by mu_
+  sqlite3_stmt* insert_ = nullptr;    // guarded by mu_
+  sqlite3_stmt* complete_ = nullptr;  // guarded by mu_
+  sqlite3_stmt* withdraw_ = nullptr;  // guarded by mu_
+};
+
+}  // namespace mfwq::server
+
+#endif  // MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_

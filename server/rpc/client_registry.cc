@@ -1,0 +1,79 @@
+#include "client_registry.h"
+
+#include <vector>
+
+namespace mfwq::server::rpc {
+
+ClientRegistry::ClientRegistry(std::chrono::milliseconds lease, Release release)
+    : lease_(lease), release_(std::move(release)), thread_([this] { Run(); }) {}
+
+ClientRegistry::~ClientRegistry() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void ClientRegistry::Touch(const std::string& client) {
+  std::lock_guard lock(mu_);
+  Presence& p = clients_[client];
+  const bool idle = p.streams == 0;
+  p.last_seen = Clock::now();
+  if (idle) cv_.notify_all();  // its lease now ends later; or it is new
+}
+
+void ClientRegistry::OpenStream(const std::string& client) {
+  std::lock_guard lock(mu_);
+  Presence& p = clients_[client];
+  ++p.streams;
+  p.last_seen = Clock::now();
+}
+
+void ClientRegistry::CloseStream(const std::string& client) {
+  std::lock_guard lock(mu_);
+  Presence& p = clients_[client];
+  if (p.streams > 0) --p.streams;
+  p.last_seen = Clock::now();
+  if (p.streams == 0) cv_.notify_all();
+}
+
+std::size_t ClientRegistry::present() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+void ClientRegistry::Run() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    const Clock::time_point now = Clock::now();
+    std::vector<std::string> gone;
+    Clock::time_point next = Clock::time_point::max();
+    for (const auto& [client, p] : clients_) {
+      if (p.streams > 0) continue;
+      const Clock::time_point expiry = p.last_seen + lease_;
+      if (expiry <= now) {
+        gone.push_back(client);
+      } else if (expiry < next) {
+        next = expiry;
+      }
+    }
+    for (const std::string& client : gone) clients_.erase(client);
+    if (!gone.empty()) {
+      // Not under the lock: releasing calls into the tables, and a call of
+      // the client's meanwhile just makes it present again.
+      lock.unlock();
+      for (const std::string& client : gone) release_(client);
+      lock.lock();
+      continue;
+    }
+    if (next == Clock::time_point::max()) {
+      cv_.wait(lock);
+    } else {
+      cv_.wait_until(lock, next);
+    }
+  }
+}
+
+}  // namespace mfwq::server::rpc

@@ -1,0 +1,61 @@
+// ClientRegistry: which clients are present, so that what a client holds
+// (queue locks, events) is released when it goes away.
+//
+// A client is present while it has a stream open (WatchCompletions,
+// Session) and for `lease` after its last call or stream. When neither
+// holds any longer, `release` runs for it once, on the registry's thread.
+// A crashed test rig therefore leaks nothing: its streams break, its lease
+// runs out, its locks and events go. Thread-safe.
+#ifndef MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
+#define MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace mfwq::server::rpc {
+
+class ClientRegistry {
+ public:
+  using Release = std::function<void(const std::string& client)>;
+
+  ClientRegistry(std::chrono::milliseconds lease, Release release);
+  // Stops the registry's thread; releases nobody.
+  ~ClientRegistry();
+
+  ClientRegistry(const ClientRegistry&) = delete;
+  ClientRegistry& operator=(const ClientRegistry&) = delete;
+
+  // The client made a call.
+  void Touch(const std::string& client);
+  // A stream of the client's opens / closes.
+  void OpenStream(const std::string& client);
+  void CloseStream(const std::string& client);
+
+  // How many clients are present.
+  std::size_t present() const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Presence {
+    int streams = 0;
+    Clock::time_point last_seen;
+  };
+  void Run();
+
+  const std::chrono::milliseconds lease_;
+  const Release release_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Presence> clients_;  // guarded by mu_
+  bool stop_ = false;                        // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace mfwq::server::rpc
+
+#endif  // MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_

@@ -1,0 +1,137 @@
+#include "completion_hub.h"
+
+#include <vector>
+
+#include "log.h"
+
+namespace mfwq::server::rpc {
+
+bool Subscriber::Matches(const std::string& client, DWORD queue, const std::string& id,
+                         std::uint64_t session) const {
+  if (client != filter_.client) return false;
+  if (!filter_.queues.empty() && filter_.queues.count(queue) == 0) return false;
+  if (!filter_.operations.empty() && filter_.operations.count(id) == 0) return false;
+  if (filter_.session != 0 && session != filter_.session) {
+    std::lock_guard lock(mu_);
+    return extra_.count(id) != 0;
+  }
+  return true;
+}
+
+bool Subscriber::Push(HubItem item) {
+  std::lock_guard lock(mu_);
+  if (overflowed_) return false;
+  if (const auto* c = std::get_if<CompletionRecord>(&item.body);
+      c != nullptr && extra_.count(c->operation_id) != 0) {
+    if (!delivered_.insert(c->operation_id).second) return false;
+  }
+  if (buffer_.size() >= max_buffered_) {
+    overflowed_ = true;
+    std::deque<HubItem>().swap(buffer_);  // free it now
+    return true;
+  }
+  buffer_.push_back(std::move(item));
+  return buffer_.size() == 1;
+}
+
+void Subscriber::AddOperation(const std::string& id) {
+  std::lock_guard lock(mu_);
+  extra_.insert(id);
+}
+
+void Subscriber::Offer(const CompletionRecord& completion) {
+  if (Push(HubItem{completion.sequence, completion})) wake_();
+}
+
+std::deque<HubItem> Subscriber::Take(std::size_t max, bool* overflowed) {
+  std::lock_guard lock(mu_);
+  *overflowed = overflowed_;
+  std::deque<HubItem> taken;
+  if (buffer_.size() <= max) {
+    taken.swap(buffer_);
+  } else {
+    for (std::size_t i = 0; i < max; ++i) {
+      taken.push_back(std::move(buffer_.front()));
+      buffer_.pop_front();
+    }
+  }
+  return taken;
+}
+
+std::uint64_t CompletionHub::Subscribe(const std::shared_ptr<Subscriber>& subscriber) {
+  std::lock_guard lock(mu_);
+  subscribers_.insert(subscriber);
+  return last_sequence_;
+}
+
+void CompletionHub::Unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {
+  std::lock_guard lock(mu_);
+  subscribers_.erase(subscriber);
+}
+
+std::uint64_t CompletionHub::AddWaiter(const std::string& id, Waiter waiter) {
+  std::lock_guard lock(mu_);
+  const std::uint64_t token = next_waiter_++;
+  waiters_.emplace(id, std::make_pair(token, std::move(waiter)));
+  return token;
+}
+
+void CompletionHub::RemoveWaiter(const std::string& id, std::uint64_t token) {
+  std::lock_guard lock(mu_);
+  auto [first, last] = waiters_.equal_range(id);
+  for (auto it = first; it != last; ++it) {
+    if (it->second.first == token) {
+      waiters_.erase(it);
+      return;
+    }
+  }
+}
+
+void CompletionHub::OnCompletion(const CompletionRecord& c) {
+  std::vector<std::shared_ptr<Subscriber>> wake;
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(mu_);
+    last_sequence_ = c.sequence;
+    for (const auto& s : subscribers_) {
+      if (s->Matches(c.client, c.queue, c.operation_id, c.session) &&
+          s->Push(HubItem{c.sequence, c})) {
+        wake.push_back(s);
+      }
+    }
+    auto [first, last] = waiters_.equal_range(c.operation_id);
+    for (auto it = first; it != last; ++it) waiters.push_back(std::move(it->second.second));
+    waiters_.erase(first, last);
+  }
+  for (const auto& s : wake) s->wake_();
+  for (const auto& w : waiters) w();
+}
+
+void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_sequence) {
+  std::vector<std::shared_ptr<Subscriber>> wake;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& s : subscribers_) {
+      if (s->filter_.include_progress && s->Matches(p.client, p.queue, p.operation_id, p.session) &&
+          s->Push(HubItem{last_sequence, p})) {
+        wake.push_back(s);
+      }
+    }
+  }
+  for (const auto& s : wake) s->wake_();
+}
+
+void CompletionHub::OnJournalError(const Status& status) {
+  {
+    std::lock_guard lock(mu_);
+    ++journal_errors_;
+  }
+  LogLine("error", "journal_write_failed").Field("error", status.message());
+}
+
+std::uint64_t CompletionHub::journal_errors() const {
+  std::lock_guard lock(mu_);
+  return journal_errors_;
+}
+
+}  // namespace mfwq::server::rpc

@@ -1,0 +1,110 @@
+// CompletionHub: fans completions and progress out to the streams that
+// watch them (WatchCompletions, Session) and to WaitOperation calls.
+//
+// It is the operation table's CompletionListener, so it hears every
+// completion once, in sequence order. Each subscriber has a bounded buffer:
+// one that falls more than `max_buffered` notifications behind is marked
+// overflowed and its buffer freed (its stream then ends with a status that
+// says where to resume), so a stalled watcher never grows memory without
+// bound. Thread-safe.
+#ifndef MFWQ_SERVER_RPC_COMPLETION_HUB_H_
+#define MFWQ_SERVER_RPC_COMPLETION_HUB_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <variant>
+
+#include "operation_table.h"
+
+namespace mfwq::server::rpc {
+
+// A completion, or a progress report with the sequence of the completion
+// before it.
+struct HubItem {
+  std::uint64_t sequence = 0;
+  std::variant<CompletionRecord, ProgressRecord> body;
+};
+
+// What one stream watches. Filters are fixed at creation; the session's
+// extra operation ids may grow.
+class Subscriber {
+ public:
+  struct Filter {
+    std::string client;          // only this client's operations
+    std::set<DWORD> queues;      // empty: any
+    std::set<std::string> operations;  // empty: any
+    std::uint64_t session = 0;   // non-zero: only operations tagged with it ...
+    bool include_progress = false;
+  };
+  // `wake` is called (from any thread, with no lock of the subscriber's
+  // held) when something is added to an empty buffer or it overflows.
+  Subscriber(Filter filter, std::size_t max_buffered, std::function<void()> wake)
+      : filter_(std::move(filter)), max_buffered_(max_buffered), wake_(std::move(wake)) {}
+
+  // ... or, for a session, these (deduplicated submits it did not make).
+  void AddOperation(const std::string& id);
+  // Takes up to `max` buffered items; `overflowed` says it fell behind.
+  std::deque<HubItem> Take(std::size_t max, bool* overflowed);
+  // Delivers `completion` unless it has been delivered already (a
+  // session's catch-up for an added operation).
+  void Offer(const CompletionRecord& completion);
+
+  bool Matches(const std::string& client, DWORD queue, const std::string& id,
+               std::uint64_t session) const;
+
+ private:
+  friend class CompletionHub;
+  // REQUIRES: mu_ not held. Returns whether to wake.
+  bool Push(HubItem item);
+
+  const Filter filter_;
+  const std::size_t max_buffered_;
+  const std::function<void()> wake_;
+
+  mutable std::mutex mu_;
+  std::set<std::string> extra_;      // guarded by mu_
+  std::set<std::string> delivered_;  // of extra_, guarded by mu_
+  std::deque<HubItem> buffer_;       // guarded by mu_
+  bool overflowed_ = false;          // guarded by mu_
+};
+
+class CompletionHub final : public CompletionListener {
+ public:
+  using Waiter = std::function<void()>;
+
+  // Adds a subscriber; returns the last sequence it will not hear of (it
+  // hears of every completion after it).
+  std::uint64_t Subscribe(const std::shared_ptr<Subscriber>& subscriber);
+  void Unsubscribe(const std::shared_ptr<Subscriber>& subscriber);
+
+  // Calls `waiter` once, when operation `id` completes; returns a token for
+  // RemoveWaiter. (The caller checks afterwards whether it had completed
+  // before.)
+  std::uint64_t AddWaiter(const std::string& id, Waiter waiter);
+  void RemoveWaiter(const std::string& id, std::uint64_t token);
+
+  // CompletionListener.
+  void OnCompletion(const CompletionRecord& completion) override;
+  void OnProgress(const ProgressRecord& progress, std::uint64_t last_sequence) override;
+  void OnJournalError(const Status& status) override;
+
+  std::uint64_t journal_errors() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::uint64_t last_sequence_ = 0;                      // guarded by mu_
+  std::set<std::shared_ptr<Subscriber>> subscribers_;    // guarded by mu_
+  std::multimap<std::string, std::pair<std::uint64_t, Waiter>> waiters_;  // guarded by mu_
+  std::uint64_t next_waiter_ = 1;                        // guarded by mu_
+  std::uint64_t journal_errors_ = 0;                     // guarded by mu_
+};
+
+}  // namespace mfwq::server::rpc
+
+#endif  // MFWQ_SERVER_RPC_COMPLETION_HUB_H_

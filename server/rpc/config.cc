@@ -1,0 +1,219 @@
+#include "config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace mfwq::server {
+namespace {
+
+std::string Trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string::npos) return "";
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+Status Bad(const std::string& key, const std::string& why) {
+  return InvalidArgument(key + ": " + why);
+}
+
+Status ParseUint(const std::string& key, const std::string& value, std::uint64_t* out) {
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos) {
+    return Bad(key, "expected a whole number, got \"" + value + "\"");
+  }
+  errno = 0;
+  const unsigned long long v = std::strtoull(value.c_str(), nullptr, 10);
+  if (errno == ERANGE) return Bad(key, "\"" + value + "\" is too large");
+  *out = v;
+  return OkStatus();
+}
+
+Status ParseDuration(const std::string& key, const std::string& value,
+                     std::chrono::milliseconds* out) {
+  std::size_t digits = 0;
+  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
+  const std::string unit = value.substr(digits);
+  std::uint64_t n = 0;
+  if (digits == 0 || !ParseUint(key, value.substr(0, digits), &n).ok()) {
+    return Bad(key, "expected a duration such as 500ms, 30s, 5m, 2h or 7d, got \"" + value + "\"");
+  }
+  std::uint64_t scale;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60 * 1000;
+  } else if (unit == "h") {
+    scale = 3600 * 1000;
+  } else if (unit == "d") {
+    scale = 24 * 3600 * 1000;
+  } else {
+    return Bad(key, "expected a duration such as 500ms, 30s, 5m, 2h or 7d, got \"" + value + "\"");
+  }
+  *out = std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
+  return OkStatus();
+}
+
+}  // namespace
+
+Status SetConfigValue(Config* c, const std::string& key, const std::string& value) {
+  if (key == "listen") {
+    if (value.empty() || value.rfind(':') == std::string::npos) {
+      return Bad(key, "expected HOST:PORT, got \"" + value + "\"");
+    }
+    c->listen = value;
+  } else if (key == "data_dir") {
+    if (value.empty()) return Bad(key, "empty");
+    c->data_dir = value;
+  } else if (key == "log_level") {
+    if (value != "debug" && value != "info" && value != "warn" && value != "error") {
+      return Bad(key, "expected debug, info, warn or error, got \"" + value + "\"");
+    }
+    c->log_level = value;
+  } else if (key == "journal_sync") {
+    if (value != "normal" && value != "full") {
+      return Bad(key, "expected normal or full, got \"" + value + "\"");
+    }
+    c->journal_sync = value;
+  } else if (key == "drain_timeout") {
+    return ParseDuration(key, value, &c->drain_timeout);
+  } else if (key == "client_lease") {
+    return ParseDuration(key, value, &c->client_lease);
+  } else if (key == "maintenance_interval") {
+    if (Status s = ParseDuration(key, value, &c->maintenance_interval); !s.ok()) return s;
+    if (c->maintenance_interval.count() == 0) return Bad(key, "must be more than 0");
+  } else if (key == "retain_count") {
+    if (Status s = ParseUint(key, value, &c->retain_count); !s.ok()) return s;
+    if (c->retain_count == 0) return Bad(key, "must be at least 1");
+  } else if (key == "retain_age") {
+    return ParseDuration(key, value, &c->retain_age);
+  } else if (key == "max_inflight_per_client") {
+    return ParseUint(key, value, &c->max_inflight_per_client);
+  } else if (key == "max_queue_depth") {
+    return ParseUint(key, value, &c->max_queue_depth);
+  } else if (key == "max_message_bytes") {
+    if (Status s = ParseUint(key, value, &c->max_message_bytes); !s.ok()) return s;
+    if (c->max_message_bytes < 1024 || c->max_message_bytes > (1u << 30)) {
+      return Bad(key, "must be 1024 to 1073741824");
+    }
+  } else if (key == "max_buffered_notifications") {
+    if (Status s = ParseUint(key, value, &c->max_buffered_notifications); !s.ok()) return s;
+    if (c->max_buffered_notifications == 0) return Bad(key, "must be at least 1");
+  } else if (key == "file_root") {
+    if (value.empty() || value[0] != '/') return Bad(key, "must be an absolute path");
+    c->file_roots.push_back(value);
+  } else if (key == "exec_allow") {
+    if (value.empty() || value[0] != '/') return Bad(key, "must be an absolute path");
+    c->exec_allow.push_back(value);
+  } else {
+    return InvalidArgument(key + ": no such setting");
+  }
+  return OkStatus();
+}
+
+Status LoadConfigFile(Config* config, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("--config: cannot read " + path);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    line = Trim(line);
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) return InvalidArgument(where + "expected key = value");
+    if (Status s = SetConfigValue(config, Trim(line.substr(0, eq)), Trim(line.substr(eq + 1)));
+        !s.ok()) {
+      return InvalidArgument(where + s.message());
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
+  CommandLine cl;
+  // (flag key, value) in order; --config is applied first.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      cl.help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      cl.version = true;
+      continue;
+    }
+    if (arg.rfind("--", 0) != 0 || arg.size() == 2) {
+      return InvalidArgument(arg + ": not a flag (see --help)");
+    }
+    std::string key = arg.substr(2);
+    std::string value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.erase(eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return InvalidArgument("--" + key + ": needs a value");
+    }
+    for (char& ch : key) {
+      if (ch == '-') ch = '_';
+    }
+    if (key == "config") {
+      config_file = value;
+    } else {
+      flags.emplace_back(key, value);
+    }
+  }
+  if (!config_file.empty()) {
+    if (Status s = LoadConfigFile(&cl.config, config_file); !s.ok()) return s;
+  }
+  for (const auto& [key, value] : flags) {
+    std::string flag = "--" + key;
+    for (char& ch : flag) {
+      if (ch == '_') ch = '-';
+    }
+    if (Status s = SetConfigValue(&cl.config, key, value); !s.ok()) {
+      return InvalidArgument(flag + ": " + s.message().substr(key.size() + 2));
+    }
+  }
+  return cl;
+}
+
+const char* UsageText() {
+  return R"(Usage: mfwq-server [--config FILE] [--KEY VALUE]...
+
+Serves Media Foundation work queues over gRPC (mfwq.v1.WorkQueues).
+
+  --config FILE        read settings from FILE (key = value lines; see
+                       deploy/mfwq-server.conf); flags override it
+  --listen HOST:PORT   where to listen (default 127.0.0.1:50051; port 0 picks one)
+  --data-dir DIR       where the journal lives (default ./var/mfwq)
+  --log-level LEVEL    debug, info (default), warn or error
+  --drain-timeout D    on SIGTERM/SIGINT, how long running operations may
+                       finish before they are cancelled (default 30s)
+  --client-lease D     how long a client without open streams keeps its queue
+                       locks and events after its last call (default 60s)
+  --retain-count N     completed operations retained (default 100000)
+  --retain-age D       ... for at most this long (default 7d)
+  --max-inflight-per-client N   (default 10000)
+  --max-queue-depth N           (default 100000)
+  --max-message-bytes N         (default 4194304)
+  --max-buffered-notifications N  per stream (default 10000)
+  --journal-sync normal|full    full also survives power loss (default normal)
+  --file-root DIR      a folder the file.* kinds may use (repeatable)
+  --exec-allow PATH    a program the exec kind may run (repeatable)
+  --help, --version
+
+Durations: 500ms, 30s, 5m, 2h, 7d.
+)";
+}
+
+}  // namespace mfwq::server

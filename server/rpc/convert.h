@@ -1,0 +1,45 @@
+// Conversions between the remote API's messages (mfwq.v1) and the server
+// core's records, and the one place a core Status becomes a grpc::Status.
+// Conversions from requests check them: errors name the field.
+#ifndef MFWQ_SERVER_RPC_CONVERT_H_
+#define MFWQ_SERVER_RPC_CONVERT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "mfwq/v1/mfwq.grpc.pb.h"
+#include "operation_kind.h"
+#include "operation_records.h"
+#include "queue_table.h"
+#include "event_table.h"
+#include "status.h"
+
+namespace mfwq::server::rpc {
+
+namespace v1 = ::mfwq::v1;
+
+grpc::Status ToGrpcStatus(const Status& status);
+
+void ToProto(HRESULT hr, v1::HResult* out);
+void ToProto(Clock::time_point t, google::protobuf::Timestamp* out);
+void ToProto(const Value& value, v1::Value* out);
+void ToProto(const CompletionRecord& completion, v1::Completion* out);
+void ToProto(const ProgressRecord& progress, v1::Progress* out);
+void ToProto(const OperationView& operation, v1::Operation* out);
+void ToProto(const QueueInfo& queue, v1::Queue* out);
+void ToProto(const EventInfo& event, std::uint32_t waiting, v1::Event* out);
+void ToProto(const KindInfo& kind, v1::KindDescriptor* out);
+v1::OperationState ToProto(OperationState state);
+
+// Whether the well-known types hold values their definitions allow.
+bool ValidDuration(const google::protobuf::Duration& d);
+bool ValidTimestamp(const google::protobuf::Timestamp& t);
+
+// `field` names the value in errors ("parameters.data").
+StatusOr<Value> FromProto(const v1::Value& value, const std::string& field);
+StatusOr<SubmitSpec> FromProto(const v1::SubmitRequest& request, const std::string& client);
+StatusOr<QueueType> FromProto(v1::QueueType type);
+StatusOr<OperationState> FromProto(v1::OperationState state, const std::string& field);
+
+}  // namespace mfwq::server::rpc
+
+#endif  // MFWQ_SERVER_RPC_CONVERT_H_

@@ -1,0 +1,865 @@
+#include "service.h"
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "convert.h"
+#include "log.h"
+
+namespace mfwq::server::rpc {
+
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+// Lets a stream reactor be woken from other threads (the hub) and still be
+// deleted safely: wakes enter while it is alive; OnDone kills it, waiting
+// for wakes in progress.
+class Liveness {
+ public:
+  bool Enter() {
+    std::lock_guard lock(mu_);
+    if (dead_) return false;
+    ++inside_;
+    return true;
+  }
+  void Leave() {
+    std::lock_guard lock(mu_);
+    if (--inside_ == 0) cv_.notify_all();
+  }
+  void Kill() {
+    std::unique_lock lock(mu_);
+    dead_ = true;
+    cv_.wait(lock, [this] { return inside_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int inside_ = 0;
+  bool dead_ = false;
+};
+
+// A function run on an MF timer (MFScheduleWorkItem) unless cancelled first.
+class TimerCallback final : public ComObject<TimerCallback, IMFAsyncCallback> {
+ public:
+  explicit TimerCallback(std::function<void()> fn) : fn_(std::move(fn)) {}
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD*, DWORD*) override { return E_NOTIMPL; }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
+    fn_();
+    return S_OK;
+  }
+
+ private:
+  friend class ComObject<TimerCallback, IMFAsyncCallback>;
+  ~TimerCallback() = default;
+  const std::function<void()> fn_;
+};
+
+bool ValidClientName(const std::string& name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status CheckPageSize(int page_size) {
+  if (page_size < 0 || page_size > 1000) return InvalidArgument("page_size: must be 0 to 1000");
+  return OkStatus();
+}
+
+}  // namespace
+
+WorkQueuesService::WorkQueuesService(ServiceCore core, ServiceOptions options)
+    : core_(core), options_(options) {}
+
+StatusOr<std::string> WorkQueuesService::ClientOf(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find(kClientMetadata);
+  if (it == metadata.end()) return std::string(kAnonymous);
+  std::string name(it->second.data(), it->second.size());
+  if (!ValidClientName(name)) {
+    return InvalidArgument(
+        "metadata mfwq-client: 1 to 128 bytes of letters, digits, '.', '-', '_'");
+  }
+  return name;
+}
+
+template <typename Body>
+WorkQueuesService::Unary* WorkQueuesService::Run(Ctx* context, Body&& body) {
+  Unary* reactor = context->DefaultReactor();
+  auto client = ClientOf(context);
+  if (!client.ok()) {
+    reactor->Finish(ToGrpcStatus(client.status()));
+    return reactor;
+  }
+  core_.clients.Touch(client.value());
+  reactor->Finish(ToGrpcStatus(body(client.value())));
+  return reactor;
+}
+
+// --- Queues -----------------------------------------------------------------
+
+WorkQueuesService::Unary* WorkQueuesService::CreateQueue(Ctx* ctx, const v1::CreateQueueRequest* r,
+                                                         v1::Queue* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto type = FromProto(r->type());
+    if (!type.ok()) return type.status();
+    if (type.value() != QueueType::kSerial && r->target_queue_id() != 0) {
+      return InvalidArgument("target_queue_id: only for QUEUE_TYPE_SERIAL");
+    }
+    if (type.value() == QueueType::kSerial && r->target_queue_id() == 0) {
+      return InvalidArgument("target_queue_id: required for QUEUE_TYPE_SERIAL");
+    }
+    std::map<std::string, std::string> labels(r->labels().begin(), r->labels().end());
+    auto queue = core_.queues.Create(client, type.value(), r->target_queue_id(), r->name(),
+                                     std::move(labels));
+    if (!queue.ok()) return queue.status();
+    ToProto(queue.value(), out);
+    LogLine("info", "queue_created")
+        .Field("client", client)
+        .Field("queue", std::uint64_t{queue->id})
+        .Field("name", queue->name);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::GetQueue(Ctx* ctx, const v1::GetQueueRequest* r,
+                                                      v1::Queue* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto queue = core_.queues.Get(client, r->queue_id());
+    if (!queue.ok()) return queue.status();
+    ToProto(queue.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::ListQueues(Ctx* ctx, const v1::ListQueuesRequest* r,
+                                                        v1::ListQueuesResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    std::map<std::string, std::string> selector(r->label_selector().begin(),
+                                                r->label_selector().end());
+    auto page = core_.queues.List(client, selector, r->page_size(), r->page_token());
+    if (!page.ok()) return page.status();
+    for (const QueueInfo& q : page->queues) ToProto(q, out->add_queues());
+    out->set_next_page_token(page->next_page_token);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::LockQueue(Ctx* ctx, const v1::LockQueueRequest* r,
+                                                       v1::Queue* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto queue = core_.queues.Lock(client, r->queue_id());
+    if (!queue.ok()) return queue.status();
+    ToProto(queue.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::UnlockQueue(Ctx* ctx, const v1::UnlockQueueRequest* r,
+                                                         v1::Queue* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto queue = core_.queues.Unlock(client, r->queue_id());
+    if (!queue.ok()) return queue.status();
+    ToProto(queue.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::DeleteQueue(Ctx* ctx, const v1::DeleteQueueRequest* r,
+                                                         v1::DeleteQueueResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto queue = core_.queues.Get(client, r->queue_id());
+    if (!queue.ok()) return queue.status();
+    if (queue->type == QueueType::kPlatform) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "queue_id: platform queues cannot be deleted");
+    }
+    std::uint64_t cancelled = 0;
+    if (r->cancel_pending()) {
+      OperationFilter filter;
+      filter.queue = r->queue_id();
+      filter.states = {OperationState::kPending, OperationState::kScheduled,
+                       OperationState::kWaiting};
+      std::string token;
+      std::vector<std::string> ids;
+      do {
+        auto page = core_.operations.List(client, filter, 1000, token);
+        if (!page.ok()) return page.status();
+        for (const OperationView& op : page->operations) ids.push_back(op.id);
+        token = page->next_page_token;
+      } while (!token.empty());
+      for (const std::string& id : ids) {
+        auto result = core_.operations.Cancel(client, id);
+        if (result.ok() && result->cancelled) ++cancelled;
+      }
+    }
+    auto released = core_.queues.ReleaseAll(client, r->queue_id());
+    if (!released.ok()) return released.status();
+    out->set_locks_released(released.value());
+    out->set_operations_cancelled(cancelled);
+    LogLine("info", "queue_deleted")
+        .Field("client", client)
+        .Field("queue", std::uint64_t{r->queue_id()})
+        .Field("locks_released", std::uint64_t{released.value()})
+        .Field("operations_cancelled", cancelled);
+    return OkStatus();
+  });
+}
+
+// --- Operations ---------------------------------------------------------------
+
+StatusOr<SubmitResult> WorkQueuesService::SubmitOne(const std::string& client,
+                                                    const v1::SubmitRequest& request,
+                                                    std::uint64_t session) {
+  auto spec = FromProto(request, client);
+  if (!spec.ok()) return spec.status();
+  spec->session = session;
+  return core_.operations.Submit(std::move(spec.value()));
+}
+
+WorkQueuesService::Unary* WorkQueuesService::Submit(Ctx* ctx, const v1::SubmitRequest* r,
+                                                    v1::SubmitResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto result = SubmitOne(client, *r, 0);
+    if (!result.ok()) return result.status();
+    ToProto(result->operation, out->mutable_operation());
+    out->set_deduplicated(result->deduplicated);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::GetOperation(Ctx* ctx,
+                                                          const v1::GetOperationRequest* r,
+                                                          v1::Operation* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    if (r->operation_id().empty()) return InvalidArgument("operation_id: required");
+    auto op = core_.operations.Get(client, r->operation_id());
+    if (!op.ok()) return op.status();
+    ToProto(op.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
+                                                           const v1::WaitOperationRequest* r,
+                                                           v1::Operation* out) {
+  Unary* reactor = ctx->DefaultReactor();
+  auto client = ClientOf(ctx);
+  if (!client.ok()) {
+    reactor->Finish(ToGrpcStatus(client.status()));
+    return reactor;
+  }
+  core_.clients.Touch(client.value());
+  const auto fail = [reactor](Status s) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  };
+  if (r->operation_id().empty()) return fail(InvalidArgument("operation_id: required"));
+  if (!ValidDuration(r->timeout())) {
+    return fail(InvalidArgument("timeout: not a valid duration"));
+  }
+  const std::int64_t timeout_ms = TimeUtil::DurationToMilliseconds(r->timeout());
+  if (timeout_ms < 0 || timeout_ms > 3600 * 1000) {
+    return fail(InvalidArgument("timeout: must be 0 to 1 hour"));
+  }
+  auto op = core_.operations.Get(client.value(), r->operation_id());
+  if (!op.ok()) return fail(op.status());
+  if (op->state == OperationState::kCompleted || timeout_ms == 0) {
+    ToProto(op.value(), out);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  // Finished by whichever comes first: the completion or the timer. Nothing
+  // blocks a thread meanwhile.
+  struct Wait {
+    std::mutex mu;
+    bool finished = false;
+    MFWORKITEM_KEY timer = 0;
+    std::uint64_t waiter = 0;
+  };
+  auto wait = std::make_shared<Wait>();
+  OperationTable& table = core_.operations;
+  CompletionHub& hub = core_.hub;
+  const std::string id = r->operation_id();
+  const std::string who = client.value();
+  auto finish = [wait, reactor, out, &table, &hub, id, who] {
+    MFWORKITEM_KEY timer;
+    std::uint64_t waiter;
+    {
+      std::lock_guard lock(wait->mu);
+      if (wait->finished) return;
+      wait->finished = true;
+      timer = std::exchange(wait->timer, 0);
+      waiter = std::exchange(wait->waiter, 0);
+    }
+    if (timer != 0) MFCancelWorkItem(timer);
+    if (waiter != 0) hub.RemoveWaiter(id, waiter);
+    auto now = table.Get(who, id);
+    if (now.ok()) ToProto(now.value(), out);
+    reactor->Finish(now.ok() ? grpc::Status::OK : ToGrpcStatus(now.status()));
+  };
+  const std::uint64_t waiter = hub.AddWaiter(id, finish);
+  auto timer = ComPtr<TimerCallback>::Adopt(new TimerCallback(finish));
+  MFWORKITEM_KEY key = 0;
+  const HRESULT hr = MFScheduleWorkItem(timer.get(), nullptr, -timeout_ms, &key);
+  {
+    std::lock_guard lock(wait->mu);
+    if (!wait->finished) {
+      wait->waiter = waiter;
+      wait->timer = SUCCEEDED(hr) ? key : 0;
+    }
+  }
+  // It may have completed before the waiter was in place, or MF may be
+  // shutting down: look again.
+  auto again = table.Get(who, id);
+  if (FAILED(hr) || !again.ok() || again->state == OperationState::kCompleted) finish();
+  return reactor;
+}
+
+WorkQueuesService::Unary* WorkQueuesService::ListOperations(Ctx* ctx,
+                                                            const v1::ListOperationsRequest* r,
+                                                            v1::ListOperationsResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    OperationFilter filter;
+    if (r->queue_id() != 0) filter.queue = r->queue_id();
+    for (int i = 0; i < r->states_size(); ++i) {
+      auto state = FromProto(r->states(i), "states[" + std::to_string(i) + "]");
+      if (!state.ok()) return state.status();
+      filter.states.push_back(state.value());
+    }
+    filter.kind = r->kind();
+    auto page = core_.operations.List(client, filter, r->page_size(), r->page_token());
+    if (!page.ok()) return page.status();
+    for (const OperationView& op : page->operations) ToProto(op, out->add_operations());
+    out->set_next_page_token(page->next_page_token);
+    return OkStatus();
+  });
+}
+
+Status WorkQueuesService::CancelOne(const std::string& client, const std::string& id,
+                                    v1::CancelOperationResponse* out) {
+  if (id.empty()) return InvalidArgument("operation_id: required");
+  auto result = core_.operations.Cancel(client, id);
+  if (!result.ok()) return result.status();
+  out->set_cancelled(result->cancelled);
+  ToProto(result->operation, out->mutable_operation());
+  return OkStatus();
+}
+
+WorkQueuesService::Unary* WorkQueuesService::CancelOperation(Ctx* ctx,
+                                                             const v1::CancelOperationRequest* r,
+                                                             v1::CancelOperationResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    return CancelOne(client, r->operation_id(), out);
+  });
+}
+
+// --- Events -------------------------------------------------------------------
+
+void WorkQueuesService::EventToProto(const std::string& client, const EventInfo& info,
+                                     v1::Event* out) const {
+  ToProto(info, core_.operations.WaitingOn(client, info.name), out);
+}
+
+WorkQueuesService::Unary* WorkQueuesService::CreateEvent(Ctx* ctx, const v1::CreateEventRequest* r,
+                                                         v1::Event* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto event = core_.events.Create(client, r->name(), r->manual_reset(), r->initially_set());
+    if (!event.ok()) return event.status();
+    EventToProto(client, event.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::SetEvent(Ctx* ctx, const v1::SetEventRequest* r,
+                                                      v1::Event* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto event = core_.events.Set(client, r->name());
+    if (!event.ok()) return event.status();
+    EventToProto(client, event.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::ResetEvent(Ctx* ctx, const v1::ResetEventRequest* r,
+                                                        v1::Event* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    auto event = core_.events.Reset(client, r->name());
+    if (!event.ok()) return event.status();
+    EventToProto(client, event.value(), out);
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::DeleteEvent(Ctx* ctx, const v1::DeleteEventRequest* r,
+                                                         v1::DeleteEventResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    // Deleted first, so that nothing new can start waiting on it.
+    if (Status s = core_.events.Delete(client, r->name()); !s.ok()) return s;
+    out->set_operations_cancelled(core_.operations.CancelWaitingOn(client, r->name()));
+    return OkStatus();
+  });
+}
+
+WorkQueuesService::Unary* WorkQueuesService::ListEvents(Ctx* ctx, const v1::ListEventsRequest* r,
+                                                        v1::ListEventsResponse* out) {
+  return Run(ctx, [&](const std::string& client) -> Status {
+    if (Status s = CheckPageSize(r->page_size()); !s.ok()) return s;
+    const int page_size = r->page_size() == 0 ? 100 : r->page_size();
+    // The token is the last name of the previous page; names sort.
+    int n = 0;
+    for (const EventInfo& e : core_.events.List(client)) {
+      if (!r->page_token().empty() && e.name <= r->page_token()) continue;
+      if (n == page_size) {
+        out->set_next_page_token(out->events(n - 1).name());
+        break;
+      }
+      EventToProto(client, e, out->add_events());
+      ++n;
+    }
+    return OkStatus();
+  });
+}
+
+// --- Catalog ------------------------------------------------------------------
+
+WorkQueuesService::Unary* WorkQueuesService::ListKinds(Ctx* ctx, const v1::ListKindsRequest*,
+                                                       v1::ListKindsResponse* out) {
+  return Run(ctx, [&](const std::string&) -> Status {
+    for (const KindInfo* kind : core_.kinds.List()) ToProto(*kind, out->add_kinds());
+    return OkStatus();
+  });
+}
+
+// --- WatchCompletions ---------------------------------------------------------
+
+// Replays retained completions after the requested sequence, then streams
+// new ones as the hub hears them; one write in flight at a time.
+class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1::Notification> {
+ public:
+  WatchReactor(WorkQueuesService& service, Ctx* ctx, const v1::WatchCompletionsRequest& r)
+      : service_(service), life_(std::make_shared<Liveness>()) {
+    auto client = ClientOf(ctx);
+    if (!client.ok()) {
+      Finish(ToGrpcStatus(client.status()));
+      return;
+    }
+    client_ = client.value();
+    Subscriber::Filter filter;
+    filter.client = client_;
+    filter.queues.insert(r.queue_ids().begin(), r.queue_ids().end());
+    for (int i = 0; i < r.operation_ids_size(); ++i) {
+      if (r.operation_ids(i).empty()) {
+        Finish(ToGrpcStatus(InvalidArgument("operation_ids[" + std::to_string(i) + "]: empty")));
+        return;
+      }
+      filter.operations.insert(r.operation_ids(i));
+    }
+    filter.include_progress = r.include_progress();
+    OperationTable& table = service_.core_.operations;
+    cursor_ = r.after_sequence();
+    if (cursor_ > table.last_sequence()) {
+      Finish(ToGrpcStatus(Status(StatusCode::kOutOfRange,
+                                 "after_sequence: " + std::to_string(cursor_) +
+                                     " is beyond the last sequence, " +
+                                     std::to_string(table.last_sequence()))));
+      return;
+    }
+    if (auto check = table.ReadCompletions(cursor_, 0); !check.ok()) {
+      Finish(ToGrpcStatus(check.status()));
+      return;
+    }
+    last_sent_ = cursor_;
+    subscriber_ = std::make_shared<Subscriber>(
+        std::move(filter), service_.options_.max_buffered_notifications,
+        [this, life = life_] {
+          if (!life->Enter()) return;
+          Pump();
+          life->Leave();
+        });
+    service_.core_.clients.OpenStream(client_);
+    live_from_ = service_.core_.hub.Subscribe(subscriber_);
+    replaying_ = cursor_ < live_from_;
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+      if (!ok) broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    if (subscriber_) {
+      service_.core_.hub.Unsubscribe(subscriber_);
+      service_.core_.clients.CloseStream(client_);
+    }
+    life_->Kill();
+    delete this;
+  }
+
+ private:
+  // Writes the next notification, unless one is in flight.
+  void Pump() {
+    std::unique_lock lock(mu_);
+    if (busy_ || finished_) return;
+    busy_ = true;
+    for (;;) {
+      if (broken_) return FinishLocked(lock, grpc::Status::CANCELLED);
+      if (replaying_) {
+        if (replay_.empty()) {
+          if (cursor_ >= live_from_) {
+            replaying_ = false;
+            continue;
+          }
+          lock.unlock();
+          auto batch = service_.core_.operations.ReadCompletions(cursor_, 256);
+          lock.lock();
+          if (!batch.ok()) return FinishLocked(lock, ToGrpcStatus(batch.status()));
+          for (CompletionRecord& c : batch->completions) {
+            if (c.sequence > live_from_) break;
+            cursor_ = c.sequence;
+            if (subscriber_->Matches(c.client, c.queue, c.operation_id, c.session)) {
+              replay_.push_back(std::move(c));
+            }
+          }
+          if (batch->completions.empty()) cursor_ = live_from_;  // nothing more retained
+          continue;
+        }
+        message_.Clear();
+        message_.set_sequence(replay_.front().sequence);
+        ToProto(replay_.front(), message_.mutable_completion());
+        last_sent_ = replay_.front().sequence;
+        replay_.pop_front();
+      } else {
+        if (live_.empty()) {
+          bool overflowed;
+          live_ = subscriber_->Take(256, &overflowed);
+          if (overflowed) {
+            return FinishLocked(
+                lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "limit max_buffered_notifications: this watcher fell more "
+                                   "than " +
+                                       std::to_string(service_.options_.max_buffered_notifications) +
+                                       " notifications behind; resume with after_sequence = " +
+                                       std::to_string(last_sent_)));
+          }
+          if (live_.empty()) {
+            busy_ = false;
+            return;
+          }
+        }
+        HubItem& item = live_.front();
+        message_.Clear();
+        message_.set_sequence(item.sequence);
+        if (auto* c = std::get_if<CompletionRecord>(&item.body)) {
+          ToProto(*c, message_.mutable_completion());
+          last_sent_ = item.sequence;
+        } else {
+          ToProto(std::get<ProgressRecord>(item.body), message_.mutable_progress());
+        }
+        live_.pop_front();
+      }
+      lock.unlock();
+      StartWrite(&message_);
+      return;
+    }
+  }
+
+  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
+    finished_ = true;
+    lock.unlock();
+    Finish(status);
+  }
+
+  WorkQueuesService& service_;
+  const std::shared_ptr<Liveness> life_;
+  std::string client_;
+  std::shared_ptr<Subscriber> subscriber_;
+  std::uint64_t live_from_ = 0;
+
+  std::mutex mu_;
+  bool busy_ = false;      // a write is in flight, or Pump is choosing one
+  bool finished_ = false;  // Finish called
+  bool broken_ = false;    // the client went, or a write failed
+  bool replaying_ = false;
+  std::uint64_t cursor_ = 0;     // replayed up to here
+  std::uint64_t last_sent_ = 0;  // the last completion written
+  std::deque<CompletionRecord> replay_;
+  std::deque<HubItem> live_;
+  v1::Notification message_;
+};
+
+grpc::ServerWriteReactor<v1::Notification>* WorkQueuesService::WatchCompletions(
+    Ctx* ctx, const v1::WatchCompletionsRequest* r) {
+  auto client = ClientOf(ctx);
+  if (client.ok()) core_.clients.Touch(client.value());
+  return new WatchReactor(*this, ctx, *r);
+}
+
+// --- Session ------------------------------------------------------------------
+
+// Reads request batches one at a time, answers each with one response
+// batch, and streams the session's notifications in batches. Notifications
+// are held back while a submit batch is processed, so that a completion
+// never arrives before the answer that names its operation.
+class WorkQueuesService::SessionReactor final
+    : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse> {
+ public:
+  // Responses waiting to be written before reading stops.
+  static constexpr std::size_t kMaxQueuedResponses = 16;
+  static constexpr std::size_t kMaxNotificationsPerBatch = 512;
+
+  SessionReactor(WorkQueuesService& service, Ctx* ctx)
+      : service_(service), life_(std::make_shared<Liveness>()) {
+    auto client = ClientOf(ctx);
+    if (!client.ok()) {
+      Finish(ToGrpcStatus(client.status()));
+      return;
+    }
+    client_ = client.value();
+    session_ = service_.NewSessionId();
+    Subscriber::Filter filter;
+    filter.client = client_;
+    filter.session = session_;
+    filter.include_progress = true;
+    subscriber_ = std::make_shared<Subscriber>(
+        std::move(filter), service_.options_.max_buffered_notifications,
+        [this, life = life_] {
+          if (!life->Enter()) return;
+          Pump();
+          life->Leave();
+        });
+    service_.core_.clients.OpenStream(client_);
+    service_.core_.hub.Subscribe(subscriber_);
+    reading_ = true;
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client closed its side: finish once its operations are reported.
+      {
+        std::lock_guard lock(mu_);
+        reading_ = false;
+        reads_done_ = true;
+      }
+      Pump();
+      return;
+    }
+    service_.core_.clients.Touch(client_);
+    v1::SessionResponse response;
+    grpc::Status refused = Process(&response);
+    bool read_more;
+    {
+      std::lock_guard lock(mu_);
+      processing_ = false;
+      if (!refused.ok()) {
+        reading_ = false;
+        reads_done_ = true;
+        refusal_ = refused;
+      } else {
+        out_.push_back(std::move(response));
+      }
+      read_more = refused.ok() && out_.size() < kMaxQueuedResponses;
+      reading_ = read_more;
+    }
+    if (read_more) StartRead(&request_);
+    Pump();
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool read_again = false;
+    {
+      std::lock_guard lock(mu_);
+      busy_ = false;
+      if (!ok) broken_ = true;
+      if (ok && !reading_ && !reads_done_ && out_.size() < kMaxQueuedResponses) {
+        reading_ = read_again = true;
+      }
+    }
+    if (read_again) StartRead(&request_);
+    Pump();
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    if (subscriber_) {
+      service_.core_.hub.Unsubscribe(subscriber_);
+      service_.core_.clients.CloseStream(client_);
+    }
+    life_->Kill();
+    delete this;
+  }
+
+ private:
+  // Answers request_ into `response`; a status other than OK ends the stream.
+  grpc::Status Process(v1::SessionResponse* response) {
+    {
+      std::lock_guard lock(mu_);
+      processing_ = true;
+    }
+    const std::size_t max = service_.options_.max_batch;
+    if (request_.has_submit()) {
+      const auto& requests = request_.submit().requests();
+      if (static_cast<std::size_t>(requests.size()) > max) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "submit.requests: at most " + std::to_string(max) + " per batch");
+      }
+      v1::SubmitResults* results = response->mutable_submitted();
+      for (const v1::SubmitRequest& r : requests) {
+        v1::SubmitResult* out = results->add_results();
+        auto result = service_.SubmitOne(client_, r, session_);
+        if (!result.ok()) {
+          out->mutable_error()->set_code(static_cast<int>(result.status().code()));
+          out->mutable_error()->set_message(result.status().message());
+          continue;
+        }
+        Track(result.value());
+        ToProto(result->operation, out->mutable_accepted()->mutable_operation());
+        out->mutable_accepted()->set_deduplicated(result->deduplicated);
+      }
+      return grpc::Status::OK;
+    }
+    if (request_.has_cancel()) {
+      const auto& ids = request_.cancel().operation_ids();
+      if (static_cast<std::size_t>(ids.size()) > max) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "cancel.operation_ids: at most " + std::to_string(max) + " per batch");
+      }
+      v1::CancelResults* results = response->mutable_cancelled();
+      for (const std::string& id : ids) {
+        v1::CancelOperationResponse* out = results->add_results();
+        // An unknown id: not cancelled, and no operation.
+        if (!service_.CancelOne(client_, id, out).ok()) out->Clear();
+      }
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request: neither submit nor cancel");
+  }
+
+  // An operation this session will report the completion of.
+  void Track(const SubmitResult& result) {
+    const OperationView& op = result.operation;
+    if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
+    {
+      std::lock_guard lock(mu_);
+      if (!pending_.insert(op.id).second) return;  // a retry within the session
+    }
+    if (!result.deduplicated) return;  // tagged with this session: the hub brings it
+    // Submitted elsewhere: watch it by id, and catch a completion that came
+    // before the watch.
+    subscriber_->AddOperation(op.id);
+    auto now = service_.core_.operations.Get(client_, op.id);
+    if (now.ok() && now->completion) subscriber_->Offer(*now->completion);
+  }
+
+  void Pump() {
+    std::unique_lock lock(mu_);
+    if (busy_ || finished_) return;
+    if (broken_) return FinishLocked(lock, grpc::Status::CANCELLED);
+    if (!out_.empty()) {
+      message_ = std::move(out_.front());
+      out_.pop_front();
+    } else if (!processing_) {
+      bool overflowed;
+      std::deque<HubItem> items = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
+      if (overflowed) {
+        return FinishLocked(
+            lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               "limit max_buffered_notifications: this session fell more than " +
+                                   std::to_string(service_.options_.max_buffered_notifications) +
+                                   " notifications behind; its operations' completions can be "
+                                   "read with GetOperation or WatchCompletions"));
+      }
+      if (items.empty()) {
+        if (reads_done_ && pending_.empty()) {
+          return FinishLocked(lock, refusal_);
+        }
+        if (reads_done_ && !refusal_.ok()) return FinishLocked(lock, refusal_);
+        return;
+      }
+      message_.Clear();
+      v1::NotificationBatch* batch = message_.mutable_notifications();
+      for (HubItem& item : items) {
+        v1::Notification* n = batch->add_notifications();
+        n->set_sequence(item.sequence);
+        if (auto* c = std::get_if<CompletionRecord>(&item.body)) {
+          pending_.erase(c->operation_id);
+          ToProto(*c, n->mutable_completion());
+        } else {
+          ToProto(std::get<ProgressRecord>(item.body), n->mutable_progress());
+        }
+      }
+    } else {
+      return;
+    }
+    busy_ = true;
+    lock.unlock();
+    StartWrite(&message_);
+  }
+
+  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
+    finished_ = true;
+    lock.unlock();
+    Finish(status);
+  }
+
+  WorkQueuesService& service_;
+  const std::shared_ptr<Liveness> life_;
+  std::string client_;
+  std::uint64_t session_ = 0;
+  std::shared_ptr<Subscriber> subscriber_;
+  v1::SessionRequest request_;  // read into; used by the reading side only
+
+  std::mutex mu_;
+  bool busy_ = false;        // a write is in flight
+  bool finished_ = false;    // Finish called
+  bool broken_ = false;      // the client went, or a write failed
+  bool processing_ = false;  // a request batch is being answered
+  bool reading_ = false;     // a read is in flight
+  bool reads_done_ = false;  // the client closed its side (or was refused)
+  grpc::Status refusal_;     // how the stream ends
+  std::set<std::string> pending_;  // operations whose completion is still to be sent
+  std::deque<v1::SessionResponse> out_;
+  v1::SessionResponse message_;
+};
+
+grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* WorkQueuesService::Session(
+    Ctx* ctx) {
+  auto client = ClientOf(ctx);
+  if (client.ok()) core_.clients.Touch(client.value());
+  return new SessionReactor(*this, ctx);
+}
+
+}  // namespace mfwq::server::rpc

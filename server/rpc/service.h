@@ -1,0 +1,108 @@
+// WorkQueuesService: mfwq.v1.WorkQueues on gRPC's callback API, a thin
+// adapter over the server core: it checks requests, converts messages,
+// tells the ClientRegistry who is calling, and streams what the
+// CompletionHub hears. Everything that decides anything is in the core.
+//
+// Client identity: the `mfwq-client` request metadata (1 to 128 bytes of
+// letters, digits, '.', '-', '_'); "anonymous" when absent. A client sees
+// its own operations and events only; queues are shared by all.
+#ifndef MFWQ_SERVER_RPC_SERVICE_H_
+#define MFWQ_SERVER_RPC_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "client_registry.h"
+#include "completion_hub.h"
+#include "event_table.h"
+#include "mfwq/v1/mfwq.grpc.pb.h"
+#include "operation_kind.h"
+#include "operation_table.h"
+#include "queue_table.h"
+
+namespace mfwq::server::rpc {
+
+struct ServiceOptions {
+  // Notifications a stream may have waiting to be sent before it is ended
+  // with RESOURCE_EXHAUSTED (resumable).
+  std::size_t max_buffered_notifications = 10000;
+  // Requests in one SubmitBatch or CancelBatch.
+  std::size_t max_batch = 1000;
+};
+
+// The core the service adapts. Everything must outlive the service.
+struct ServiceCore {
+  const KindRegistry& kinds;
+  QueueTable& queues;
+  EventTable& events;
+  OperationTable& operations;
+  CompletionHub& hub;
+  ClientRegistry& clients;
+};
+
+class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
+ public:
+  static constexpr char kClientMetadata[] = "mfwq-client";
+  static constexpr char kAnonymous[] = "anonymous";
+
+  WorkQueuesService(ServiceCore core, ServiceOptions options);
+
+  // The caller's identity, from its metadata.
+  static StatusOr<std::string> ClientOf(const grpc::CallbackServerContext* context);
+
+  using Ctx = grpc::CallbackServerContext;
+  using Unary = grpc::ServerUnaryReactor;
+  grpc::ServerUnaryReactor* CreateQueue(Ctx*, const v1::CreateQueueRequest*, v1::Queue*) override;
+  Unary* GetQueue(Ctx*, const v1::GetQueueRequest*, v1::Queue*) override;
+  Unary* ListQueues(Ctx*, const v1::ListQueuesRequest*, v1::ListQueuesResponse*) override;
+  Unary* LockQueue(Ctx*, const v1::LockQueueRequest*, v1::Queue*) override;
+  Unary* UnlockQueue(Ctx*, const v1::UnlockQueueRequest*, v1::Queue*) override;
+  Unary* DeleteQueue(Ctx*, const v1::DeleteQueueRequest*, v1::DeleteQueueResponse*) override;
+  Unary* Submit(Ctx*, const v1::SubmitRequest*, v1::SubmitResponse*) override;
+  Unary* GetOperation(Ctx*, const v1::GetOperationRequest*, v1::Operation*) override;
+  Unary* WaitOperation(Ctx*, const v1::WaitOperationRequest*, v1::Operation*) override;
+  Unary* ListOperations(Ctx*, const v1::ListOperationsRequest*,
+                        v1::ListOperationsResponse*) override;
+  Unary* CancelOperation(Ctx*, const v1::CancelOperationRequest*,
+                         v1::CancelOperationResponse*) override;
+  grpc::ServerWriteReactor<v1::Notification>* WatchCompletions(
+      Ctx*, const v1::WatchCompletionsRequest*) override;
+  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* Session(Ctx*) override;
+  Unary* CreateEvent(Ctx*, const v1::CreateEventRequest*, v1::Event*) override;
+  Unary* SetEvent(Ctx*, const v1::SetEventRequest*, v1::Event*) override;
+  Unary* ResetEvent(Ctx*, const v1::ResetEventRequest*, v1::Event*) override;
+  Unary* DeleteEvent(Ctx*, const v1::DeleteEventRequest*, v1::DeleteEventResponse*) override;
+  Unary* ListEvents(Ctx*, const v1::ListEventsRequest*, v1::ListEventsResponse*) override;
+  Unary* ListKinds(Ctx*, const v1::ListKindsRequest*, v1::ListKindsResponse*) override;
+
+  // One request of a SubmitBatch, or a unary Submit.
+  StatusOr<SubmitResult> SubmitOne(const std::string& client, const v1::SubmitRequest& request,
+                                   std::uint64_t session);
+  // One id of a CancelBatch, or a unary CancelOperation.
+  Status CancelOne(const std::string& client, const std::string& id,
+                   v1::CancelOperationResponse* response);
+
+  const ServiceCore& core() const { return core_; }
+  const ServiceOptions& options() const { return options_; }
+  std::uint64_t NewSessionId() { return next_session_.fetch_add(1); }
+
+ private:
+  class WatchReactor;
+  class SessionReactor;
+
+  // Runs `body` for the identified caller and finishes the call with its status.
+  template <typename Body>
+  Unary* Run(Ctx* context, Body&& body);
+  void EventToProto(const std::string& client, const EventInfo& info, v1::Event* out) const;
+
+  const ServiceCore core_;
+  const ServiceOptions options_;
+  std::atomic<std::uint64_t> next_session_{1};
+};
+
+}  // namespace mfwq::server::rpc
+
+#endif  // MFWQ_SERVER_RPC_SERVICE_H_

@@ -1,0 +1,78 @@
+// The server's configuration: defaults, the file, flags over it, and errors
+// that name the key, file and line.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "config.h"
+
+namespace mfwq::server {
+namespace {
+
+StatusOr<CommandLine> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "mfwq-server");
+  std::vector<const char*> argv;
+  for (const std::string& a : args) argv.push_back(a.c_str());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    path_ = (std::filesystem::temp_directory_path() / ("mfwq-config-" + std::to_string(rd())))
+                .string();
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+  void Write(const std::string& text) { std::ofstream(path_) << text; }
+  std::string path_;
+};
+
+TEST_F(ConfigTest, DefaultsAreEmbedded) {
+  auto cl = Parse({});
+  ASSERT_TRUE(cl.ok());
+  EXPECT_EQ(cl->config.listen, "127.0.0.1:50051");
+  EXPECT_EQ(cl->config.data_dir, "./var/mfwq");
+  EXPECT_EQ(cl->config.retain_count, 100000u);
+}
+
+TEST_F(ConfigTest, FlagsOverrideTheFileWhereverConfigIsGiven) {
+  Write("# a comment\nlisten = 0.0.0.0:6000   # trailing comment\n"
+        "data_dir = /srv/mfwq\ndrain_timeout = 5s\nfile_root = /a\nfile_root = /b\n"
+        "retain_age = 2d\n");
+  auto cl = Parse({"--data-dir", "/tmp/x", "--config", path_, "--listen=127.0.0.1:7"});
+  ASSERT_TRUE(cl.ok()) << cl.status().message();
+  EXPECT_EQ(cl->config.listen, "127.0.0.1:7");
+  EXPECT_EQ(cl->config.data_dir, "/tmp/x");
+  EXPECT_EQ(cl->config.drain_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(cl->config.retain_age, std::chrono::hours(48));
+  EXPECT_EQ(cl->config.file_roots, (std::vector<std::string>{"/a", "/b"}));
+}
+
+TEST_F(ConfigTest, ErrorsNameTheKeyFileAndLine) {
+  Write("listen = 127.0.0.1:1\n\nretain_count = lots\n");
+  auto cl = Parse({"--config", path_});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_EQ(cl.status().message(),
+            path_ + ":3: retain_count: expected a whole number, got \"lots\"");
+
+  Write("colour = red\n");
+  cl = Parse({"--config", path_});
+  EXPECT_EQ(cl.status().message(), path_ + ":1: colour: no such setting");
+
+  cl = Parse({"--drain-timeout", "soon"});
+  ASSERT_FALSE(cl.ok());
+  EXPECT_EQ(cl.status().message().rfind("--drain-timeout: expected a duration", 0), 0u)
+      << cl.status().message();
+  EXPECT_EQ(Parse({"--no-such-flag", "1"}).status().message(), "--no-such-flag: no such setting");
+  EXPECT_EQ(Parse({"--listen"}).status().message(), "--listen: needs a value");
+  EXPECT_EQ(Parse({"stray"}).status().message(), "stray: not a flag (see --help)");
+  EXPECT_FALSE(Parse({"--config", path_ + ".missing"}).ok());
+  EXPECT_FALSE(Parse({"--file-root", "relative/path"}).ok());
+}
+
+}  // namespace
+}  // namespace mfwq::server

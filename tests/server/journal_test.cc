@@ -1,0 +1,230 @@
+// The operation table over the real SQLite journal, in a real file:
+// restarts restore completed operations, complete interrupted ones with
+// MF_E_SHUTDOWN, keep request ids and numbering; retention drops and
+// prunes.
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <vector>
+
+#include "builtin_kinds.h"
+#include "operation_table.h"
+#include "sqlite_journal.h"
+#include "test_support.h"
+
+namespace mfwq::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+class Recorder final : public CompletionListener {
+ public:
+  void OnCompletion(const CompletionRecord& c) override {
+    std::lock_guard lock(mu);
+    records.push_back(c);
+  }
+  void OnProgress(const ProgressRecord& p, std::uint64_t) override {
+    std::lock_guard lock(mu);
+    progress.push_back(p);
+  }
+  std::mutex mu;
+  std::vector<CompletionRecord> records;
+  std::vector<ProgressRecord> progress;
+};
+
+class JournalTest : public test::PlatformTest {
+ protected:
+  void SetUp() override {
+    test::PlatformTest::SetUp();
+    ASSERT_TRUE(RegisterBuiltinKinds(kinds_).ok());
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mfwq-journal-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir_);
+    queues_ = std::make_unique<QueueTable>();
+  }
+  void TearDown() override {
+    Close();
+    queues_.reset();
+    std::filesystem::remove_all(dir_);
+    test::PlatformTest::TearDown();
+  }
+
+  // Opens the journal and a table over it, restored.
+  void Open(OperationTableOptions options = {}) {
+    auto journal = SqliteJournal::Open((dir_ / "journal.db").string());
+    ASSERT_TRUE(journal.ok()) << journal.status().message();
+    journal_ = std::move(journal.value());
+    options.journal = journal_.get();
+    recorder_ = std::make_unique<Recorder>();
+    table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, recorder_.get(), options);
+    Status restored = table_->Restore();
+    ASSERT_TRUE(restored.ok()) << restored.message();
+  }
+  // As a crash would leave it: nothing more reaches the file (the table's
+  // own shutdown completions included).
+  void Crash() { journal_->Close(); }
+  void Close() {
+    table_.reset();
+    journal_.reset();
+  }
+
+  static SubmitSpec Echo(const std::string& data, const std::string& request_id = "") {
+    SubmitSpec spec;
+    spec.client = "alice";
+    spec.request_id = request_id;
+    spec.queue = MFASYNC_CALLBACK_QUEUE_MULTITHREADED;
+    spec.kind = "echo";
+    spec.parameters = {{"data", Value(Bytes{data})}};
+    spec.state = "state-" + data;
+    return spec;
+  }
+  OperationView Done(const std::string& id) {
+    auto view = table_->Wait("alice", id, std::chrono::seconds(30));
+    EXPECT_TRUE(view.ok());
+    EXPECT_TRUE(view->completion.has_value()) << id;
+    return view.value();
+  }
+
+  std::filesystem::path dir_;
+  KindRegistry kinds_;
+  std::unique_ptr<QueueTable> queues_;
+  EventTable events_;
+  std::unique_ptr<SqliteJournal> journal_;
+  std::unique_ptr<Recorder> recorder_;
+  std::unique_ptr<OperationTable> table_;
+};
+
+TEST_F(JournalTest, ParametersSurviveTheirStoredForm) {
+  Parameters p = {{"b", Value(true)},
+                  {"i", Value(std::int64_t{-42})},
+                  {"d", Value(2.5)},
+                  {"s", Value(std::string("text"))},
+                  {"y", Value(Bytes{std::string("\0\1\2", 3)})},
+                  {"t", Value(std::chrono::nanoseconds(-7))}};
+  Parameters back;
+  ASSERT_TRUE(DecodeParameters(EncodeParameters(p), &back));
+  EXPECT_EQ(back, p);
+  const std::string encoded = EncodeParameters(p);
+  EXPECT_FALSE(DecodeParameters(encoded.substr(0, encoded.size() - 1), &back));
+  EXPECT_FALSE(DecodeParameters("garbage", &back));
+}
+
+TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations) {
+  Open();
+  auto done = table_->Submit(Echo("one", "req-1"));
+  ASSERT_TRUE(done.ok());
+  const OperationView finished = Done(done->operation.id);
+  SubmitSpec scheduled = Echo("two", "req-2");
+  scheduled.delay = std::chrono::hours(1);
+  auto pending = table_->Submit(scheduled);
+  ASSERT_TRUE(pending.ok());
+  Crash();
+  Close();
+
+  Open();
+  // The completed one is back as it was.
+  OperationView restored = Done(finished.id);
+  EXPECT_EQ(restored.completion->sequence, finished.completion->sequence);
+  EXPECT_EQ(restored.completion->result, "one");
+  EXPECT_EQ(restored.completion->state, "state-one");
+  EXPECT_EQ(restored.parameters, finished.parameters);
+  // The interrupted one completed with MF_E_SHUTDOWN, numbered after.
+  OperationView interrupted = Done(pending->operation.id);
+  EXPECT_EQ(interrupted.completion->status, MF_E_SHUTDOWN);
+  EXPECT_EQ(interrupted.completion->state, "state-two");
+  EXPECT_EQ(interrupted.completion->sequence, finished.completion->sequence + 1);
+  EXPECT_EQ(table_->last_sequence(), interrupted.completion->sequence);
+  // Request ids still deduplicate; new ids and sequences carry on.
+  auto retry = table_->Submit(Echo("two", "req-2"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->deduplicated);
+  EXPECT_EQ(retry->operation.id, pending->operation.id);
+  auto fresh = table_->Submit(Echo("three"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_GT(fresh->operation.id, pending->operation.id);
+  EXPECT_EQ(Done(fresh->operation.id).completion->sequence, table_->last_sequence());
+
+  // And the interrupted completion is itself durable: a second restart
+  // does not complete it again.
+  const std::uint64_t last = table_->last_sequence();
+  Close();
+  Open();
+  EXPECT_EQ(table_->last_sequence(), last);
+  EXPECT_EQ(Done(pending->operation.id).completion->sequence, interrupted.completion->sequence);
+}
+
+TEST_F(JournalTest, ShutdownCompletesOpenOperationsWithMfEShutdownDurably) {
+  Open();
+  SubmitSpec sleep;
+  sleep.client = "alice";
+  sleep.queue = MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION;
+  sleep.kind = "sleep";
+  sleep.parameters = {{"duration", Value(std::chrono::nanoseconds(std::chrono::hours(1)))}};
+  auto running = table_->Submit(sleep);
+  ASSERT_TRUE(running.ok());
+  table_->StopAccepting();
+  EXPECT_EQ(table_->Submit(Echo("late")).status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(table_->Drain(Clock::now() + milliseconds(10)));
+  table_->CancelAll("server shutting down");
+  EXPECT_EQ(table_->outstanding(), 0u);
+  Close();
+  Open();
+  OperationView v = Done(running->operation.id);
+  EXPECT_EQ(v.completion->status, MF_E_SHUTDOWN);
+  EXPECT_EQ(v.completion->message, "server shutting down");
+}
+
+TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
+  OperationTableOptions options;
+  options.retain_count = 5;
+  Open(options);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    auto op = table_->Submit(Echo(std::to_string(i), "r" + std::to_string(i)));
+    ASSERT_TRUE(op.ok());
+    Done(op->operation.id);
+    ids.push_back(op->operation.id);
+  }
+  auto all = table_->ReadCompletions(0, 100);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->completions.size(), 5u);
+  EXPECT_EQ(all->completions.front().sequence, 8u);
+  EXPECT_EQ(table_->Get("alice", ids[0]).status().code(), StatusCode::kNotFound);
+  auto gone = table_->ReadCompletions(3, 100);
+  EXPECT_EQ(gone.status().code(), StatusCode::kOutOfRange);
+  EXPECT_NE(gone.status().message().find("oldest retained is 8"), std::string::npos)
+      << gone.status().message();
+  ASSERT_TRUE(table_->ReadCompletions(7, 100).ok());
+  // A dropped request id no longer deduplicates.
+  auto again = table_->Submit(Echo("0", "r0"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->deduplicated);
+  Done(again->operation.id);
+
+  // The journal forgets them too, and numbering carries on after a restart.
+  table_->Maintain();
+  const std::uint64_t last = table_->last_sequence();
+  Close();
+  Open(options);
+  EXPECT_EQ(table_->last_sequence(), last);
+  auto kept = table_->ReadCompletions(0, 100);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->completions.size(), 5u);
+  EXPECT_EQ(kept->completions.back().sequence, last);
+}
+
+TEST_F(JournalTest, ASecondServerCannotOpenAJournalInUse) {
+  Open();
+  auto second = SqliteJournal::Open((dir_ / "journal.db").string());
+  if (second.ok()) {
+    // The lock is taken at the first write: one is refused.
+    auto loaded = second.value()->Load();
+    EXPECT_FALSE(loaded.ok());
+  } else {
+    EXPECT_NE(second.status().message().find("journal"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace mfwq::server
