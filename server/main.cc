@@ -1,12 +1,68 @@
 // mfwq-server: Media Foundation work queues, served over gRPC.
+#include <cstdio>
+
+#ifdef _WIN32
+#include <windows.h>
+
+#include <condition_variable>
+#include <mutex>
+#else
 #include <pthread.h>
 #include <signal.h>
-
-#include <cstdio>
+#endif
 
 #include "config.h"
 #include "log.h"
 #include "server.h"
+
+namespace {
+
+#ifdef _WIN32
+// Ctrl+C, Ctrl+Break and the service stop arrive on a thread of their own.
+std::mutex g_mu;
+std::condition_variable g_cv;
+const char* g_stop_reason = nullptr;
+
+BOOL WINAPI OnConsoleControl(DWORD type) {
+  std::lock_guard lock(g_mu);
+  g_stop_reason = type == CTRL_C_EVENT ? "CTRL_C" : "CTRL_CLOSE";
+  g_cv.notify_all();
+  return TRUE;
+}
+
+void BlockStopSignals() { SetConsoleCtrlHandler(OnConsoleControl, TRUE); }
+
+const char* WaitForStopSignal() {
+  std::unique_lock lock(g_mu);
+  g_cv.wait(lock, [] { return g_stop_reason != nullptr; });
+  return g_stop_reason;
+}
+#else
+// SIGTERM and SIGINT are blocked before any thread starts (threads inherit
+// the mask), and main waits for them with sigwait.
+sigset_t StopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+void BlockStopSignals() {
+  const sigset_t set = StopSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+const char* WaitForStopSignal() {
+  const sigset_t set = StopSignals();
+  int received = 0;
+  sigwait(&set, &received);
+  return received == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+#endif
+
+}  // namespace
 
 int main(int argc, char** argv) {
   auto command_line = mfwq::server::ParseCommandLine(argc, argv);
@@ -22,14 +78,7 @@ int main(int argc, char** argv) {
     std::puts("mfwq-server " MFWQ_VERSION);
     return 0;
   }
-  // SIGTERM and SIGINT are blocked before any thread starts (threads
-  // inherit the mask), and main waits for them with sigwait.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  BlockStopSignals();
 
   auto server = mfwq::server::Server::Start(command_line->config);
   if (!server.ok()) {
@@ -40,9 +89,7 @@ int main(int argc, char** argv) {
   std::printf("mfwq-server listening on %s\n", server.value()->address().c_str());
   std::fflush(stdout);
 
-  int received = 0;
-  sigwait(&stop_signals, &received);
-  mfwq::server::LogLine("info", "signal").Field("signal", received == SIGTERM ? "SIGTERM" : "SIGINT");
+  mfwq::server::LogLine("info", "signal").Field("signal", WaitForStopSignal());
   server.value()->Shutdown(command_line->config.drain_timeout);
   server.value().reset();
   return 0;
