@@ -39,6 +39,28 @@ TEST_F(ConfigTest, DefaultsAreEmbedded) {
   EXPECT_EQ(cl->config.retain_count, 100000u);
 }
 
+TEST_F(ConfigTest, TheCommentedExampleInDeployIsValidAndSaysTheDefaults) {
+  Config config;
+  Status s = LoadConfigFile(&config, MFWQ_SOURCE_DIR "/deploy/mfwq-server.conf");
+  ASSERT_TRUE(s.ok()) << s.message();
+  const Config defaults;
+  EXPECT_EQ(config.listen, defaults.listen);
+  EXPECT_EQ(config.data_dir, defaults.data_dir);
+  EXPECT_EQ(config.journal_sync, defaults.journal_sync);
+  EXPECT_EQ(config.log_level, defaults.log_level);
+  EXPECT_EQ(config.drain_timeout, defaults.drain_timeout);
+  EXPECT_EQ(config.client_lease, defaults.client_lease);
+  EXPECT_EQ(config.retain_count, defaults.retain_count);
+  EXPECT_EQ(config.retain_age, defaults.retain_age);
+  EXPECT_EQ(config.maintenance_interval, defaults.maintenance_interval);
+  EXPECT_EQ(config.max_inflight_per_client, defaults.max_inflight_per_client);
+  EXPECT_EQ(config.max_queue_depth, defaults.max_queue_depth);
+  EXPECT_EQ(config.max_message_bytes, defaults.max_message_bytes);
+  EXPECT_EQ(config.max_buffered_notifications, defaults.max_buffered_notifications);
+  EXPECT_TRUE(config.file_roots.empty());
+  EXPECT_TRUE(config.exec_allow.empty());
+}
+
 TEST_F(ConfigTest, FlagsOverrideTheFileWhereverConfigIsGiven) {
   Write("# a comment\nlisten = 0.0.0.0:6000   # trailing comment\n"
         "data_dir = /srv/mfwq\ndrain_timeout = 5s\nfile_root = /a\nfile_root = /b\n"
