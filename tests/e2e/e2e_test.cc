@@ -25,6 +25,12 @@ void E2ETest::StartServer() {
   stub_ = server_->Stub();
 }
 
+void E2ETest::TearDown() {
+  if (!server_) return;
+  stub_.reset();
+  EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
+}
+
 v1::SubmitRequest E2ETest::Echo(const std::string& data, std::uint32_t queue) const {
   v1::SubmitRequest r;
   r.set_queue_id(queue);
@@ -754,7 +760,7 @@ TEST_F(LimitsTest, AStalledWatcherIsDroppedAndResumesWithoutLoss) {
     ASSERT_TRUE(s.ok()) << ErrorOf(s);
     submitted.insert(response.operation().id());
     window.push_back(response.operation().id());
-    if (window.size() == 3) {  // stay inside the in-flight limit
+    if (window.size() == 2) {  // stay inside the depth and in-flight limits
       for (const std::string& id : window) WaitDone(id, "watcher");
       window.clear();
     }
@@ -800,6 +806,13 @@ TEST_F(LeaseTest, ALocksAndEventsAreReleasedWhenItsLastStreamEnds) {
     // The rig is present while its session is open.
     auto context = Context("rig");
     auto session = stub_->Session(context.get());
+    // Once the session answers, the server knows of it.
+    v1::SessionRequest hello;
+    hello.mutable_submit();
+    ASSERT_TRUE(session->Write(hello));
+    v1::SessionResponse answer;
+    ASSERT_TRUE(session->Read(&answer));
+    ASSERT_TRUE(answer.has_submitted());
     v1::CreateQueueRequest create;
     create.set_type(v1::QUEUE_TYPE_STANDARD);
     create.set_name("rig-queue");

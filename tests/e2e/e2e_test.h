@@ -24,6 +24,9 @@ constexpr std::uint32_t kShutdown = 0xC00D3E85u;   // MF_E_SHUTDOWN
 class E2ETest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(); }
+  // Every test ends with a graceful shutdown, which must succeed (under the
+  // sanitizers this is also when the server's leak check runs).
+  void TearDown() override;
   virtual std::vector<std::string> ServerArgs() const { return {}; }
   // Starts (or restarts, on the same data directory) the server.
   void StartServer();

@@ -45,8 +45,10 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
     *error = "pipe failed";
     return nullptr;
   }
-  std::vector<std::string> argv_s = {ServerBinary(), "--listen", "127.0.0.1:0", "--data-dir",
-                                     data_dir};
+  // No drain time unless a test asks for some: tests end with a SIGTERM.
+  std::vector<std::string> argv_s = {ServerBinary(), "--listen",        "127.0.0.1:0",
+                                     "--data-dir",   data_dir,          "--drain-timeout",
+                                     "0ms"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());

@@ -143,7 +143,9 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
   auto fresh = table_->Submit(Echo("three"));
   ASSERT_TRUE(fresh.ok());
   EXPECT_GT(fresh->operation.id, pending->operation.id);
-  EXPECT_EQ(Done(fresh->operation.id).completion->sequence, table_->last_sequence());
+  const std::uint64_t fresh_sequence = Done(fresh->operation.id).completion->sequence;
+  EXPECT_EQ(fresh_sequence, interrupted.completion->sequence + 1);
+  EXPECT_EQ(table_->last_sequence(), fresh_sequence);
 
   // And the interrupted completion is itself durable: a second restart
   // does not complete it again.
