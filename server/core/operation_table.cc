@@ -42,6 +42,7 @@ struct OperationTable::Entry {
   std::optional<Clock::time_point> start_time;
   bool accepted = false;  // dispatched to MF; before that, clients cannot see it
   bool claimed = false;   // its completion is being (or has been) delivered
+  bool delivered = false;  // the listener has had its completion
   std::optional<std::string> cancel_message;  // set once a cancel is asked for
   HRESULT cancel_status = MF_E_OPERATION_CANCELLED;  // with cancel_message
 };
@@ -155,6 +156,7 @@ Status OperationTable::Restore() {
     entry->view = std::move(journaled.view);
     entry->accepted = true;
     entry->claimed = true;
+    entry->delivered = true;
     if (!entry->view.completion) {
       // Accepted, never completed: the server went first.
       CompletionRecord record;
@@ -458,7 +460,6 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
       entry->view.completion = record;
       by_sequence_.emplace(record.sequence, entry);
       completed_sequence_ = record.sequence;
-      --outstanding_;
       ReleaseLimitsLocked(entry->view.client, entry->view.queue);
       QueueCounters& c = *entry->counters;
       --(started ? c.running : c.pending);
@@ -470,14 +471,19 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
         ++c.completed;
       }
       dropped = EnforceRetentionLocked(record.complete_time);
-      completed_cv_.notify_all();
     }
     // The journal forgets in batches: one delete per completion would double its writes.
     if (dropped >= pruned_through_ + kPruneBatch) PruneJournalLocked(dropped);
     if (listener_ != nullptr) listener_->OnCompletion(record);
+    // The remote hEvent: set once the completion is out.
+    if (entry->signal_event) SetEvent(entry->signal_event->get());
+    // Only now is it done: Wait returns, and the table may go (its
+    // destructor waits for outstanding_ to reach zero).
+    std::lock_guard lock(mu_);
+    entry->delivered = true;
+    --outstanding_;
+    completed_cv_.notify_all();
   }
-  // The remote hEvent: set once the completion is out.
-  if (entry->signal_event) SetEvent(entry->signal_event->get());
 }
 
 void OperationTable::LeaveWaitingLocked(const Entry& entry) {
@@ -671,7 +677,8 @@ StatusOr<OperationView> OperationTable::Wait(const std::string& client, const st
   auto found = FindLocked(client, id);
   if (!found.ok()) return found.status();
   std::shared_ptr<Entry> entry = found.value();
-  completed_cv_.wait_for(lock, timeout, [&] { return entry->view.completion.has_value(); });
+  // Until the listener has it too: a waiter may count on that.
+  completed_cv_.wait_for(lock, timeout, [&] { return entry->delivered; });
   return ViewLocked(*entry);
 }
 

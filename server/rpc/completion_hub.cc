@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include <mfwq/hresult.h>
+
 #include "log.h"
 
 namespace mfwq::server::rpc {
@@ -105,6 +107,17 @@ void CompletionHub::OnCompletion(const CompletionRecord& c) {
   }
   for (const auto& s : wake) s->wake_();
   for (const auto& w : waiters) w();
+  // Failures are worth a line at the default level; the rest at debug.
+  const bool failed = FAILED(c.status) && c.status != MF_E_OPERATION_CANCELLED;
+  LogLine(failed ? "info" : "debug", "operation_completed")
+      .Field("op", c.operation_id)
+      .Field("client", c.client)
+      .Field("queue", std::uint64_t{c.queue})
+      .Field("kind", c.kind)
+      .Field("sequence", c.sequence)
+      .Field("status", FormatHResult(c.status))
+      .Field("message", c.message)
+      .Field("bytes", c.bytes_transferred);
 }
 
 void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_sequence) {

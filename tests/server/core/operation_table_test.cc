@@ -215,7 +215,7 @@ TEST_F(OperationTableTest, CancellingARunningSleepStopsIt) {
   auto done = table_->Wait("alice", s->operation.id, milliseconds(test::kPatienceMs));
   ASSERT_TRUE(done->completion);
   EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED);
-  EXPECT_EQ(done->completion->message, "cancelled while sleeping");
+  EXPECT_EQ(done->completion->message, "cancelled by client");
   EXPECT_TRUE(done->completion->start_time.has_value());
 }
 
