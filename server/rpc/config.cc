@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -103,10 +104,10 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
     if (Status s = ParseUint(key, value, &c->max_buffered_notifications); !s.ok()) return s;
     if (c->max_buffered_notifications == 0) return Bad(key, "must be at least 1");
   } else if (key == "file_root") {
-    if (value.empty() || value[0] != '/') return Bad(key, "must be an absolute path");
+    if (!std::filesystem::path(value).is_absolute()) return Bad(key, "must be an absolute path");
     c->file_roots.push_back(value);
   } else if (key == "exec_allow") {
-    if (value.empty() || value[0] != '/') return Bad(key, "must be an absolute path");
+    if (!std::filesystem::path(value).is_absolute()) return Bad(key, "must be an absolute path");
     c->exec_allow.push_back(value);
   } else {
     return InvalidArgument(key + ": no such setting");

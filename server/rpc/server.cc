@@ -7,6 +7,8 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "builtin_kinds.h"
+#include "exec_kind.h"
+#include "file_kinds.h"
 #include "log.h"
 
 namespace mfwq::server {
@@ -39,6 +41,16 @@ Status Server::Init() {
   journal_ = std::move(journal.value());
 
   if (Status s = RegisterBuiltinKinds(kinds_); !s.ok()) return s;
+  FileKindsOptions files;
+  files.roots = config_.file_roots;
+  if (Status s = RegisterFileKinds(kinds_, files); !s.ok()) {
+    return Status(s.code(), "file_root: " + s.message());
+  }
+  ExecOptions exec;
+  exec.allowlist = config_.exec_allow;
+  if (Status s = RegisterExecKind(kinds_, exec); !s.ok()) {
+    return Status(s.code(), "exec_allow: " + s.message());
+  }
 
   queues_ = std::make_unique<QueueTable>();
   OperationTableOptions options;
@@ -126,7 +138,9 @@ void Server::Shutdown(std::chrono::milliseconds drain) {
     grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
     grpc_->Wait();
   }
-  LogLine("info", "stopped").Field("last_sequence", operations_ ? operations_->last_sequence() : 0);
+  if (grpc_) {
+    LogLine("info", "stopped").Field("last_sequence", operations_->last_sequence());
+  }
 }
 
 Server::~Server() {

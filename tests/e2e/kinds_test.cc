@@ -1,0 +1,156 @@
+// End-to-end: the file kinds (confined to a root folder, with progress) and
+// exec (allowlisted programs only, killed on cancel) through the real
+// server.
+#include <google/protobuf/util/time_util.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "e2e_test.h"
+
+namespace mfwq::test {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+class KindsTest : public E2ETest {
+ protected:
+  void SetUp() override {
+    std::filesystem::create_directories(root_);
+    E2ETest::SetUp();
+  }
+  std::vector<std::string> ServerArgs() const override {
+    return {"--file-root", root_, "--exec-allow", "/bin/sh"};
+  }
+  v1::SubmitRequest File(const std::string& kind,
+                         std::initializer_list<std::pair<const char*, std::string>> strings) {
+    v1::SubmitRequest r;
+    r.set_queue_id(kLongFunction);
+    r.set_kind(kind);
+    for (const auto& [name, value] : strings) {
+      (*r.mutable_parameters())[name].set_string_value(value);
+    }
+    return r;
+  }
+  v1::SubmitRequest Shell(const std::string& script) {
+    v1::SubmitRequest r;
+    r.set_queue_id(kLongFunction);
+    r.set_kind("exec");
+    (*r.mutable_parameters())["program"].set_string_value("/bin/sh");
+    (*r.mutable_parameters())["args"].set_string_value("-c\n" + script);
+    return r;
+  }
+  std::string root_ = dir_.path() + "/files";
+};
+
+TEST_F(KindsTest, FilesAreWrittenReadHashedAndCopiedInsideTheRoot) {
+  v1::SubmitRequest write = File("file.write", {{"path", root_ + "/in/a.txt"}});
+  (*write.mutable_parameters())["data"].set_bytes_value("abc");
+  (*write.mutable_parameters())["create_dirs"].set_bool_value(true);
+  v1::Operation w = WaitDone(Submit(write).id());
+  EXPECT_EQ(w.completion().status().code(), kSOk) << w.completion().message();
+  EXPECT_EQ(w.completion().bytes_transferred(), 3u);
+
+  v1::Operation r = WaitDone(Submit(File("file.read", {{"path", "in/a.txt"}})).id());
+  EXPECT_EQ(r.completion().result(), "abc");
+  EXPECT_EQ(r.completion().bytes_transferred(), 3u);
+
+  v1::Operation h = WaitDone(Submit(File("file.hash", {{"path", "in/a.txt"}})).id());
+  EXPECT_EQ(h.completion().message(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(h.completion().result().size(), 32u);
+
+  v1::Operation c =
+      WaitDone(Submit(File("file.copy", {{"source", "in/a.txt"}, {"destination", "b.txt"}})).id());
+  EXPECT_EQ(c.completion().status().code(), kSOk) << c.completion().message();
+  std::ifstream copied(root_ + "/b.txt");
+  std::string text;
+  copied >> text;
+  EXPECT_EQ(text, "abc");
+
+  v1::Operation missing = WaitDone(Submit(File("file.read", {{"path", "nope.txt"}})).id());
+  EXPECT_EQ(missing.completion().status().code(), 0x80070002u);
+  EXPECT_NE(missing.completion().message().find("no such file"), std::string::npos);
+
+  // Outside the root: refused at submission, naming the parameter.
+  v1::SubmitResponse refused;
+  grpc::Status s = stub_->Submit(Context().get(), File("file.read", {{"path", "../../etc/passwd"}}),
+                                 &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("parameters.path", 0), 0u) << s.error_message();
+}
+
+TEST_F(KindsTest, ALongCopyReportsProgressOnTheStream) {
+  {
+    std::ofstream big(root_ + "/big.bin", std::ios::binary);
+    const std::string mib(1 << 20, 'm');
+    for (int i = 0; i < 40; ++i) big << mib;
+  }
+  v1::WatchCompletionsRequest w;
+  w.set_include_progress(true);
+  auto context = Context("test-client", std::chrono::seconds(120));
+  auto reader = stub_->WatchCompletions(context.get(), w);
+  const v1::Operation op =
+      Submit(File("file.copy", {{"source", "big.bin"}, {"destination", "copy.bin"}}));
+  std::vector<v1::Progress> progress;
+  v1::Notification n;
+  while (reader->Read(&n)) {
+    if (n.has_progress()) {
+      EXPECT_EQ(n.progress().operation_id(), op.id());
+      progress.push_back(n.progress());
+    }
+    if (n.has_completion()) {
+      EXPECT_EQ(n.completion().operation_id(), op.id());
+      EXPECT_EQ(n.completion().bytes_transferred(), 40u << 20);
+      break;
+    }
+  }
+  context->TryCancel();
+  while (reader->Read(&n)) {
+  }
+  (void)reader->Finish();
+  ASSERT_GE(progress.size(), 2u);
+  for (std::size_t i = 1; i < progress.size(); ++i) {
+    EXPECT_GT(progress[i].bytes_done(), progress[i - 1].bytes_done());
+  }
+  EXPECT_EQ(progress.back().bytes_total(), 40u << 20);
+}
+
+TEST_F(KindsTest, AllowlistedProgramsRunAndAreKilledWhenCancelled) {
+  v1::Operation ok = WaitDone(Submit(Shell("echo hello; exit 0")).id());
+  EXPECT_EQ(ok.completion().status().code(), kSOk);
+  EXPECT_EQ(ok.completion().result(), "hello\n");
+  EXPECT_EQ(ok.completion().message(), "exited with code 0");
+
+  v1::Operation bad = WaitDone(Submit(Shell("exit 3")).id());
+  EXPECT_EQ(bad.completion().status().name(), "E_FAIL");
+  EXPECT_EQ(bad.completion().message(), "exited with code 3");
+
+  const v1::Operation long_running = Submit(Shell("exec sleep 3600"));
+  WaitForState(long_running.id(), v1::OPERATION_STATE_RUNNING);
+  v1::CancelOperationRequest cancel;
+  cancel.set_operation_id(long_running.id());
+  v1::CancelOperationResponse cancelled;
+  ASSERT_TRUE(stub_->CancelOperation(Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(WaitDone(long_running.id()).completion().status().code(), kCancelled);
+
+  v1::SubmitRequest other = Shell("true");
+  (*other.mutable_parameters())["program"].set_string_value("/bin/bash");
+  v1::SubmitResponse refused;
+  grpc::Status s = stub_->Submit(Context().get(), other, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message().rfind("parameters.program", 0), 0u) << s.error_message();
+}
+
+TEST_F(KindsTest, AServerWhoseRootDoesNotExistRefusesToStartAndSaysWhy) {
+  std::string error;
+  TempDir other;
+  auto broken = ServerProcess::Start(other.path() + "/data", {"--file-root", "/no/such/folder"},
+                                     &error);
+  EXPECT_EQ(broken, nullptr);
+  EXPECT_NE(error.find("file_root"), std::string::npos) << error;
+  EXPECT_NE(error.find("/no/such/folder"), std::string::npos) << error;
+}
+
+}  // namespace
+}  // namespace mfwq::test
