@@ -35,7 +35,7 @@ struct ClientResult {
 };
 
 std::string RequestId(int client, int i) {
-  return "c" + std::to_string(client) + "-" + std::to_string(i);
+  return std::string("c") + std::to_string(client) + "-" + std::to_string(i);
 }
 
 // Submits the client's operations [0, kPerClient) over one session in
@@ -43,7 +43,7 @@ std::string RequestId(int client, int i) {
 // server was killed). `accepted` counts acceptances across clients.
 void SubmitAll(v1::WorkQueues::Stub& stub, int client, ClientResult* result,
                std::atomic<int>* accepted) {
-  auto context = Context("load-" + std::to_string(client), std::chrono::minutes(10));
+  auto context = Context(std::string("load-") + std::to_string(client), std::chrono::minutes(10));
   auto stream = stub.Session(context.get());
   for (int start = 0; start < kPerClient; start += kBatch) {
     v1::SessionRequest request;
@@ -125,7 +125,7 @@ TEST_F(LoadTest, EveryOperationOfEightClientsCompletesExactlyOnceAcrossASigkill)
   for (int c = 0; c < kClients; ++c) {
     std::set<std::string> expected;
     for (const auto& [request_id, id] : results[c].operation_by_request) expected.insert(id);
-    auto context = Context("load-" + std::to_string(c), std::chrono::minutes(5));
+    auto context = Context(std::string("load-") + std::to_string(c), std::chrono::minutes(5));
     v1::WatchCompletionsRequest w;
     auto reader = stub_->WatchCompletions(context.get(), w);
     std::set<std::string> completed;
