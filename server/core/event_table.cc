@@ -95,13 +95,16 @@ StatusOr<std::shared_ptr<EventHandleRef>> EventTable::Handle(const std::string& 
   return found.value()->handle;
 }
 
-void EventTable::ReleaseClient(const std::string& client) {
-  std::vector<std::shared_ptr<EventHandleRef>> gone;
+std::vector<std::string> EventTable::ReleaseClient(const std::string& client) {
+  std::vector<std::string> names;
+  std::vector<std::shared_ptr<EventHandleRef>> gone;  // closed after the lock
   std::lock_guard lock(mu_);
   for (auto it = events_.lower_bound(Key(client, "")); it != events_.end() && it->first.first == client;) {
+    names.push_back(it->first.second);
     gone.push_back(std::move(it->second.handle));
     it = events_.erase(it);
   }
+  return names;
 }
 
 }  // namespace mfwq::server

@@ -55,8 +55,9 @@ class EventTable {
   // The event's handle, for MFPutWaitingWorkItem or SetEvent on completion.
   StatusOr<std::shared_ptr<EventHandleRef>> Handle(const std::string& client,
                                                    const std::string& name) const;
-  // Deletes every event of `client`.
-  void ReleaseClient(const std::string& client);
+  // Deletes every event of `client`; returns their names (operations
+  // waiting on them are the caller's to cancel).
+  std::vector<std::string> ReleaseClient(const std::string& client);
 
   // Letters, digits, '.', '-', '_'; 1 to 128 bytes. The error names `field`.
   static Status CheckName(const std::string& name, const std::string& field);

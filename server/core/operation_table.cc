@@ -313,11 +313,17 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
                                                  : "queue_id: queueing";
     return StatusFromHResult(hr, what);
   }
+  std::optional<std::string> cancelled;
+  HRESULT cancel_status;
   {
     std::lock_guard lock(mu_);
     entry->accepted = true;
+    cancelled = entry->cancel_message;
+    cancel_status = entry->cancel_status;
     completed_cv_.notify_all();  // a retry waiting for the outcome
   }
+  // Cancelled while being accepted (an event deleted, the server going).
+  if (cancelled) CancelInternal(entry->view.id, *cancelled, cancel_status);
   if (spec.deadline) SetDeadline(entry, *spec.deadline - now);
   std::lock_guard lock(mu_);
   return SubmitResult{ViewLocked(*entry), false};
@@ -556,7 +562,11 @@ std::uint64_t OperationTable::EnforceRetentionLocked(Clock::time_point now) {
         now - entry.view.completion->complete_time <= options_.retain_age) {
       break;
     }
-    if (!entry.view.request_id.empty()) by_request_.erase({entry.view.client, entry.view.request_id});
+    if (!entry.view.request_id.empty()) {
+      // (A later operation may have taken the request id since this one was dropped.)
+      auto key = by_request_.find({entry.view.client, entry.view.request_id});
+      if (key != by_request_.end() && key->second == entry.view.id) by_request_.erase(key);
+    }
     operations_.erase(entry.view.id);
     dropped = oldest->first;
     by_sequence_.erase(oldest);
@@ -634,12 +644,19 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
       entry->cancel_message = message;
       entry->cancel_status = status;
     }
+    // Submit has not finished accepting it (journal, MF): Submit completes
+    // the cancellation once it has.
+    if (!entry->accepted) return true;
     state = entry->view.state;
     key = entry->key;
   }
   // A running kind that can stop, stops (and reports MF_E_OPERATION_CANCELLED).
   entry->op->RequestCancel();
-  if (state == OperationState::kRunning) return true;
+  if (state == OperationState::kRunning) {
+    // One that cannot runs its course: its own outcome stands.
+    std::shared_ptr<const OperationKind> kind = kinds_.Find(entry->view.kind);
+    return kind != nullptr && kind->info().cancellable_while_running;
+  }
   if (key != 0 && state == OperationState::kWaiting && MFCancelWorkItem(key) == S_OK) {
     // MF invokes a cancelled waiting item (with MF_E_OPERATION_CANCELLED):
     // it completes through the usual path, without running.

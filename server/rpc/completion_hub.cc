@@ -60,6 +60,11 @@ std::deque<HubItem> Subscriber::Take(std::size_t max, bool* overflowed) {
   return taken;
 }
 
+void CompletionHub::Seed(std::uint64_t last_sequence) {
+  std::lock_guard lock(mu_);
+  last_sequence_ = last_sequence;
+}
+
 std::uint64_t CompletionHub::Subscribe(const std::shared_ptr<Subscriber>& subscriber) {
   std::lock_guard lock(mu_);
   subscribers_.insert(subscriber);

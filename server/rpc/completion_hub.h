@@ -78,6 +78,8 @@ class CompletionHub final : public CompletionListener {
  public:
   using Waiter = std::function<void()>;
 
+  // Where numbering stands before any completion comes (after a restart).
+  void Seed(std::uint64_t last_sequence);
   // Adds a subscriber; returns the last sequence it will not hear of (it
   // hears of every completion after it).
   std::uint64_t Subscribe(const std::shared_ptr<Subscriber>& subscriber);

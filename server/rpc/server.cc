@@ -61,6 +61,8 @@ Status Server::Init() {
   options.max_queue_depth = config_.max_queue_depth;
   operations_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &hub_, options);
   if (Status s = operations_->Restore(); !s.ok()) return s;
+  // Streams resume from what the journal holds: the hub carries on from there.
+  hub_.Seed(operations_->last_sequence());
   LogLine("info", "journal_restored")
       .Field("path", journal_->path())
       .Field("last_sequence", operations_->last_sequence());
@@ -68,12 +70,15 @@ Status Server::Init() {
   clients_ = std::make_unique<rpc::ClientRegistry>(
       config_.client_lease, [this](const std::string& client) {
         queues_->ReleaseClient(client);
-        events_.ReleaseClient(client);
+        // Operations still waiting on its events would wait for ever.
+        for (const std::string& name : events_.ReleaseClient(client)) {
+          operations_->CancelWaitingOn(client, name);
+        }
         LogLine("info", "client_released").Field("client", client);
       });
   service_ = std::make_unique<rpc::WorkQueuesService>(
       rpc::ServiceCore{kinds_, *queues_, events_, *operations_, hub_, *clients_},
-      rpc::ServiceOptions{config_.max_buffered_notifications, 1000});
+      rpc::ServiceOptions{config_.max_buffered_notifications, 1000, config_.max_message_bytes});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -310,17 +310,25 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
     if (now.ok()) ToProto(now.value(), out);
     reactor->Finish(now.ok() ? grpc::Status::OK : ToGrpcStatus(now.status()));
   };
+  // Each of the two is recorded for `finish` to take back, or taken back
+  // here if `finish` ran first.
   const std::uint64_t waiter = hub.AddWaiter(id, finish);
+  bool done;
+  {
+    std::lock_guard lock(wait->mu);
+    done = wait->finished;
+    if (!done) wait->waiter = waiter;
+  }
+  if (done) hub.RemoveWaiter(id, waiter);
   auto timer = ComPtr<TimerCallback>::Adopt(new TimerCallback(finish));
   MFWORKITEM_KEY key = 0;
   const HRESULT hr = MFScheduleWorkItem(timer.get(), nullptr, -timeout_ms, &key);
   {
     std::lock_guard lock(wait->mu);
-    if (!wait->finished) {
-      wait->waiter = waiter;
-      wait->timer = SUCCEEDED(hr) ? key : 0;
-    }
+    done = wait->finished;
+    if (!done && SUCCEEDED(hr)) wait->timer = key;
   }
+  if (done && SUCCEEDED(hr)) MFCancelWorkItem(key);
   // It may have completed before the waiter was in place, or MF may be
   // shutting down: look again.
   auto again = table.Get(who, id);
@@ -453,7 +461,7 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
       : service_(service), life_(std::make_shared<Liveness>()) {
     auto client = ClientOf(ctx);
     if (!client.ok()) {
-      Finish(ToGrpcStatus(client.status()));
+      Refuse(ToGrpcStatus(client.status()));
       return;
     }
     client_ = client.value();
@@ -462,7 +470,7 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
     filter.queues.insert(r.queue_ids().begin(), r.queue_ids().end());
     for (int i = 0; i < r.operation_ids_size(); ++i) {
       if (r.operation_ids(i).empty()) {
-        Finish(ToGrpcStatus(InvalidArgument("operation_ids[" + std::to_string(i) + "]: empty")));
+        Refuse(ToGrpcStatus(InvalidArgument("operation_ids[" + std::to_string(i) + "]: empty")));
         return;
       }
       filter.operations.insert(r.operation_ids(i));
@@ -471,14 +479,14 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
     OperationTable& table = service_.core_.operations;
     cursor_ = r.after_sequence();
     if (cursor_ > table.last_sequence()) {
-      Finish(ToGrpcStatus(Status(StatusCode::kOutOfRange,
+      Refuse(ToGrpcStatus(Status(StatusCode::kOutOfRange,
                                  "after_sequence: " + std::to_string(cursor_) +
                                      " is beyond the last sequence, " +
                                      std::to_string(table.last_sequence()))));
       return;
     }
     if (auto check = table.ReadCompletions(cursor_, 0); !check.ok()) {
-      Finish(ToGrpcStatus(check.status()));
+      Refuse(ToGrpcStatus(check.status()));
       return;
     }
     last_sent_ = cursor_;
@@ -490,8 +498,15 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
           life->Leave();
         });
     service_.core_.clients.OpenStream(client_);
-    live_from_ = service_.core_.hub.Subscribe(subscriber_);
-    replaying_ = cursor_ < live_from_;
+    {
+      // The hub may wake Pump the moment the subscriber is in: it finds
+      // busy_ set until the replay range is known.
+      std::lock_guard lock(mu_);
+      busy_ = true;
+      live_from_ = service_.core_.hub.Subscribe(subscriber_);
+      replaying_ = cursor_ < live_from_;
+      busy_ = false;
+    }
     Pump();
   }
 
@@ -540,7 +555,10 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
           lock.lock();
           if (!batch.ok()) return FinishLocked(lock, ToGrpcStatus(batch.status()));
           for (CompletionRecord& c : batch->completions) {
-            if (c.sequence > live_from_) break;
+            if (c.sequence > live_from_) {
+              cursor_ = live_from_;  // the rest comes live
+              break;
+            }
             cursor_ = c.sequence;
             if (subscriber_->Matches(c.client, c.queue, c.operation_id, c.session)) {
               replay_.push_back(std::move(c));
@@ -573,6 +591,10 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
           }
         }
         HubItem& item = live_.front();
+        if (std::holds_alternative<CompletionRecord>(item.body) && item.sequence <= last_sent_) {
+          live_.pop_front();  // replayed already
+          continue;
+        }
         message_.Clear();
         message_.set_sequence(item.sequence);
         if (auto* c = std::get_if<CompletionRecord>(&item.body)) {
@@ -595,11 +617,17 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
     Finish(status);
   }
 
+  // Ends the call before it started streaming.
+  void Refuse(const grpc::Status& status) {
+    std::unique_lock lock(mu_);
+    FinishLocked(lock, status);
+  }
+
   WorkQueuesService& service_;
   const std::shared_ptr<Liveness> life_;
   std::string client_;
   std::shared_ptr<Subscriber> subscriber_;
-  std::uint64_t live_from_ = 0;
+  std::uint64_t live_from_ = 0;  // guarded by mu_
 
   std::mutex mu_;
   bool busy_ = false;      // a write is in flight, or Pump is choosing one
@@ -637,7 +665,8 @@ class WorkQueuesService::SessionReactor final
       : service_(service), life_(std::make_shared<Liveness>()) {
     auto client = ClientOf(ctx);
     if (!client.ok()) {
-      Finish(ToGrpcStatus(client.status()));
+      std::unique_lock lock(mu_);
+      FinishLocked(lock, ToGrpcStatus(client.status()));
       return;
     }
     client_ = client.value();
@@ -669,6 +698,13 @@ class WorkQueuesService::SessionReactor final
       }
       Pump();
       return;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (finished_ || broken_) {  // ended meanwhile: nothing more is taken on
+        reading_ = false;
+        return;
+      }
     }
     service_.core_.clients.Touch(client_);
     v1::SessionResponse response;
@@ -792,8 +828,8 @@ class WorkQueuesService::SessionReactor final
       message_ = std::move(out_.front());
       out_.pop_front();
     } else if (!processing_) {
-      bool overflowed;
-      std::deque<HubItem> items = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
+      bool overflowed = false;
+      if (carry_.empty()) carry_ = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
       if (overflowed) {
         return FinishLocked(
             lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -802,24 +838,32 @@ class WorkQueuesService::SessionReactor final
                                    " notifications behind; its operations' completions can be "
                                    "read with GetOperation or WatchCompletions"));
       }
-      if (items.empty()) {
+      if (carry_.empty()) {
         if (reads_done_ && pending_.empty()) {
           return FinishLocked(lock, refusal_);
         }
         if (reads_done_ && !refusal_.ok()) return FinishLocked(lock, refusal_);
         return;
       }
+      // As many as fit in half the message size limit (at least one).
+      const std::size_t budget = service_.options_.max_message_bytes / 2;
+      std::size_t bytes = 0;
       message_.Clear();
       v1::NotificationBatch* batch = message_.mutable_notifications();
-      for (HubItem& item : items) {
-        v1::Notification* n = batch->add_notifications();
-        n->set_sequence(item.sequence);
-        if (auto* c = std::get_if<CompletionRecord>(&item.body)) {
-          pending_.erase(c->operation_id);
-          ToProto(*c, n->mutable_completion());
+      while (!carry_.empty()) {
+        v1::Notification n;
+        n.set_sequence(carry_.front().sequence);
+        if (auto* c = std::get_if<CompletionRecord>(&carry_.front().body)) {
+          ToProto(*c, n.mutable_completion());
         } else {
-          ToProto(std::get<ProgressRecord>(item.body), n->mutable_progress());
+          ToProto(std::get<ProgressRecord>(carry_.front().body), n.mutable_progress());
         }
+        const std::size_t size = n.ByteSizeLong();
+        if (batch->notifications_size() > 0 && bytes + size > budget) break;
+        bytes += size;
+        if (n.has_completion()) pending_.erase(n.completion().operation_id());
+        *batch->add_notifications() = std::move(n);
+        carry_.pop_front();
       }
     } else {
       return;
@@ -852,6 +896,7 @@ class WorkQueuesService::SessionReactor final
   grpc::Status refusal_;     // how the stream ends
   std::set<std::string> pending_;  // operations whose completion is still to be sent
   std::deque<v1::SessionResponse> out_;
+  std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
   v1::SessionResponse message_;
 };
 

@@ -31,6 +31,9 @@ struct ServiceOptions {
   std::size_t max_buffered_notifications = 10000;
   // Requests in one SubmitBatch or CancelBatch.
   std::size_t max_batch = 1000;
+  // The server's message size limit: a session's notification batches stay
+  // within half of it.
+  std::size_t max_message_bytes = 4 << 20;
 };
 
 // The core the service adapts. Everything must outlive the service.

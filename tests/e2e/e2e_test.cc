@@ -740,6 +740,32 @@ TEST_F(LimitsTest, EachLimitAnswersResourceExhaustedNamingIt) {
   EXPECT_NE(s.error_message().find("larger than max"), std::string::npos) << ErrorOf(s);
 }
 
+TEST_F(LimitsTest, ASessionSplitsItsNotificationsToFitTheMessageSizeLimit) {
+  auto context = Context();
+  auto stream = stub_->Session(context.get());
+  v1::SessionRequest submit;
+  for (int i = 0; i < 2; ++i) {
+    *submit.mutable_submit()->add_requests() = Echo(std::string(1500, 'a' + i));
+  }
+  ASSERT_TRUE(stream->Write(submit));
+  stream->WritesDone();
+  int batches = 0;
+  std::set<std::string> completed;
+  v1::SessionResponse response;
+  while (stream->Read(&response)) {
+    if (!response.has_notifications()) continue;
+    ++batches;
+    for (const auto& n : response.notifications().notifications()) {
+      if (n.has_completion()) completed.insert(n.completion().operation_id());
+    }
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << ErrorOf(s);
+  EXPECT_EQ(completed.size(), 2u);
+  // Two 1.5 KB completions do not fit in half of 4 KiB together.
+  EXPECT_EQ(batches, 2);
+}
+
 TEST_F(LimitsTest, AStalledWatcherIsDroppedAndResumesWithoutLoss) {
   // A watcher that reads nothing while far more completions come than the
   // transport and its buffer of 8 hold.
@@ -802,6 +828,7 @@ class LeaseTest : public E2ETest {
 
 TEST_F(LeaseTest, ALocksAndEventsAreReleasedWhenItsLastStreamEnds) {
   std::uint32_t queue_id;
+  std::string waiting_id;
   {
     // The rig is present while its session is open.
     auto context = Context("rig");
@@ -823,6 +850,9 @@ TEST_F(LeaseTest, ALocksAndEventsAreReleasedWhenItsLastStreamEnds) {
     event.set_name("rig-event");
     v1::Event e;
     ASSERT_TRUE(stub_->CreateEvent(Context("rig").get(), event, &e).ok());
+    v1::SubmitRequest waiting = Echo("w");
+    waiting.set_wait_event("rig-event");
+    waiting_id = Submit(waiting, "rig").id();
     v1::GetQueueRequest get;
     get.set_queue_id(queue_id);
     ASSERT_TRUE(stub_->GetQueue(Context("observer").get(), get, &queue).ok());
@@ -847,6 +877,8 @@ TEST_F(LeaseTest, ALocksAndEventsAreReleasedWhenItsLastStreamEnds) {
   v1::ListEventsResponse events;
   ASSERT_TRUE(stub_->ListEvents(Context("rig").get(), {}, &events).ok());
   EXPECT_EQ(events.events_size(), 0);
+  // What waited on its event does not wait for ever.
+  EXPECT_EQ(WaitDone(waiting_id, "rig").completion().status().code(), kCancelled);
 }
 
 // --- Restarts and shutdown -----------------------------------------------------------
@@ -901,6 +933,24 @@ TEST_F(E2ETest, AfterSigkillInterruptedOperationsCompleteAndRequestIdsStillDedup
   EXPECT_EQ(std::set<std::string>(ids.begin() + 1, ids.begin() + 3),
             (std::set<std::string>{interrupted.id(), scheduled.id()}));
   EXPECT_EQ(ids[3], fresh.id());
+}
+
+TEST_F(E2ETest, AfterACleanRestartTheStreamReplaysWhatCameBefore) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(WaitDone(Submit(Echo(std::to_string(i))).id()).id());
+  ASSERT_EQ(server_->Terminate(), 0) << server_->Log();
+  StartServer();
+  // Once the stream is on (its first notification read), a new operation.
+  Watch watch(*stub_, {});
+  std::vector<std::string> seen;
+  for (const v1::Notification& n : watch.Completions(1)) seen.push_back(n.completion().operation_id());
+  const v1::Operation after = Submit(Echo("after"));
+  for (const v1::Notification& n : watch.Completions(3)) {
+    seen.push_back(n.completion().operation_id());
+    EXPECT_EQ(n.sequence(), seen.size());
+  }
+  ids.push_back(after.id());
+  EXPECT_EQ(seen, ids);
 }
 
 class ShutdownTest : public E2ETest {
