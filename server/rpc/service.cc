@@ -453,12 +453,81 @@ WorkQueuesService::Unary* WorkQueuesService::ListKinds(Ctx* ctx, const v1::ListK
 
 // --- WatchCompletions ---------------------------------------------------------
 
+// What the two streaming reactors share: the caller, its subscription to
+// the hub (whose wakes call Pump), its presence, the state of the one write
+// in flight, and an end that happens once. `Base` is the gRPC reactor.
+template <typename Base>
+class WorkQueuesService::HubStream : public Base {
+ protected:
+  explicit HubStream(WorkQueuesService& service)
+      : service_(service), life_(std::make_shared<Liveness>()) {}
+
+  // Writes what there is to write, unless a write is in flight; ends the
+  // call when it is over. Called from any thread.
+  virtual void Pump() = 0;
+
+  // Subscribes to the hub with `filter` and counts the stream as the
+  // client's; returns the hub's last sequence (the stream hears of every
+  // completion after it). The hub may call Pump from now on.
+  std::uint64_t Subscribe(Subscriber::Filter filter) {
+    subscriber_ = std::make_shared<Subscriber>(
+        std::move(filter), service_.options_.max_buffered_notifications,
+        [this, life = life_] {
+          if (!life->Enter()) return;
+          Pump();
+          life->Leave();
+        });
+    service_.core_.clients.OpenStream(client_);
+    return service_.core_.hub.Subscribe(subscriber_);
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    if (subscriber_) {
+      service_.core_.hub.Unsubscribe(subscriber_);
+      service_.core_.clients.CloseStream(client_);
+    }
+    life_->Kill();  // waits for wakes in progress; later ones do nothing
+    delete this;
+  }
+
+  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
+    finished_ = true;
+    lock.unlock();
+    this->Finish(status);
+  }
+
+  // Ends the call before it started streaming.
+  void Refuse(const grpc::Status& status) {
+    std::unique_lock lock(mu_);
+    FinishLocked(lock, status);
+  }
+
+  WorkQueuesService& service_;
+  const std::shared_ptr<Liveness> life_;
+  std::string client_;
+  std::shared_ptr<Subscriber> subscriber_;
+
+  std::mutex mu_;
+  bool busy_ = false;      // a write is in flight, or Pump is choosing one
+  bool finished_ = false;  // Finish called
+  bool broken_ = false;    // the client went, or a write failed
+};
+
 // Replays retained completions after the requested sequence, then streams
 // new ones as the hub hears them; one write in flight at a time.
-class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1::Notification> {
+class WorkQueuesService::WatchReactor final
+    : public HubStream<grpc::ServerWriteReactor<v1::Notification>> {
  public:
   WatchReactor(WorkQueuesService& service, Ctx* ctx, const v1::WatchCompletionsRequest& r)
-      : service_(service), life_(std::make_shared<Liveness>()) {
+      : HubStream(service) {
     auto client = ClientOf(ctx);
     if (!client.ok()) {
       Refuse(ToGrpcStatus(client.status()));
@@ -490,20 +559,12 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
       return;
     }
     last_sent_ = cursor_;
-    subscriber_ = std::make_shared<Subscriber>(
-        std::move(filter), service_.options_.max_buffered_notifications,
-        [this, life = life_] {
-          if (!life->Enter()) return;
-          Pump();
-          life->Leave();
-        });
-    service_.core_.clients.OpenStream(client_);
     {
       // The hub may wake Pump the moment the subscriber is in: it finds
       // busy_ set until the replay range is known.
       std::lock_guard lock(mu_);
       busy_ = true;
-      live_from_ = service_.core_.hub.Subscribe(subscriber_);
+      live_from_ = Subscribe(std::move(filter));
       replaying_ = cursor_ < live_from_;
       busy_ = false;
     }
@@ -519,26 +580,9 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
     Pump();
   }
 
-  void OnCancel() override {
-    {
-      std::lock_guard lock(mu_);
-      broken_ = true;
-    }
-    Pump();
-  }
-
-  void OnDone() override {
-    if (subscriber_) {
-      service_.core_.hub.Unsubscribe(subscriber_);
-      service_.core_.clients.CloseStream(client_);
-    }
-    life_->Kill();
-    delete this;
-  }
-
  private:
   // Writes the next notification, unless one is in flight.
-  void Pump() {
+  void Pump() override {
     std::unique_lock lock(mu_);
     if (busy_ || finished_) return;
     busy_ = true;
@@ -611,28 +655,7 @@ class WorkQueuesService::WatchReactor final : public grpc::ServerWriteReactor<v1
     }
   }
 
-  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
-    finished_ = true;
-    lock.unlock();
-    Finish(status);
-  }
-
-  // Ends the call before it started streaming.
-  void Refuse(const grpc::Status& status) {
-    std::unique_lock lock(mu_);
-    FinishLocked(lock, status);
-  }
-
-  WorkQueuesService& service_;
-  const std::shared_ptr<Liveness> life_;
-  std::string client_;
-  std::shared_ptr<Subscriber> subscriber_;
   std::uint64_t live_from_ = 0;  // guarded by mu_
-
-  std::mutex mu_;
-  bool busy_ = false;      // a write is in flight, or Pump is choosing one
-  bool finished_ = false;  // Finish called
-  bool broken_ = false;    // the client went, or a write failed
   bool replaying_ = false;
   std::uint64_t cursor_ = 0;     // replayed up to here
   std::uint64_t last_sent_ = 0;  // the last completion written
@@ -655,18 +678,16 @@ grpc::ServerWriteReactor<v1::Notification>* WorkQueuesService::WatchCompletions(
 // are held back while a submit batch is processed, so that a completion
 // never arrives before the answer that names its operation.
 class WorkQueuesService::SessionReactor final
-    : public grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse> {
+    : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
  public:
   // Responses waiting to be written before reading stops.
   static constexpr std::size_t kMaxQueuedResponses = 16;
   static constexpr std::size_t kMaxNotificationsPerBatch = 512;
 
-  SessionReactor(WorkQueuesService& service, Ctx* ctx)
-      : service_(service), life_(std::make_shared<Liveness>()) {
+  SessionReactor(WorkQueuesService& service, Ctx* ctx) : HubStream(service) {
     auto client = ClientOf(ctx);
     if (!client.ok()) {
-      std::unique_lock lock(mu_);
-      FinishLocked(lock, ToGrpcStatus(client.status()));
+      Refuse(ToGrpcStatus(client.status()));
       return;
     }
     client_ = client.value();
@@ -675,16 +696,11 @@ class WorkQueuesService::SessionReactor final
     filter.client = client_;
     filter.session = session_;
     filter.include_progress = true;
-    subscriber_ = std::make_shared<Subscriber>(
-        std::move(filter), service_.options_.max_buffered_notifications,
-        [this, life = life_] {
-          if (!life->Enter()) return;
-          Pump();
-          life->Leave();
-        });
-    service_.core_.clients.OpenStream(client_);
-    service_.core_.hub.Subscribe(subscriber_);
-    reading_ = true;
+    Subscribe(std::move(filter));
+    {
+      std::lock_guard lock(mu_);
+      reading_ = true;
+    }
     StartRead(&request_);
   }
 
@@ -739,23 +755,6 @@ class WorkQueuesService::SessionReactor final
     }
     if (read_again) StartRead(&request_);
     Pump();
-  }
-
-  void OnCancel() override {
-    {
-      std::lock_guard lock(mu_);
-      broken_ = true;
-    }
-    Pump();
-  }
-
-  void OnDone() override {
-    if (subscriber_) {
-      service_.core_.hub.Unsubscribe(subscriber_);
-      service_.core_.clients.CloseStream(client_);
-    }
-    life_->Kill();
-    delete this;
   }
 
  private:
@@ -820,7 +819,7 @@ class WorkQueuesService::SessionReactor final
     if (now.ok() && now->completion) subscriber_->Offer(*now->completion);
   }
 
-  void Pump() {
+  void Pump() override {
     std::unique_lock lock(mu_);
     if (busy_ || finished_) return;
     if (broken_) return FinishLocked(lock, grpc::Status::CANCELLED);
@@ -873,23 +872,9 @@ class WorkQueuesService::SessionReactor final
     StartWrite(&message_);
   }
 
-  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
-    finished_ = true;
-    lock.unlock();
-    Finish(status);
-  }
-
-  WorkQueuesService& service_;
-  const std::shared_ptr<Liveness> life_;
-  std::string client_;
   std::uint64_t session_ = 0;
-  std::shared_ptr<Subscriber> subscriber_;
   v1::SessionRequest request_;  // read into; used by the reading side only
 
-  std::mutex mu_;
-  bool busy_ = false;        // a write is in flight
-  bool finished_ = false;    // Finish called
-  bool broken_ = false;      // the client went, or a write failed
   bool processing_ = false;  // a request batch is being answered
   bool reading_ = false;     // a read is in flight
   bool reads_done_ = false;  // the client closed its side (or was refused)

@@ -93,6 +93,8 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   std::uint64_t NewSessionId() { return next_session_.fetch_add(1); }
 
  private:
+  template <typename Base>
+  class HubStream;
   class WatchReactor;
   class SessionReactor;
 
