@@ -15,6 +15,7 @@
 #include "operation.h"
 #include "operation_kind.h"
 #include "os_error.h"
+#include "kind_recorder.h"
 #include "test_support.h"
 
 #if !defined(_WIN32)
@@ -101,52 +102,12 @@ Command Shell(const std::string& script) { return {kShell, "-c\n" + script}; }
 const std::string kNewline = "\n";
 #endif
 
-struct ProgressReport {
-  std::uint64_t done;
-  std::uint64_t total;
-  std::string message;
-};
+// Holds in the first report of output.
+KindRecorder::HoldWhen HoldAtOutput() {
+  return [](const ProgressReport& report, std::size_t) { return report.done > 0; };
+}
 
-// Records what the server would learn of an operation; can hold the work
-// queue's thread in the first report of output until told to resume.
-class Recorder final : public OperationObserver {
- public:
-  explicit Recorder(bool hold_at_output = false) : hold_at_output_(hold_at_output) {}
-
-  bool OnStarting(Operation&) override { return true; }
-  void OnProgress(Operation&, std::uint64_t done, std::uint64_t total,
-                  const std::string& message) override {
-    bool hold;
-    {
-      std::lock_guard lock(mu_);
-      reports_.push_back({done, total, message});
-      hold = hold_at_output_ && done > 0 && !held.IsOpen();
-    }
-    if (hold) {
-      held.Open();
-      resume.Wait();
-    }
-  }
-  void OnCompleted(Operation& op) override {
-    status = op.hrStatusResult;
-    bytes = op.dwBytesTransferred;
-    completed.Open();
-  }
-  std::vector<ProgressReport> reports() {
-    std::lock_guard lock(mu_);
-    return reports_;
-  }
-
-  Gate held, resume, completed;
-  // Read once `completed` is open.
-  HRESULT status = E_UNEXPECTED;
-  DWORD bytes = 0;
-
- private:
-  const bool hold_at_output_;
-  std::mutex mu_;
-  std::vector<ProgressReport> reports_;
-};
+using Recorder = KindRecorder;
 
 struct Ran {
   ComPtr<Operation> op;
@@ -360,7 +321,7 @@ TEST_F(ExecKindTest, CancelKillsTheRunningProgram) {
 #else
   const Command forever = Shell("echo running; /bin/sleep 60; echo never");
 #endif
-  auto recorder = std::make_shared<Recorder>(/*hold_at_output=*/true);
+  auto recorder = std::make_shared<Recorder>(HoldAtOutput());
   const auto start = std::chrono::steady_clock::now();
   Ran run = Start(forever, recorder);
   ASSERT_TRUE(recorder->held.Wait());
@@ -390,7 +351,7 @@ TEST_F(ExecKindTest, NothingIsLeftBehind) {
   Finish({"/bin/echo", "hi"});
   Finish(Shell("exit 3"));
   Finish({kMissing, ""});
-  auto recorder = std::make_shared<Recorder>(/*hold_at_output=*/true);
+  auto recorder = std::make_shared<Recorder>(HoldAtOutput());
   Ran run = Start(Shell("echo running; exec /bin/sleep 60"), recorder);
   ASSERT_TRUE(recorder->held.Wait());
   run.op->RequestCancel();

@@ -19,6 +19,7 @@
 #include "operation_kind.h"
 #include "os_error.h"
 #include "sha256.h"
+#include "kind_recorder.h"
 #include "test_support.h"
 
 namespace mfwq::server {
@@ -71,53 +72,12 @@ std::error_code MakeSymlink(const fs::path& target, const fs::path& link, bool f
 #endif
 }
 
-struct ProgressReport {
-  std::uint64_t done;
-  std::uint64_t total;
-  std::string message;
-};
+// Holds in the first progress report.
+KindRecorder::HoldWhen HoldAtFirstProgress() {
+  return [](const ProgressReport&, std::size_t count) { return count == 1; };
+}
 
-// Records what the server would learn of an operation; can hold the work
-// queue's thread in the first progress report until told to resume.
-class Recorder final : public OperationObserver {
- public:
-  explicit Recorder(bool hold_at_first_progress = false)
-      : hold_at_first_progress_(hold_at_first_progress) {}
-
-  bool OnStarting(Operation&) override { return true; }
-  void OnProgress(Operation&, std::uint64_t done, std::uint64_t total,
-                  const std::string& message) override {
-    bool hold;
-    {
-      std::lock_guard lock(mu_);
-      reports_.push_back({done, total, message});
-      hold = hold_at_first_progress_ && reports_.size() == 1;
-    }
-    if (hold) {
-      held.Open();
-      resume.Wait();
-    }
-  }
-  void OnCompleted(Operation& op) override {
-    status = op.hrStatusResult;
-    bytes = op.dwBytesTransferred;
-    completed.Open();
-  }
-  std::vector<ProgressReport> reports() {
-    std::lock_guard lock(mu_);
-    return reports_;
-  }
-
-  Gate held, resume, completed;
-  // Read once `completed` is open.
-  HRESULT status = E_UNEXPECTED;
-  DWORD bytes = 0;
-
- private:
-  const bool hold_at_first_progress_;
-  std::mutex mu_;
-  std::vector<ProgressReport> reports_;
-};
+using Recorder = KindRecorder;
 
 struct Ran {
   ComPtr<Operation> op;
@@ -452,7 +412,7 @@ TEST_F(FileKinds, CopyOntoItsOwnSourceFails) {
 
 TEST_F(FileKinds, CancelledCopyStopsAndRemovesThePartialDestination) {
   WriteFile(root_ / "source.bin", FortyBytes());
-  auto recorder = std::make_shared<Recorder>(/*hold_at_first_progress=*/true);
+  auto recorder = std::make_shared<Recorder>(HoldAtFirstProgress());
   Ran run = Start("file.copy", {{"source", Str("source.bin")}, {"destination", Str("copy.bin")}},
                   recorder);
   ASSERT_TRUE(recorder->held.Wait());  // 8 bytes copied, the copy waits in its progress report
@@ -494,7 +454,7 @@ TEST_F(FileKinds, HashGivesTheSha256DigestReportingProgress) {
 
 TEST_F(FileKinds, CancelledHashStops) {
   WriteFile(root_ / "forty.bin", FortyBytes());
-  auto recorder = std::make_shared<Recorder>(/*hold_at_first_progress=*/true);
+  auto recorder = std::make_shared<Recorder>(HoldAtFirstProgress());
   Ran run = Start("file.hash", {{"path", Str("forty.bin")}}, recorder);
   ASSERT_TRUE(recorder->held.Wait());
   run.op->RequestCancel();
