@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   std::printf("mfwq-server listening on %s\n", server.value()->address().c_str());
   std::fflush(stdout);
 
-  mfwq::server::LogLine("info", "signal").Field("signal", WaitForStopSignal());
+  const char* signal_name = WaitForStopSignal();
+  mfwq::server::LogLine("info", "signal").Field("signal", signal_name);
   server.value()->Shutdown(command_line->config.drain_timeout);
   server.value().reset();
   return 0;
