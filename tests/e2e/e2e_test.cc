@@ -237,6 +237,35 @@ TEST_F(E2ETest, QueuesAreCreatedLockedListedAndDeleted) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << ErrorOf(s);
 }
 
+TEST_F(E2ETest, DeletingAQueueCanCancelWhatHasNotStarted) {
+  v1::CreateQueueRequest create;
+  create.set_type(v1::QUEUE_TYPE_STANDARD);
+  v1::Queue queue;
+  ASSERT_TRUE(stub_->CreateQueue(Context().get(), create, &queue).ok());
+  const v1::Operation holder = Submit(Sleep(std::chrono::hours(1), queue.id()));
+  WaitForState(holder.id(), v1::OPERATION_STATE_RUNNING);
+  std::vector<std::string> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(Submit(Echo("q", queue.id())).id());
+
+  v1::DeleteQueueRequest del;
+  del.set_queue_id(queue.id());
+  del.set_cancel_pending(true);
+  v1::DeleteQueueResponse deleted;
+  ASSERT_TRUE(stub_->DeleteQueue(Context().get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.locks_released(), 1u);
+  EXPECT_EQ(deleted.operations_cancelled(), 3u);
+  for (const std::string& id : queued) {
+    EXPECT_EQ(WaitDone(id).completion().status().code(), kCancelled);
+  }
+  // The running one was not touched; it still stops when cancelled.
+  v1::CancelOperationRequest cancel;
+  cancel.set_operation_id(holder.id());
+  v1::CancelOperationResponse cancelled;
+  ASSERT_TRUE(stub_->CancelOperation(Context().get(), cancel, &cancelled).ok());
+  EXPECT_TRUE(cancelled.cancelled());
+  EXPECT_EQ(WaitDone(holder.id()).completion().status().code(), kCancelled);
+}
+
 TEST_F(E2ETest, AnOperationCompletesWithItsStatusBytesResultAndState) {
   v1::SubmitRequest r = Echo("hello");
   r.set_state("my-state");
