@@ -547,6 +547,20 @@ class WorkQueuesService::WatchReactor final
     filter.include_progress = r.include_progress();
     OperationTable& table = service_.core_.operations;
     cursor_ = r.after_sequence();
+    if (r.from_now()) {  // nothing to replay
+      {
+        std::lock_guard lock(mu_);
+        busy_ = true;
+        live_from_ = Subscribe(std::move(filter));
+        cursor_ = last_sent_ = live_from_;
+        // Tells the client it is subscribed (before any write).
+        ctx->AddInitialMetadata(kSubscribedMetadata, "1");
+        StartSendInitialMetadata();
+        busy_ = false;
+      }
+      Pump();
+      return;
+    }
     if (cursor_ > table.last_sequence()) {
       Refuse(ToGrpcStatus(Status(StatusCode::kOutOfRange,
                                  "after_sequence: " + std::to_string(cursor_) +
@@ -566,6 +580,8 @@ class WorkQueuesService::WatchReactor final
       busy_ = true;
       live_from_ = Subscribe(std::move(filter));
       replaying_ = cursor_ < live_from_;
+      ctx->AddInitialMetadata(kSubscribedMetadata, "1");
+      StartSendInitialMetadata();
       busy_ = false;
     }
     Pump();

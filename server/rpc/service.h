@@ -50,6 +50,8 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
  public:
   static constexpr char kClientMetadata[] = "mfwq-client";
   static constexpr char kAnonymous[] = "anonymous";
+  // In WatchCompletions' response headers, once the stream is subscribed.
+  static constexpr char kSubscribedMetadata[] = "mfwq-subscribed";
 
   WorkQueuesService(ServiceCore core, ServiceOptions options);
 

@@ -1,6 +1,9 @@
 #include "server_process.h"
 
 #include <fcntl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +59,9 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
   const int log = open(server->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   const pid_t pid = fork();
   if (pid == 0) {
+#ifdef __linux__
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives the test
+#endif
     dup2(out[1], 1);
     dup2(log, 2);
     execv(argv[0], argv.data());

@@ -38,6 +38,10 @@ TEST(Platform, StartupIsReferenceCounted) {
   // Once the item's result is gone, no platform lock is left but the startup's.
   EXPECT_TRUE(released.Wait());
 
+  // Wine releases a result's state before it stops counting the result as
+  // alive, and its MFShutdown does nothing while a result is alive: the
+  // last shutdown may come too early for it.
+  MFWQ_SKIP_ON_WINE("MFShutdown can still see the finished item's result alive and do nothing");
   ASSERT_EQ(MFShutdown(), S_OK);
   EXPECT_EQ(MFPutWorkItem(MFASYNC_CALLBACK_QUEUE_STANDARD, cb.get(), nullptr), MF_E_SHUTDOWN);
 }

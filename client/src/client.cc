@@ -1,0 +1,416 @@
+#include "mfwq/client/client.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <variant>
+
+#include <mfwq/com_object.h>
+#include <mfwq/com_ptr.h>
+
+namespace mfwq::client {
+namespace {
+
+constexpr char kClientMetadata[] = "mfwq-client";
+
+absl::Status ToAbsl(const grpc::Status& s) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+// The private interface id by which EndSubmit recognises its results.
+constexpr GUID kRemoteResultIid = {0x6d667771, 0x7265, 0x6d6f,
+                                   {0x74, 0x65, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74}};
+
+// What Invoke is handed: an MFASYNCRESULT holding the remote outcome
+// (hrStatusResult, dwBytesTransferred) and the whole completion.
+class RemoteResult final : public ComObject<RemoteResult, MFASYNCRESULT> {
+ public:
+  RemoteResult(IMFAsyncCallback* callback, IUnknown* state, v1::Completion completion)
+      : completion_(std::move(completion)), state_(state) {
+    std::memset(&overlapped, 0, sizeof overlapped);
+    pCallback = callback;
+    if (pCallback != nullptr) pCallback->AddRef();
+    if (state_ != nullptr) state_->AddRef();
+    hrStatusResult = static_cast<HRESULT>(completion_.status().code());
+    dwBytesTransferred =
+        static_cast<DWORD>(std::min<std::uint64_t>(completion_.bytes_transferred(), 0xFFFFFFFFu));
+    hEvent = nullptr;
+  }
+  static bool Implements(REFIID riid) {
+    return IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, kRemoteResultIid);
+  }
+  HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override {
+    if (state == nullptr) return E_POINTER;
+    *state = state_;
+    if (state_ == nullptr) return E_POINTER;
+    state_->AddRef();
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE GetStatus() override { return hrStatusResult; }
+  HRESULT STDMETHODCALLTYPE SetStatus(HRESULT status) override {
+    hrStatusResult = status;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE GetObject(IUnknown** object) override {
+    if (object != nullptr) *object = nullptr;
+    return E_POINTER;
+  }
+  IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override { return state_; }
+  const v1::Completion& completion() const { return completion_; }
+
+ private:
+  friend class ComObject<RemoteResult, MFASYNCRESULT>;
+  ~RemoteResult() {
+    if (pCallback != nullptr) pCallback->Release();
+    if (state_ != nullptr) state_->Release();
+  }
+  const v1::Completion completion_;
+  IUnknown* const state_;
+};
+
+std::string NewRequestId() {
+  static std::atomic<std::uint64_t> counter{0};
+  static const std::uint64_t salt = [] {
+    std::random_device rd;
+    return (std::uint64_t{rd()} << 32) ^ rd();
+  }();
+  char text[48];
+  std::snprintf(text, sizeof text, "sdk-%016llx-%llx", static_cast<unsigned long long>(salt),
+                static_cast<unsigned long long>(counter.fetch_add(1)));
+  return text;
+}
+
+}  // namespace
+
+HRESULT HResultFromStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return S_OK;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      return E_INVALIDARG;
+    case absl::StatusCode::kNotFound:
+      return MF_E_NOT_FOUND;
+    case absl::StatusCode::kResourceExhausted:
+      return E_OUTOFMEMORY;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded:
+      return MF_E_SHUTDOWN;
+    default:
+      return E_FAIL;
+  }
+}
+
+// The Client's one WatchCompletions stream (its own thread), and the
+// submissions waiting for their completion, by request id. It reconnects by
+// itself; after each (re)connection, operations whose completion may have
+// come while it was away are looked up with GetOperation.
+class Client::Watcher {
+ public:
+  using Done = std::function<void(absl::StatusOr<v1::Completion>)>;
+  using Pending = PendingSubmit;
+
+  explicit Watcher(Client& client) : client_(client), thread_([this] { Run(); }) {}
+
+  ~Watcher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      if (context_) context_->TryCancel();
+    }
+    cv_.notify_all();
+    thread_.join();
+    // What never completed is told so, locally.
+    std::map<std::string, Pending> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(pending_);
+    }
+    for (auto& [request_id, p] : left) {
+      v1::Completion c;
+      c.set_request_id(request_id);
+      c.set_operation_id(p.operation_id);
+      c.mutable_status()->set_code(static_cast<std::uint32_t>(MF_E_SHUTDOWN));
+      c.mutable_status()->set_name("MF_E_SHUTDOWN");
+      c.set_message("the client was destroyed before the operation completed");
+      Deliver(std::move(p), std::move(c));
+    }
+  }
+
+  // Waits until the stream is subscribed (so that no completion after this
+  // is missed), up to `timeout`.
+  bool WaitConnected(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return connected_ || stop_; }) && connected_;
+  }
+
+  void Add(const std::string& request_id, Pending pending) {
+    std::lock_guard lock(mu_);
+    pending_[request_id] = std::move(pending);
+  }
+  // Submit answered: `completion` is set if it had completed already
+  // (a deduplicated retry).
+  void Accepted(const std::string& request_id, const v1::Operation& op) {
+    std::optional<Pending> ready;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(request_id);
+      if (it == pending_.end()) return;  // delivered from the stream already
+      it->second.operation_id = op.id();
+      if (op.has_completion()) {
+        ready = std::move(it->second);
+        pending_.erase(it);
+      }
+    }
+    if (ready) Deliver(std::move(*ready), op.completion());
+  }
+  // Submit refused: nothing will come.
+  std::optional<Pending> Remove(const std::string& request_id) {
+    std::lock_guard lock(mu_);
+    auto it = pending_.find(request_id);
+    if (it == pending_.end()) return std::nullopt;
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    return p;
+  }
+
+  static void Deliver(Pending p, v1::Completion completion) {
+    if (p.callback) {
+      auto result = ComPtr<RemoteResult>::Adopt(
+          new RemoteResult(p.callback.get(), p.state.get(), std::move(completion)));
+      // Onto the queue the callback's GetParameters names.
+      if (FAILED(MFInvokeCallback(result.get()))) {
+        // MF is shutting down: invoke it here, as MF does at shutdown.
+        result->SetStatus(MF_E_SHUTDOWN);
+        p.callback->Invoke(result.get());
+      }
+    } else if (p.done) {
+      p.done(std::move(completion));
+    }
+  }
+
+ private:
+  void Run() {
+    std::chrono::milliseconds backoff(50);
+    std::uint64_t last_sequence = 0;
+    for (;;) {
+      auto context = client_.NewContext();
+      context->set_deadline(std::chrono::system_clock::time_point::max());
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) return;
+        context_ = context.get();
+      }
+      v1::WatchCompletionsRequest request;
+      if (last_sequence == 0) {
+        request.set_from_now(true);
+      } else {
+        request.set_after_sequence(last_sequence);
+      }
+      auto reader = client_.stub_->WatchCompletions(context.get(), request);
+      // The server answers with its metadata once the stream is subscribed.
+      reader->WaitForInitialMetadata();
+      const bool subscribed = context->GetServerInitialMetadata().count("mfwq-subscribed") != 0;
+      bool up;
+      {
+        std::lock_guard lock(mu_);
+        up = subscribed && !stop_;
+        connected_ = up;
+      }
+      cv_.notify_all();
+      if (up) {
+        CatchUp();
+        backoff = std::chrono::milliseconds(50);
+        v1::Notification n;
+        while (reader->Read(&n)) {
+          if (!n.has_completion()) continue;
+          last_sequence = n.sequence();
+          std::optional<Pending> p = Remove(n.completion().request_id());
+          if (p) Deliver(std::move(*p), std::move(*n.mutable_completion()));
+        }
+      }
+      const grpc::Status status = reader->Finish();
+      if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) last_sequence = 0;
+      std::unique_lock lock(mu_);
+      connected_ = false;
+      context_ = nullptr;
+      if (stop_) return;
+      cv_.wait_for(lock, backoff, [this] { return stop_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
+  // Completions that may have come while the stream was away.
+  void CatchUp() {
+    std::vector<std::pair<std::string, std::string>> ids;  // (request id, operation id)
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& [request_id, p] : pending_) {
+        if (!p.operation_id.empty()) ids.emplace_back(request_id, p.operation_id);
+      }
+    }
+    for (const auto& [request_id, operation_id] : ids) {
+      v1::GetOperationRequest get;
+      get.set_operation_id(operation_id);
+      auto op = client_.GetOperation(get);
+      if (!op.ok() || !op->has_completion()) continue;
+      std::optional<Pending> p = Remove(request_id);
+      if (p) Deliver(std::move(*p), op->completion());
+    }
+  }
+
+  Client& client_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;                         // guarded by mu_
+  bool connected_ = false;                    // guarded by mu_
+  grpc::ClientContext* context_ = nullptr;    // the stream's; guarded by mu_
+  std::map<std::string, Pending> pending_;    // by request id; guarded by mu_
+  std::thread thread_;
+};
+
+std::unique_ptr<Client> Client::Connect(const std::string& target, ClientOptions options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  auto credentials = options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
+  auto channel = grpc::CreateCustomChannel(target, credentials, args);
+  return std::unique_ptr<Client>(new Client(std::move(channel), std::move(options)));
+}
+
+Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : options_(std::move(options)),
+      channel_(std::move(channel)),
+      stub_(v1::WorkQueues::NewStub(channel_)) {}
+
+Client::~Client() { watcher_.reset(); }
+
+std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!options_.client_name.empty()) context->AddMetadata(kClientMetadata, options_.client_name);
+  context->set_deadline(std::chrono::system_clock::now() + options_.call_timeout);
+  return context;
+}
+
+#define MFWQ_CLIENT_UNARY(Method, Request, Response)                               \
+  absl::StatusOr<v1::Response> Client::Method(const v1::Request& request) {       \
+    auto context = NewContext();                                                   \
+    v1::Response response;                                                         \
+    grpc::Status s = stub_->Method(context.get(), request, &response);             \
+    if (!s.ok()) return ToAbsl(s);                                                 \
+    return response;                                                               \
+  }
+
+MFWQ_CLIENT_UNARY(CreateQueue, CreateQueueRequest, Queue)
+MFWQ_CLIENT_UNARY(GetQueue, GetQueueRequest, Queue)
+MFWQ_CLIENT_UNARY(ListQueues, ListQueuesRequest, ListQueuesResponse)
+MFWQ_CLIENT_UNARY(LockQueue, LockQueueRequest, Queue)
+MFWQ_CLIENT_UNARY(UnlockQueue, UnlockQueueRequest, Queue)
+MFWQ_CLIENT_UNARY(DeleteQueue, DeleteQueueRequest, DeleteQueueResponse)
+MFWQ_CLIENT_UNARY(Submit, SubmitRequest, SubmitResponse)
+MFWQ_CLIENT_UNARY(GetOperation, GetOperationRequest, Operation)
+MFWQ_CLIENT_UNARY(ListOperations, ListOperationsRequest, ListOperationsResponse)
+MFWQ_CLIENT_UNARY(CancelOperation, CancelOperationRequest, CancelOperationResponse)
+MFWQ_CLIENT_UNARY(CreateEvent, CreateEventRequest, Event)
+MFWQ_CLIENT_UNARY(SetEvent, SetEventRequest, Event)
+MFWQ_CLIENT_UNARY(ResetEvent, ResetEventRequest, Event)
+MFWQ_CLIENT_UNARY(DeleteEvent, DeleteEventRequest, DeleteEventResponse)
+MFWQ_CLIENT_UNARY(ListEvents, ListEventsRequest, ListEventsResponse)
+
+#undef MFWQ_CLIENT_UNARY
+
+absl::StatusOr<v1::Operation> Client::WaitOperation(const v1::WaitOperationRequest& request) {
+  auto context = NewContext();
+  context->set_deadline(std::chrono::system_clock::now() + options_.call_timeout +
+                        std::chrono::seconds(request.timeout().seconds()));
+  v1::Operation response;
+  grpc::Status s = stub_->WaitOperation(context.get(), request, &response);
+  if (!s.ok()) return ToAbsl(s);
+  return response;
+}
+
+absl::StatusOr<v1::ListKindsResponse> Client::ListKinds() {
+  auto context = NewContext();
+  v1::ListKindsResponse response;
+  grpc::Status s = stub_->ListKinds(context.get(), v1::ListKindsRequest(), &response);
+  if (!s.ok()) return ToAbsl(s);
+  return response;
+}
+
+absl::Status Client::StartSubmit(const v1::SubmitRequest& request, PendingSubmit pending) {
+  if (!watcher_) {
+    std::lock_guard lock(watcher_mu_);
+    if (!watcher_) watcher_ = std::make_unique<Watcher>(*this);
+  }
+  // Subscribed first, so that the completion cannot slip by.
+  if (!watcher_->WaitConnected(options_.call_timeout)) {
+    return absl::UnavailableError("completion stream: the server cannot be reached");
+  }
+  v1::SubmitRequest r = request;
+  if (r.request_id().empty()) r.set_request_id(NewRequestId());
+  watcher_->Add(r.request_id(), std::move(pending));
+  // Transient failures are retried with the same request id: the server
+  // runs it once whatever happens.
+  absl::StatusOr<v1::SubmitResponse> response;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    response = Submit(r);
+    if (response.ok() || response.status().code() != absl::StatusCode::kUnavailable) break;
+  }
+  if (!response.ok()) {
+    watcher_->Remove(r.request_id());
+    return response.status();
+  }
+  watcher_->Accepted(r.request_id(), response->operation());
+  return absl::OkStatus();
+}
+
+HRESULT Client::BeginSubmit(const v1::SubmitRequest& request, IMFAsyncCallback* callback,
+                            IUnknown* state, absl::Status* error) {
+  if (callback == nullptr) return E_POINTER;
+  PendingSubmit pending;
+  pending.callback = ComPtr<IMFAsyncCallback>(callback);
+  pending.state = ComPtr<IUnknown>(state);
+  absl::Status s = StartSubmit(request, std::move(pending));
+  if (error != nullptr) *error = s;
+  return HResultFromStatus(s);
+}
+
+HRESULT Client::EndSubmit(IMFAsyncResult* result, v1::Completion* completion) {
+  if (result == nullptr) return E_POINTER;
+  void* ours = nullptr;
+  if (FAILED(result->QueryInterface(kRemoteResultIid, &ours))) return E_INVALIDARG;
+  auto remote = ComPtr<RemoteResult>::Adopt(static_cast<RemoteResult*>(
+      static_cast<MFASYNCRESULT*>(static_cast<IMFAsyncResult*>(ours))));
+  if (completion != nullptr) *completion = remote->completion();
+  return remote->GetStatus();
+}
+
+void Client::SubmitThen(const v1::SubmitRequest& request,
+                        std::function<void(absl::StatusOr<v1::Completion>)> done) {
+  PendingSubmit pending;
+  pending.done = done;
+  absl::Status s = StartSubmit(request, std::move(pending));
+  if (!s.ok()) done(s);
+}
+
+std::future<absl::StatusOr<v1::Completion>> Client::SubmitAsync(const v1::SubmitRequest& request) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<v1::Completion>>>();
+  std::future<absl::StatusOr<v1::Completion>> future = promise->get_future();
+  SubmitThen(request, [promise](absl::StatusOr<v1::Completion> c) {
+    promise->set_value(std::move(c));
+  });
+  return future;
+}
+
+}  // namespace mfwq::client

@@ -1,0 +1,243 @@
+// The C++ SDK against the real mfwq-server on 127.0.0.1 port 0: blocking
+// calls, BeginSubmit/EndSubmit delivering on the named local MF work queue
+// with the remote status and bytes, the future form, and reconnection
+// across a server restart.
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "mfwq/client/client.h"
+#include "server_process.h"
+#include "test_support.h"
+
+namespace mfwq::client {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using mfwq::test::Gate;
+using mfwq::test::ServerProcess;
+using mfwq::test::TempDir;
+
+constexpr DWORD kRemoteMultithreaded = 5;  // MFASYNC_CALLBACK_QUEUE_MULTITHREADED
+constexpr DWORD kRemoteLongFunction = 7;   // MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION
+
+// A callback on a local queue: records what Invoke sees.
+class Recorder final : public ComObject<Recorder, IMFAsyncCallback> {
+ public:
+  Recorder(Client* client, DWORD queue) : client_(client), queue_(queue) {}
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD* flags, DWORD* queue) override {
+    *flags = 0;
+    *queue = queue_;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult* result) override {
+    thread = std::this_thread::get_id();
+    status = result->GetStatus();
+    bytes = static_cast<MFASYNCRESULT*>(result)->dwBytesTransferred;
+    ComPtr<IUnknown> got;
+    state_ok = SUCCEEDED(result->GetState(got.ReleaseAndGetAddressOf())) && got.get() == expected_state;
+    end_status = client_->EndSubmit(result, &completion);
+    ++invocations;
+    invoked.Open();
+    return S_OK;
+  }
+  IUnknown* expected_state = nullptr;
+  Gate invoked;
+  std::thread::id thread;
+  HRESULT status = E_UNEXPECTED, end_status = E_UNEXPECTED;
+  DWORD bytes = 0;
+  bool state_ok = false;
+  v1::Completion completion;
+  std::atomic<int> invocations{0};
+
+ private:
+  friend class ComObject<Recorder, IMFAsyncCallback>;
+  ~Recorder() = default;
+  Client* const client_;
+  const DWORD queue_;
+};
+
+// Learns the thread of a one-thread local queue.
+class ThreadProbe final : public ComObject<ThreadProbe, IMFAsyncCallback> {
+ public:
+  explicit ThreadProbe(DWORD queue) : queue_(queue) {}
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD* flags, DWORD* queue) override {
+    *flags = 0;
+    *queue = queue_;
+    return S_OK;
+  }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
+    thread = std::this_thread::get_id();
+    ran.Open();
+    return S_OK;
+  }
+  Gate ran;
+  std::thread::id thread;
+
+ private:
+  friend class ComObject<ThreadProbe, IMFAsyncCallback>;
+  ~ThreadProbe() = default;
+  const DWORD queue_;
+};
+
+class ClientTest : public mfwq::test::PlatformTest {
+ protected:
+  void SetUp() override {
+    mfwq::test::PlatformTest::SetUp();
+    Start({});
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) {
+      EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
+    }
+    mfwq::test::PlatformTest::TearDown();
+  }
+  void Start(const std::vector<std::string>& args) {
+    std::string error;
+    server_ = ServerProcess::Start(dir_.path() + "/data", args, &error);
+    ASSERT_NE(server_, nullptr) << error;
+    if (!client_) {
+      ClientOptions options;
+      options.client_name = "sdk-test";
+      client_ = Client::Connect(server_->address(), options);
+    }
+  }
+  static v1::SubmitRequest Echo(const std::string& data) {
+    v1::SubmitRequest r;
+    r.set_queue_id(kRemoteMultithreaded);
+    r.set_kind("echo");
+    (*r.mutable_parameters())["data"].set_bytes_value(data);
+    return r;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ClientTest, BlockingCallsReturnStatusOr) {
+  auto kinds = client_->ListKinds();
+  ASSERT_TRUE(kinds.ok()) << kinds.status();
+  EXPECT_GE(kinds->kinds_size(), 3);
+  v1::GetOperationRequest get;
+  get.set_operation_id("op-ffffffffffffffff");
+  auto missing = client_->GetOperation(get);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  v1::CreateQueueRequest create;
+  create.set_type(v1::QUEUE_TYPE_SERIAL);
+  auto bad = client_->CreateQueue(create);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message().rfind("target_queue_id", 0), 0u) << bad.status();
+  create.set_type(v1::QUEUE_TYPE_STANDARD);
+  auto queue = client_->CreateQueue(create);
+  ASSERT_TRUE(queue.ok()) << queue.status();
+  auto submitted = client_->Submit(Echo("x"));
+  ASSERT_TRUE(submitted.ok()) << submitted.status();
+  EXPECT_EQ(submitted->operation().owner(), "sdk-test");
+}
+
+TEST_F(ClientTest, AnUnreachableServerIsUnavailable) {
+  ClientOptions options;
+  options.call_timeout = std::chrono::seconds(2);
+  // The server's port once it has gone: nothing listens there.
+  const std::string address = server_->address();
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_.reset();
+  auto lonely = Client::Connect(address, options);
+  EXPECT_EQ(lonely->ListKinds().status().code(), absl::StatusCode::kUnavailable);
+  absl::Status error;
+  auto callback = ComPtr<Recorder>::Adopt(new Recorder(lonely.get(), MFASYNC_CALLBACK_QUEUE_STANDARD));
+  EXPECT_EQ(lonely->BeginSubmit(Echo("x"), callback.get(), nullptr, &error), MF_E_SHUTDOWN);
+  EXPECT_EQ(error.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(callback->invocations.load(), 0);
+}
+
+TEST_F(ClientTest, BeginSubmitInvokesOnTheNamedLocalQueueWithTheRemoteOutcome) {
+  DWORD local = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&local), S_OK);
+  auto probe = ComPtr<ThreadProbe>::Adopt(new ThreadProbe(local));
+  ASSERT_EQ(MFPutWorkItem(local, probe.get(), nullptr), S_OK);
+  ASSERT_TRUE(probe->ran.Wait());
+
+  auto state = ComPtr<ThreadProbe>::Adopt(new ThreadProbe(local));  // any object will do
+  auto callback = ComPtr<Recorder>::Adopt(new Recorder(client_.get(), local));
+  callback->expected_state = state.get();
+  ASSERT_EQ(client_->BeginSubmit(Echo("remote bytes"), callback.get(), state.get()), S_OK);
+  ASSERT_TRUE(callback->invoked.Wait());
+  EXPECT_EQ(callback->thread, probe->thread) << "Invoke runs on the queue GetParameters names";
+  EXPECT_EQ(callback->status, S_OK);
+  EXPECT_EQ(callback->bytes, 12u);
+  EXPECT_TRUE(callback->state_ok);
+  EXPECT_EQ(callback->end_status, S_OK);
+  EXPECT_EQ(callback->completion.result(), "remote bytes");
+
+  v1::SubmitRequest fail;
+  fail.set_queue_id(kRemoteMultithreaded);
+  fail.set_kind("fail");
+  (*fail.mutable_parameters())["hresult"].set_int_value(0x80004005);
+  auto failing = ComPtr<Recorder>::Adopt(new Recorder(client_.get(), local));
+  ASSERT_EQ(client_->BeginSubmit(fail, failing.get(), nullptr), S_OK);
+  ASSERT_TRUE(failing->invoked.Wait());
+  EXPECT_EQ(failing->status, E_FAIL);
+  EXPECT_EQ(failing->end_status, E_FAIL);
+  EXPECT_EQ(failing->completion.status().name(), "E_FAIL");
+
+  // A refused submission invokes nothing and says why.
+  v1::SubmitRequest bad = Echo("x");
+  bad.set_kind("no.such.kind");
+  absl::Status error;
+  auto refused = ComPtr<Recorder>::Adopt(new Recorder(client_.get(), local));
+  EXPECT_EQ(client_->BeginSubmit(bad, refused.get(), nullptr, &error), E_INVALIDARG);
+  EXPECT_EQ(error.message().rfind("kind", 0), 0u) << error;
+  EXPECT_EQ(refused->invocations.load(), 0);
+  EXPECT_EQ(MFUnlockWorkQueue(local), S_OK);
+}
+
+TEST_F(ClientTest, TheFutureFormGivesTheCompletion) {
+  std::vector<std::future<absl::StatusOr<v1::Completion>>> futures;
+  for (int i = 0; i < 50; ++i) futures.push_back(client_->SubmitAsync(Echo(std::to_string(i))));
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(futures[i].wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    auto c = futures[i].get();
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->result(), std::to_string(i));
+  }
+}
+
+TEST_F(ClientTest, CompletionsArriveAcrossAServerRestart) {
+  v1::SubmitRequest sleep;
+  sleep.set_queue_id(kRemoteLongFunction);
+  sleep.set_kind("sleep");
+  *(*sleep.mutable_parameters())["duration"].mutable_duration_value() =
+      TimeUtil::SecondsToDuration(3600);
+  auto interrupted = client_->SubmitAsync(sleep);
+  // Once it runs, the server goes down hard and comes back on the same port.
+  const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+  v1::ListOperationsRequest running;
+  running.add_states(v1::OPERATION_STATE_RUNNING);
+  for (;;) {
+    auto list = client_->ListOperations(running);
+    ASSERT_TRUE(list.ok()) << list.status();
+    if (list->operations_size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  server_->Kill();
+  Start({"--listen", "127.0.0.1:" + port});
+
+  ASSERT_EQ(interrupted.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  auto c = interrupted.get();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->status().name(), "MF_E_SHUTDOWN");
+  // And new work goes through the same client.
+  auto after = client_->SubmitAsync(Echo("after"));
+  ASSERT_EQ(after.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_EQ(after.get()->result(), "after");
+}
+
+}  // namespace
+}  // namespace mfwq::client
