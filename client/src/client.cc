@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <cstring>
@@ -153,9 +154,14 @@ class Client::Watcher {
     return cv_.wait_for(lock, timeout, [this] { return connected_ || stop_; }) && connected_;
   }
 
-  void Add(const std::string& request_id, Pending pending) {
+  // ALREADY_EXISTS if a submission with this request id is still pending.
+  absl::Status Add(const std::string& request_id, Pending pending) {
     std::lock_guard lock(mu_);
-    pending_[request_id] = std::move(pending);
+    if (!pending_.emplace(request_id, std::move(pending)).second) {
+      return absl::AlreadyExistsError("request_id: a submission with \"" + request_id +
+                                      "\" is still waiting for its completion on this client");
+    }
+    return absl::OkStatus();
   }
   // Submit answered: `completion` is set if it had completed already
   // (a deduplicated retry).
@@ -201,7 +207,8 @@ class Client::Watcher {
  private:
   void Run() {
     std::chrono::milliseconds backoff(50);
-    std::uint64_t last_sequence = 0;
+    // Where the next stream starts: none yet, or after OUT_OF_RANGE: from now.
+    std::optional<std::uint64_t> resume_after;
     for (;;) {
       auto context = client_.NewContext();
       context->set_deadline(std::chrono::system_clock::time_point::max());
@@ -211,15 +218,23 @@ class Client::Watcher {
         context_ = context.get();
       }
       v1::WatchCompletionsRequest request;
-      if (last_sequence == 0) {
-        request.set_from_now(true);
+      if (resume_after) {
+        request.set_after_sequence(*resume_after);
       } else {
-        request.set_after_sequence(last_sequence);
+        request.set_from_now(true);
       }
       auto reader = client_.stub_->WatchCompletions(context.get(), request);
       // The server answers with its metadata once the stream is subscribed.
       reader->WaitForInitialMetadata();
-      const bool subscribed = context->GetServerInitialMetadata().count("mfwq-subscribed") != 0;
+      // Subscribed at this sequence: resuming after it (rather than from
+      // now) leaves no gap if this stream breaks before a completion comes.
+      const auto& headers = context->GetServerInitialMetadata();
+      auto at = headers.find("mfwq-subscribed");
+      const bool subscribed = at != headers.end();
+      if (subscribed && !resume_after) {
+        resume_after = std::strtoull(std::string(at->second.data(), at->second.size()).c_str(),
+                                     nullptr, 10);
+      }
       bool up;
       {
         std::lock_guard lock(mu_);
@@ -228,18 +243,23 @@ class Client::Watcher {
       }
       cv_.notify_all();
       if (up) {
-        CatchUp();
+        // A stream from now on may have missed completions of operations
+        // submitted before it: ask for them one by one.
+        if (request.from_now()) CatchUp();
         backoff = std::chrono::milliseconds(50);
         v1::Notification n;
         while (reader->Read(&n)) {
           if (!n.has_completion()) continue;
-          last_sequence = n.sequence();
+          resume_after = n.sequence();
           std::optional<Pending> p = Remove(n.completion().request_id());
           if (p) Deliver(std::move(*p), std::move(*n.mutable_completion()));
         }
       }
+      if (!up) context->TryCancel();  // not subscribed: do not wait for it
       const grpc::Status status = reader->Finish();
-      if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) last_sequence = 0;
+      // What it missed is no longer retained: from now on, and CatchUp asks
+      // for the rest one by one.
+      if (status.error_code() == grpc::StatusCode::OUT_OF_RANGE) resume_after.reset();
       std::unique_lock lock(mu_);
       connected_ = false;
       context_ = nullptr;
@@ -259,12 +279,29 @@ class Client::Watcher {
       }
     }
     for (const auto& [request_id, operation_id] : ids) {
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) return;
+      }
       v1::GetOperationRequest get;
       get.set_operation_id(operation_id);
       auto op = client_.GetOperation(get);
-      if (!op.ok() || !op->has_completion()) continue;
+      v1::Completion completion;
+      if (op.ok() && op->has_completion()) {
+        completion = op->completion();
+      } else if (op.status().code() == absl::StatusCode::kNotFound) {
+        // Completed and no longer retained (or the server lost its journal).
+        completion.set_operation_id(operation_id);
+        completion.set_request_id(request_id);
+        completion.mutable_status()->set_code(static_cast<std::uint32_t>(MF_E_NOT_FOUND));
+        completion.mutable_status()->set_name("MF_E_NOT_FOUND");
+        completion.set_message("the server no longer has this operation: " +
+                               std::string(op.status().message()));
+      } else {
+        continue;  // not completed, or not known now: the stream brings it
+      }
       std::optional<Pending> p = Remove(request_id);
-      if (p) Deliver(std::move(*p), op->completion());
+      if (p) Deliver(std::move(*p), std::move(completion));
     }
   }
 
@@ -279,7 +316,7 @@ class Client::Watcher {
 };
 
 std::unique_ptr<Client> Client::Connect(const std::string& target, ClientOptions options) {
-  grpc::ChannelArguments args;
+  grpc::ChannelArguments args = options.channel_arguments;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(options.keepalive_time.count()));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -294,7 +331,15 @@ Client::Client(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
       channel_(std::move(channel)),
       stub_(v1::WorkQueues::NewStub(channel_)) {}
 
-Client::~Client() { watcher_.reset(); }
+Client::~Client() {
+  std::unique_ptr<Watcher> watcher;
+  {
+    std::lock_guard lock(watcher_mu_);
+    closing_ = true;  // submissions from callbacks run meanwhile are refused
+    watcher = std::move(watcher_);
+  }
+  watcher.reset();
+}
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
@@ -349,29 +394,43 @@ absl::StatusOr<v1::ListKindsResponse> Client::ListKinds() {
 }
 
 absl::Status Client::StartSubmit(const v1::SubmitRequest& request, PendingSubmit pending) {
-  if (!watcher_) {
+  Watcher* watcher;
+  {
     std::lock_guard lock(watcher_mu_);
+    if (closing_) return absl::CancelledError("the client is being destroyed");
     if (!watcher_) watcher_ = std::make_unique<Watcher>(*this);
+    watcher = watcher_.get();  // lives until ~Client
   }
   // Subscribed first, so that the completion cannot slip by.
-  if (!watcher_->WaitConnected(options_.call_timeout)) {
+  if (!watcher->WaitConnected(options_.call_timeout)) {
     return absl::UnavailableError("completion stream: the server cannot be reached");
   }
   v1::SubmitRequest r = request;
   if (r.request_id().empty()) r.set_request_id(NewRequestId());
-  watcher_->Add(r.request_id(), std::move(pending));
-  // Transient failures are retried with the same request id: the server
-  // runs it once whatever happens.
+  if (absl::Status s = watcher->Add(r.request_id(), std::move(pending)); !s.ok()) return s;
+  // Failures for want of the server are retried with the same request id:
+  // the server runs the operation once whatever happens.
   absl::StatusOr<v1::SubmitResponse> response;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  std::chrono::milliseconds backoff(50);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (attempt > 0) {
+      std::this_thread::sleep_for(backoff);  // between attempts at reaching the server
+      backoff *= 2;
+    }
     response = Submit(r);
-    if (response.ok() || response.status().code() != absl::StatusCode::kUnavailable) break;
+    const absl::StatusCode code = response.status().code();
+    if (response.ok() ||
+        (code != absl::StatusCode::kUnavailable && code != absl::StatusCode::kDeadlineExceeded)) {
+      break;
+    }
   }
   if (!response.ok()) {
-    watcher_->Remove(r.request_id());
-    return response.status();
+    // Unless its completion came meanwhile (then it was accepted after all
+    // and its callback has run or will run), nothing will come.
+    if (watcher->Remove(r.request_id())) return response.status();
+    return absl::OkStatus();
   }
-  watcher_->Accepted(r.request_id(), response->operation());
+  watcher->Accepted(r.request_id(), response->operation());
   return absl::OkStatus();
 }
 

@@ -554,7 +554,7 @@ class WorkQueuesService::WatchReactor final
         live_from_ = Subscribe(std::move(filter));
         cursor_ = last_sent_ = live_from_;
         // Tells the client it is subscribed (before any write).
-        ctx->AddInitialMetadata(kSubscribedMetadata, "1");
+        ctx->AddInitialMetadata(kSubscribedMetadata, std::to_string(live_from_));
         StartSendInitialMetadata();
         busy_ = false;
       }
@@ -580,7 +580,7 @@ class WorkQueuesService::WatchReactor final
       busy_ = true;
       live_from_ = Subscribe(std::move(filter));
       replaying_ = cursor_ < live_from_;
-      ctx->AddInitialMetadata(kSubscribedMetadata, "1");
+      ctx->AddInitialMetadata(kSubscribedMetadata, std::to_string(live_from_));
       StartSendInitialMetadata();
       busy_ = false;
     }

@@ -220,10 +220,12 @@ TEST_F(ClientTest, CompletionsArriveAcrossAServerRestart) {
   const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
   v1::ListOperationsRequest running;
   running.add_states(v1::OPERATION_STATE_RUNNING);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (;;) {
     auto list = client_->ListOperations(running);
     ASSERT_TRUE(list.ok()) << list.status();
     if (list->operations_size() == 1) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the sleep never ran";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   server_->Kill();
@@ -236,7 +238,33 @@ TEST_F(ClientTest, CompletionsArriveAcrossAServerRestart) {
   // And new work goes through the same client.
   auto after = client_->SubmitAsync(Echo("after"));
   ASSERT_EQ(after.wait_for(std::chrono::seconds(60)), std::future_status::ready);
-  EXPECT_EQ(after.get()->result(), "after");
+  auto done = after.get();
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->result(), "after");
+}
+
+TEST_F(ClientTest, ARequestIdStillPendingIsRefusedAndOneAlreadyCompletedCompletesAtOnce) {
+  v1::SubmitRequest sleep;
+  sleep.set_request_id("once");
+  sleep.set_queue_id(kRemoteLongFunction);
+  sleep.set_kind("sleep");
+  *(*sleep.mutable_parameters())["duration"].mutable_duration_value() =
+      TimeUtil::MillisecondsToDuration(200);
+  auto first = client_->SubmitAsync(sleep);
+  auto second = client_->SubmitAsync(sleep);
+  ASSERT_EQ(second.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(second.get().status().code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_EQ(first.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto c = first.get();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->status().name(), "S_OK");
+  // A retry after the completion gets the same completion, from the
+  // server's deduplication.
+  auto again = client_->SubmitAsync(sleep);
+  ASSERT_EQ(again.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto same = again.get();
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->operation_id(), c->operation_id());
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ struct ClientOptions {
   // Keepalive pings on idle connections, so that long idle streams survive
   // proxies and NAT.
   std::chrono::milliseconds keepalive_time{20000};
-  // More channel arguments (applied last).
+  // Channel arguments to start from (the keepalive settings are added).
   grpc::ChannelArguments channel_arguments;
 };
 
@@ -98,7 +98,10 @@ class Client {
   // Submits `request` (given a request id if it has none) and returns: S_OK
   // once the server accepted it, or the HRESULT of why not (E_INVALIDARG
   // for a bad request, MF_E_SHUTDOWN if the server cannot be reached, ...;
-  // `error`, if given, gets the call status). When the operation completes,
+  // `error`, if given, gets the call status). A request id still pending on
+  // this client is refused (ALREADY_EXISTS). An operation the server no
+  // longer retains when the client catches up after a disconnection
+  // completes with MF_E_NOT_FOUND. When the operation completes,
   // `callback`'s Invoke runs on the MF work queue its GetParameters names
   // with an IMFAsyncResult whose GetStatus and dwBytesTransferred are the
   // remote ones and whose GetState is `state`.
@@ -108,8 +111,10 @@ class Client {
   // if `completion` is given, the whole completion.
   HRESULT EndSubmit(IMFAsyncResult* result, v1::Completion* completion = nullptr);
 
-  // The same without COM: `done` runs (on a client thread) with the
-  // completion, or with the call status if the server refused it.
+  // The same without COM: `done` runs with the completion, or with the call
+  // status if the server refused it. It runs on the client's completion
+  // thread (or the caller's, for a refusal): it must not block waiting for
+  // another completion of the same client, nor destroy the client.
   void SubmitThen(const v1::SubmitRequest& request,
                   std::function<void(absl::StatusOr<v1::Completion>)> done);
   std::future<absl::StatusOr<v1::Completion>> SubmitAsync(const v1::SubmitRequest& request);
@@ -136,7 +141,8 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkQueues::Stub> stub_;
   std::mutex watcher_mu_;
-  std::unique_ptr<Watcher> watcher_;  // started by the first submission
+  std::unique_ptr<Watcher> watcher_;  // started by the first submission; guarded by watcher_mu_
+  bool closing_ = false;              // guarded by watcher_mu_
 };
 
 // The conversion of a call status to the HRESULT BeginSubmit returns.
