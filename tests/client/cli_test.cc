@@ -1,0 +1,120 @@
+// The mfwq command-line tool, run as a program against the real server:
+// its output, --json, and exit codes.
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "server_process.h"
+
+namespace mfwq::test {
+namespace {
+
+struct Result {
+  int exit_code;
+  std::string out;  // standard output and error
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = ServerProcess::Start(dir_.path() + "/data", {}, &error);
+    ASSERT_NE(server_, nullptr) << error;
+  }
+  void TearDown() override {
+    if (server_) {
+      EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
+    }
+  }
+  // Runs `mfwq ARGS` (with MFWQ_SERVER naming the test's server).
+  Result Mfwq(const std::string& args, const std::string& server = "") const {
+    const std::string command = "MFWQ_SERVER=" + (server.empty() ? server_->address() : server) +
+                                " " + MFWQ_CLI_BINARY + " " + args + " 2>&1";
+    Result run{-1, ""};
+    FILE* pipe = popen(command.c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buffer[4096];
+    std::size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
+    const int status = pclose(pipe);
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+TEST_F(CliTest, SubmitAndWaitExitsWithTheOperationsOutcome) {
+  Result ok = Mfwq("submit echo --param data=hello --wait");
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_NE(ok.out.find("echo: S_OK (0x00000000), 5 bytes"), std::string::npos) << ok.out;
+
+  Result failed = Mfwq("submit fail --param hresult=0x80004005 --param message=boom --wait");
+  EXPECT_EQ(failed.exit_code, 1) << failed.out;
+  EXPECT_NE(failed.out.find("E_FAIL (0x80004005)"), std::string::npos) << failed.out;
+  EXPECT_NE(failed.out.find("boom"), std::string::npos) << failed.out;
+
+  Result json = Mfwq("--json submit echo --param data=x --queue 1 --wait");
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_NE(json.out.find("\"status\":{\"code\":0,\"name\":\"S_OK\"}"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"queue_id\":1"), std::string::npos) << json.out;
+
+  Result list = Mfwq("ops list --kind echo");
+  EXPECT_EQ(list.exit_code, 0) << list.out;
+  EXPECT_EQ(list.out.rfind("ID", 0), 0u) << list.out;
+  EXPECT_NE(list.out.find("op-0000000000000003  echo  1      completed"), std::string::npos)
+      << list.out;
+}
+
+TEST_F(CliTest, QueuesEventsKindsAndWatch) {
+  Result created = Mfwq("queues create serial --target 5 --name ordered --label farm=a");
+  EXPECT_EQ(created.exit_code, 0) << created.out;
+  EXPECT_NE(created.out.find("0x10000  serial  ordered"), std::string::npos) << created.out;
+  Result listed = Mfwq("--json queues list --label farm=a");
+  EXPECT_NE(listed.out.find("\"name\":\"ordered\""), std::string::npos) << listed.out;
+
+  EXPECT_EQ(Mfwq("events create go").exit_code, 0);
+  Result waiting = Mfwq("submit echo --wait-event go");
+  EXPECT_NE(waiting.out.find("waiting"), std::string::npos) << waiting.out;
+  EXPECT_EQ(Mfwq("events set go").exit_code, 0);
+  Result watched = Mfwq("watch --count 1");
+  EXPECT_EQ(watched.exit_code, 0) << watched.out;
+  EXPECT_EQ(watched.out.rfind("1 op-0000000000000001 echo: S_OK", 0), 0u) << watched.out;
+
+  Result kinds = Mfwq("kinds");
+  EXPECT_NE(kinds.out.find("--param duration=<duration> (required)"), std::string::npos)
+      << kinds.out;
+}
+
+TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
+  Result bad = Mfwq("submit echo --param data=x --queue 0x7777");
+  EXPECT_EQ(bad.exit_code, 3) << bad.out;
+  EXPECT_NE(bad.out.find("NOT_FOUND: queue_id"), std::string::npos) << bad.out;
+
+  Result typed = Mfwq("submit sleep --param duration=soon");
+  EXPECT_EQ(typed.exit_code, 2) << typed.out;
+  EXPECT_NE(typed.out.find("--param duration: expected a duration"), std::string::npos) << typed.out;
+
+  Result unknown = Mfwq("frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("unknown command \"frobnicate\""), std::string::npos) << unknown.out;
+
+  Result help = Mfwq("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Usage: mfwq"), std::string::npos);
+
+  // A port on which nothing listens (the test's server, stopped).
+  const std::string address = server_->address();
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_.reset();
+  Result down = Mfwq("kinds", address);
+  EXPECT_EQ(down.exit_code, 3) << down.out;
+  EXPECT_NE(down.out.find("cannot reach the server at " + address), std::string::npos) << down.out;
+}
+
+}  // namespace
+}  // namespace mfwq::test
