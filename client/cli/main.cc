@@ -61,6 +61,52 @@ for submit), 7 long function; created queues have ids like 0x10000.
 Exit status: 0 ok, 1 operation failed, 2 usage, 3 call failed.
 )";
 
+// `mfwq COMMAND --help`.
+const std::map<std::string, std::string> kCommandHelp = {
+    {"kinds", R"(Usage: mfwq kinds
+The operation kinds the server offers, each with its parameters, their types
+and whether they are required (what `submit --param` takes).
+)"},
+    {"queues", R"(Usage: mfwq queues list [--label K=V]...
+       mfwq queues create standard|multithreaded|serial [--target ID] [--name N] [--label K=V]...
+       mfwq queues get|lock|unlock ID
+       mfwq queues delete ID [--cancel-pending]
+The server's work queues with live statistics. create allocates a private
+queue (serial ones run on --target); lock and unlock add and drop one of this
+client's MF locks; delete releases this client's locks (--cancel-pending also
+cancels the queue's operations that have not started).
+)"},
+    {"submit", R"(Usage: mfwq submit KIND [--queue ID] [--param NAME=VALUE]... [--priority N]
+                   [--delay D | --wait-event E] [--signal-event E] [--request-id R]
+                   [--state TEXT] [--deadline D] [--wait]
+Submits an operation (default queue 5, MFASYNC_CALLBACK_QUEUE_MULTITHREADED).
+Parameter values are typed from the catalog (mfwq kinds); durations are 500ms,
+30s, 5m, 2h. --delay schedules it, --wait-event waits for an event, and
+--signal-event sets one when it completes. --deadline cancels it if it has not
+completed in time. --wait waits for the completion (with a progress bar on a
+terminal); the exit status is then 1 if its HRESULT is a failure.
+)"},
+    {"ops", R"(Usage: mfwq ops get|cancel ID
+       mfwq ops wait ID [--timeout D]
+       mfwq ops list [--queue ID] [--state S]... [--kind K]
+This client's operations. wait exits 1 if the operation completed with a
+failure HRESULT; with --timeout it prints the operation as it is when the time
+is up. States: pending, scheduled, waiting, running, completed.
+)"},
+    {"watch", R"(Usage: mfwq watch [--after SEQ] [--queue ID]... [--op ID]... [--progress] [--count N]
+Completions (and, with --progress, progress reports) as they happen, each
+with its sequence number: --after SEQ resumes after the last one seen. Stops
+after --count completions, or on Ctrl+C.
+)"},
+    {"events", R"(Usage: mfwq events create NAME [--manual-reset] [--set]
+       mfwq events set|reset|delete NAME
+       mfwq events list
+Named events for operations that wait for one (submit --wait-event) or set one
+when they complete (submit --signal-event). Deleting an event cancels the
+operations waiting for it.
+)"},
+};
+
 struct Options {
   std::string server;
   std::string client;
@@ -716,8 +762,9 @@ int main(int argc, char** argv) {
     }
     options.args.assign(args.begin() + static_cast<std::ptrdiff_t>(i), args.end());
     for (const std::string& a : options.args) {
-      if (a == "--help") {
-        std::fputs(kUsageText, stdout);
+      if (a == "--help" || a == "-h") {
+        auto help = kCommandHelp.find(options.args[0]);
+        std::fputs(help != kCommandHelp.end() ? help->second.c_str() : kUsageText, stdout);
         return kOk;
       }
     }

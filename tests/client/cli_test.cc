@@ -106,6 +106,11 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
   Result help = Mfwq("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Usage: mfwq"), std::string::npos);
+  for (const char* command : {"kinds", "queues", "submit", "ops", "watch", "events"}) {
+    Result own = Mfwq(std::string(command) + " --help");
+    EXPECT_EQ(own.exit_code, 0) << command;
+    EXPECT_EQ(own.out.rfind(std::string("Usage: mfwq ") + command, 0), 0u) << own.out;
+  }
 
   // A port on which nothing listens (the test's server, stopped).
   const std::string address = server_->address();
