@@ -797,7 +797,13 @@ class WorkQueuesService::SessionReactor final
           continue;
         }
         Track(result.value());
-        ToProto(result->operation, out->mutable_accepted()->mutable_operation());
+        v1::Operation* op = out->mutable_accepted()->mutable_operation();
+        ToProto(result->operation, op);
+        // Kept small, so that a batch's answer fits in a message: the
+        // client has the parameters, and the completion comes as a
+        // notification (unless this answers a retry of a completed one).
+        op->clear_parameters();
+        if (!result->deduplicated) op->clear_completion();
         out->mutable_accepted()->set_deduplicated(result->deduplicated);
       }
       return grpc::Status::OK;
