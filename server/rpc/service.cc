@@ -94,6 +94,14 @@ StatusOr<std::string> WorkQueuesService::ClientOf(const grpc::CallbackServerCont
   return name;
 }
 
+// A call's answer: the core's result converted into `out`, or its error.
+template <typename T, typename Out>
+Status Reply(StatusOr<T> result, Out* out) {
+  if (!result.ok()) return result.status();
+  ToProto(result.value(), out);
+  return OkStatus();
+}
+
 template <typename Body>
 WorkQueuesService::Unary* WorkQueuesService::Run(Ctx* context, Body&& body) {
   Unary* reactor = context->DefaultReactor();
@@ -136,10 +144,7 @@ WorkQueuesService::Unary* WorkQueuesService::CreateQueue(Ctx* ctx, const v1::Cre
 WorkQueuesService::Unary* WorkQueuesService::GetQueue(Ctx* ctx, const v1::GetQueueRequest* r,
                                                       v1::Queue* out) {
   return Run(ctx, [&](const std::string& client) -> Status {
-    auto queue = core_.queues.Get(client, r->queue_id());
-    if (!queue.ok()) return queue.status();
-    ToProto(queue.value(), out);
-    return OkStatus();
+    return Reply(core_.queues.Get(client, r->queue_id()), out);
   });
 }
 
@@ -159,20 +164,14 @@ WorkQueuesService::Unary* WorkQueuesService::ListQueues(Ctx* ctx, const v1::List
 WorkQueuesService::Unary* WorkQueuesService::LockQueue(Ctx* ctx, const v1::LockQueueRequest* r,
                                                        v1::Queue* out) {
   return Run(ctx, [&](const std::string& client) -> Status {
-    auto queue = core_.queues.Lock(client, r->queue_id());
-    if (!queue.ok()) return queue.status();
-    ToProto(queue.value(), out);
-    return OkStatus();
+    return Reply(core_.queues.Lock(client, r->queue_id()), out);
   });
 }
 
 WorkQueuesService::Unary* WorkQueuesService::UnlockQueue(Ctx* ctx, const v1::UnlockQueueRequest* r,
                                                          v1::Queue* out) {
   return Run(ctx, [&](const std::string& client) -> Status {
-    auto queue = core_.queues.Unlock(client, r->queue_id());
-    if (!queue.ok()) return queue.status();
-    ToProto(queue.value(), out);
-    return OkStatus();
+    return Reply(core_.queues.Unlock(client, r->queue_id()), out);
   });
 }
 
@@ -244,10 +243,7 @@ WorkQueuesService::Unary* WorkQueuesService::GetOperation(Ctx* ctx,
                                                           v1::Operation* out) {
   return Run(ctx, [&](const std::string& client) -> Status {
     if (r->operation_id().empty()) return InvalidArgument("operation_id: required");
-    auto op = core_.operations.Get(client, r->operation_id());
-    if (!op.ok()) return op.status();
-    ToProto(op.value(), out);
-    return OkStatus();
+    return Reply(core_.operations.Get(client, r->operation_id()), out);
   });
 }
 
