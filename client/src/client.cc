@@ -1,93 +1,23 @@
 #include "mfwq/client/client.h"
 
+#include "remote_result.h"
+
 #include <algorithm>
-#include <atomic>
 #include <condition_variable>
-#include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <optional>
-#include <cstring>
 #include <mutex>
-#include <random>
+#include <optional>
 #include <thread>
-#include <variant>
-
-#include <mfwq/com_object.h>
-#include <mfwq/com_ptr.h>
+#include <unordered_map>
 
 namespace mfwq::client {
 namespace {
 
+using internal::NewRequestId;
+using internal::ToAbsl;
+
 constexpr char kClientMetadata[] = "mfwq-client";
-
-absl::Status ToAbsl(const grpc::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
-}
-
-// The private interface id by which EndSubmit recognises its results.
-constexpr GUID kRemoteResultIid = {0x6d667771, 0x7265, 0x6d6f,
-                                   {0x74, 0x65, 0x72, 0x65, 0x73, 0x75, 0x6c, 0x74}};
-
-// What Invoke is handed: an MFASYNCRESULT holding the remote outcome
-// (hrStatusResult, dwBytesTransferred) and the whole completion.
-class RemoteResult final : public ComObject<RemoteResult, MFASYNCRESULT> {
- public:
-  RemoteResult(IMFAsyncCallback* callback, IUnknown* state, v1::Completion completion)
-      : completion_(std::move(completion)), state_(state) {
-    std::memset(&overlapped, 0, sizeof overlapped);
-    pCallback = callback;
-    if (pCallback != nullptr) pCallback->AddRef();
-    if (state_ != nullptr) state_->AddRef();
-    hrStatusResult = static_cast<HRESULT>(completion_.status().code());
-    dwBytesTransferred =
-        static_cast<DWORD>(std::min<std::uint64_t>(completion_.bytes_transferred(), 0xFFFFFFFFu));
-    hEvent = nullptr;
-  }
-  static bool Implements(REFIID riid) {
-    return IsEqualIID(riid, IID_IMFAsyncResult) || IsEqualIID(riid, kRemoteResultIid);
-  }
-  HRESULT STDMETHODCALLTYPE GetState(IUnknown** state) override {
-    if (state == nullptr) return E_POINTER;
-    *state = state_;
-    if (state_ == nullptr) return E_POINTER;
-    state_->AddRef();
-    return S_OK;
-  }
-  HRESULT STDMETHODCALLTYPE GetStatus() override { return hrStatusResult; }
-  HRESULT STDMETHODCALLTYPE SetStatus(HRESULT status) override {
-    hrStatusResult = status;
-    return S_OK;
-  }
-  HRESULT STDMETHODCALLTYPE GetObject(IUnknown** object) override {
-    if (object != nullptr) *object = nullptr;
-    return E_POINTER;
-  }
-  IUnknown* STDMETHODCALLTYPE GetStateNoAddRef() override { return state_; }
-  const v1::Completion& completion() const { return completion_; }
-
- private:
-  friend class ComObject<RemoteResult, MFASYNCRESULT>;
-  ~RemoteResult() {
-    if (pCallback != nullptr) pCallback->Release();
-    if (state_ != nullptr) state_->Release();
-  }
-  const v1::Completion completion_;
-  IUnknown* const state_;
-};
-
-std::string NewRequestId() {
-  static std::atomic<std::uint64_t> counter{0};
-  static const std::uint64_t salt = [] {
-    std::random_device rd;
-    return (std::uint64_t{rd()} << 32) ^ rd();
-  }();
-  char text[48];
-  std::snprintf(text, sizeof text, "sdk-%016llx-%llx", static_cast<unsigned long long>(salt),
-                static_cast<unsigned long long>(counter.fetch_add(1)));
-  return text;
-}
 
 }  // namespace
 
@@ -137,12 +67,9 @@ class Client::Watcher {
       left.swap(pending_);
     }
     for (auto& [request_id, p] : left) {
-      v1::Completion c;
-      c.set_request_id(request_id);
-      c.set_operation_id(p.operation_id);
-      c.mutable_status()->set_code(static_cast<std::uint32_t>(MF_E_SHUTDOWN));
-      c.mutable_status()->set_name("MF_E_SHUTDOWN");
-      c.set_message("the client was destroyed before the operation completed");
+      v1::Completion c =
+          internal::LocalCompletion(request_id, p.operation_id, MF_E_SHUTDOWN,
+                                    "the client was destroyed before the operation completed");
       Deliver(std::move(p), std::move(c));
     }
   }
@@ -172,7 +99,9 @@ class Client::Watcher {
       auto it = pending_.find(request_id);
       if (it == pending_.end()) return;  // delivered from the stream already
       it->second.operation_id = op.id();
+      if (it->second.progress) by_operation_[op.id()] = request_id;
       if (op.has_completion()) {
+        by_operation_.erase(op.id());
         ready = std::move(it->second);
         pending_.erase(it);
       }
@@ -186,19 +115,13 @@ class Client::Watcher {
     if (it == pending_.end()) return std::nullopt;
     Pending p = std::move(it->second);
     pending_.erase(it);
+    if (!p.operation_id.empty()) by_operation_.erase(p.operation_id);
     return p;
   }
 
   static void Deliver(Pending p, v1::Completion completion) {
     if (p.callback) {
-      auto result = ComPtr<RemoteResult>::Adopt(
-          new RemoteResult(p.callback.get(), p.state.get(), std::move(completion)));
-      // Onto the queue the callback's GetParameters names.
-      if (FAILED(MFInvokeCallback(result.get()))) {
-        // MF is shutting down: invoke it here, as MF does at shutdown.
-        result->SetStatus(MF_E_SHUTDOWN);
-        p.callback->Invoke(result.get());
-      }
+      internal::InvokeWithCompletion(p.callback.get(), p.state.get(), std::move(completion));
     } else if (p.done) {
       p.done(std::move(completion));
     }
@@ -218,6 +141,7 @@ class Client::Watcher {
         context_ = context.get();
       }
       v1::WatchCompletionsRequest request;
+      request.set_include_progress(true);
       if (resume_after) {
         request.set_after_sequence(*resume_after);
       } else {
@@ -249,6 +173,10 @@ class Client::Watcher {
         backoff = std::chrono::milliseconds(50);
         v1::Notification n;
         while (reader->Read(&n)) {
+          if (n.has_progress()) {
+            Progress(n.progress());
+            continue;
+          }
           if (!n.has_completion()) continue;
           resume_after = n.sequence();
           std::optional<Pending> p = Remove(n.completion().request_id());
@@ -267,6 +195,22 @@ class Client::Watcher {
       cv_.wait_for(lock, backoff, [this] { return stop_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
+  }
+
+  // To the submission's progress function, if it has one. Progress that
+  // comes before Submit answered (the operation id is not known yet) is not
+  // reported: progress is a hint, never retained or replayed.
+  void Progress(const v1::Progress& progress) {
+    std::function<void(const v1::Progress&)> report;
+    {
+      std::lock_guard lock(mu_);
+      auto at = by_operation_.find(progress.operation_id());
+      if (at == by_operation_.end()) return;
+      auto it = pending_.find(at->second);
+      if (it == pending_.end()) return;
+      report = it->second.progress;
+    }
+    report(progress);
   }
 
   // Completions that may have come while the stream was away.
@@ -291,12 +235,9 @@ class Client::Watcher {
         completion = op->completion();
       } else if (op.status().code() == absl::StatusCode::kNotFound) {
         // Completed and no longer retained (or the server lost its journal).
-        completion.set_operation_id(operation_id);
-        completion.set_request_id(request_id);
-        completion.mutable_status()->set_code(static_cast<std::uint32_t>(MF_E_NOT_FOUND));
-        completion.mutable_status()->set_name("MF_E_NOT_FOUND");
-        completion.set_message("the server no longer has this operation: " +
-                               std::string(op.status().message()));
+        completion = internal::LocalCompletion(
+            request_id, operation_id, MF_E_NOT_FOUND,
+            "the server no longer has this operation: " + std::string(op.status().message()));
       } else {
         continue;  // not completed, or not known now: the stream brings it
       }
@@ -312,6 +253,9 @@ class Client::Watcher {
   bool connected_ = false;                    // guarded by mu_
   grpc::ClientContext* context_ = nullptr;    // the stream's; guarded by mu_
   std::map<std::string, Pending> pending_;    // by request id; guarded by mu_
+  // Request ids of pending submissions with a progress function, by
+  // operation id; guarded by mu_.
+  std::unordered_map<std::string, std::string> by_operation_;
   std::thread thread_;
 };
 
@@ -446,19 +390,15 @@ HRESULT Client::BeginSubmit(const v1::SubmitRequest& request, IMFAsyncCallback* 
 }
 
 HRESULT Client::EndSubmit(IMFAsyncResult* result, v1::Completion* completion) {
-  if (result == nullptr) return E_POINTER;
-  void* ours = nullptr;
-  if (FAILED(result->QueryInterface(kRemoteResultIid, &ours))) return E_INVALIDARG;
-  auto remote = ComPtr<RemoteResult>::Adopt(static_cast<RemoteResult*>(
-      static_cast<MFASYNCRESULT*>(static_cast<IMFAsyncResult*>(ours))));
-  if (completion != nullptr) *completion = remote->completion();
-  return remote->GetStatus();
+  return internal::EndSubmitResult(result, completion);
 }
 
 void Client::SubmitThen(const v1::SubmitRequest& request,
-                        std::function<void(absl::StatusOr<v1::Completion>)> done) {
+                        std::function<void(absl::StatusOr<v1::Completion>)> done,
+                        std::function<void(const v1::Progress&)> progress) {
   PendingSubmit pending;
   pending.done = done;
+  pending.progress = std::move(progress);
   absl::Status s = StartSubmit(request, std::move(pending));
   if (!s.ok()) done(s);
 }

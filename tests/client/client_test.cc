@@ -1,9 +1,14 @@
 // The C++ SDK against the real mfwq-server on 127.0.0.1 port 0: blocking
 // calls, BeginSubmit/EndSubmit delivering on the named local MF work queue
-// with the remote status and bytes, the future form, and reconnection
-// across a server restart.
+// with the remote status and bytes, the future form, progress, and
+// reconnection across a server restart; the same for the Session, with its
+// batches, refusals and cancellation.
 #include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
@@ -265,6 +270,236 @@ TEST_F(ClientTest, ARequestIdStillPendingIsRefusedAndOneAlreadyCompletedComplete
   auto same = again.get();
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->operation_id(), c->operation_id());
+}
+
+// Waits until `client` has exactly one running operation.
+void WaitUntilOneRuns(Client& client) {
+  v1::ListOperationsRequest running;
+  running.add_states(v1::OPERATION_STATE_RUNNING);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    auto list = client.ListOperations(running);
+    ASSERT_TRUE(list.ok()) << list.status();
+    if (list->operations_size() == 1) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the operation never ran";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+v1::SubmitRequest Sleep(std::int64_t seconds) {
+  v1::SubmitRequest r;
+  r.set_queue_id(kRemoteLongFunction);
+  r.set_kind("sleep");
+  *(*r.mutable_parameters())["duration"].mutable_duration_value() =
+      TimeUtil::SecondsToDuration(seconds);
+  return r;
+}
+
+// Counts completions by result and opens a gate at `expected`.
+struct Tally {
+  explicit Tally(int expected_count) : expected(expected_count) {}
+  Session::Done Done() {
+    return [this](absl::StatusOr<v1::Completion> c) {
+      std::lock_guard lock(mu);
+      if (!c.ok()) {
+        errors.push_back(c.status());
+      } else {
+        ++by_result[c->result()];
+        statuses[c->status().name()]++;
+      }
+      if (++count == expected) all.Open();
+    };
+  }
+  const int expected;
+  std::mutex mu;
+  int count = 0;
+  std::map<std::string, int> by_result;
+  std::map<std::string, int> statuses;
+  std::vector<absl::Status> errors;
+  Gate all;
+};
+
+TEST_F(ClientTest, ASessionDeliversEveryCompletionOnce) {
+  constexpr int kCount = 3000;
+  auto session = client_->OpenSession();
+  Tally tally(kCount);
+  for (int i = 0; i < kCount; ++i) session->SubmitThen(Echo(std::to_string(i)), tally.Done());
+  ASSERT_TRUE(tally.all.Wait()) << tally.count << " of " << kCount;
+  EXPECT_TRUE(session->Close().ok());
+  std::lock_guard lock(tally.mu);
+  EXPECT_TRUE(tally.errors.empty()) << tally.errors.front();
+  ASSERT_EQ(tally.by_result.size(), static_cast<std::size_t>(kCount));
+  for (const auto& [result, n] : tally.by_result) EXPECT_EQ(n, 1) << result;
+  EXPECT_EQ(tally.statuses["S_OK"], kCount);
+  const SessionStats stats = session->stats();
+  EXPECT_EQ(stats.submitted, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(stats.completed, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(stats.requests_sent, static_cast<std::uint64_t>(kCount));
+  EXPECT_GE(stats.batches, static_cast<std::uint64_t>(kCount / 500));
+  EXPECT_LE(stats.batches, static_cast<std::uint64_t>(kCount));
+  EXPECT_EQ(stats.reconnects, 0u);
+  // Closed: nothing more is taken.
+  auto late = session->SubmitAsync(Echo("late"));
+  EXPECT_EQ(late.get().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClientTest, SessionBeginSubmitInvokesOnTheNamedLocalQueue) {
+  DWORD local = 0;
+  ASSERT_EQ(MFAllocateWorkQueue(&local), S_OK);
+  auto probe = ComPtr<ThreadProbe>::Adopt(new ThreadProbe(local));
+  ASSERT_EQ(MFPutWorkItem(local, probe.get(), nullptr), S_OK);
+  ASSERT_TRUE(probe->ran.Wait());
+  auto session = client_->OpenSession();
+
+  auto state = ComPtr<ThreadProbe>::Adopt(new ThreadProbe(local));
+  auto callback = ComPtr<Recorder>::Adopt(new Recorder(client_.get(), local));
+  callback->expected_state = state.get();
+  ASSERT_EQ(session->BeginSubmit(Echo("over the session"), callback.get(), state.get()), S_OK);
+  ASSERT_TRUE(callback->invoked.Wait());
+  EXPECT_EQ(callback->thread, probe->thread) << "Invoke runs on the queue GetParameters names";
+  EXPECT_EQ(callback->status, S_OK);
+  EXPECT_EQ(callback->bytes, 16u);
+  EXPECT_TRUE(callback->state_ok);
+  EXPECT_EQ(callback->end_status, S_OK);
+  EXPECT_EQ(callback->completion.result(), "over the session");
+
+  // A refusal comes to Invoke as its HRESULT, with the server's words.
+  v1::SubmitRequest bad = Echo("x");
+  bad.set_kind("no.such.kind");
+  auto refused = ComPtr<Recorder>::Adopt(new Recorder(client_.get(), local));
+  ASSERT_EQ(session->BeginSubmit(bad, refused.get(), nullptr), S_OK);
+  ASSERT_TRUE(refused->invoked.Wait());
+  EXPECT_EQ(refused->status, E_INVALIDARG);
+  EXPECT_EQ(refused->completion.message().rfind("kind", 0), 0u) << refused->completion.message();
+  EXPECT_EQ(session->BeginSubmit(Echo("x"), nullptr, nullptr), E_POINTER);
+  EXPECT_TRUE(session->Close().ok());
+  EXPECT_EQ(session->BeginSubmit(Echo("x"), callback.get(), nullptr), MF_E_SHUTDOWN);
+  EXPECT_EQ(MFUnlockWorkQueue(local), S_OK);
+}
+
+TEST_F(ClientTest, SessionRefusalsDuplicatesAndCancellation) {
+  auto session = client_->OpenSession();
+  v1::SubmitRequest bad = Echo("x");
+  bad.set_kind("no.such.kind");
+  auto refused = session->SubmitAsync(bad).get();
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(refused.status().message().rfind("kind", 0), 0u) << refused.status();
+
+  v1::SubmitRequest sleep = Sleep(3600);
+  sleep.set_request_id("long-one");
+  auto first = session->SubmitAsync(sleep);
+  auto second = session->SubmitAsync(sleep);
+  EXPECT_EQ(second.get().status().code(), absl::StatusCode::kAlreadyExists);
+  // Cancelled by request id, perhaps before the server has answered it.
+  auto cancel = session->Cancel("long-one").get();
+  ASSERT_TRUE(cancel.ok()) << cancel.status();
+  EXPECT_TRUE(cancel->cancelled());
+  auto c = first.get();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->status().name(), "MF_E_OPERATION_CANCELLED");
+  EXPECT_EQ(session->Cancel("long-one").get().status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(session->Close().ok());
+}
+
+TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
+  constexpr int kBefore = 300, kDuring = 300;
+  auto session = client_->OpenSession();
+  Tally before(kBefore);
+  Tally after(kDuring + 1);
+  session->SubmitThen(Sleep(3600), after.Done());
+  for (int i = 0; i < kBefore; ++i) session->SubmitThen(Echo("b" + std::to_string(i)), before.Done());
+  ASSERT_TRUE(before.all.Wait()) << before.count << " of " << kBefore;
+  WaitUntilOneRuns(*client_);
+  const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+  server_->Kill();
+  // Queued while the server is away, sent once it is back.
+  for (int i = 0; i < kDuring; ++i) session->SubmitThen(Echo("d" + std::to_string(i)), after.Done());
+  Start({"--listen", "127.0.0.1:" + port});
+
+  ASSERT_TRUE(after.all.Wait()) << after.count << " of " << after.expected;
+  EXPECT_TRUE(session->Close().ok());
+  for (Tally* t : {&before, &after}) {
+    std::lock_guard lock(t->mu);
+    EXPECT_TRUE(t->errors.empty()) << t->errors.front();
+    for (const auto& [result, n] : t->by_result) EXPECT_EQ(n, 1) << result;
+  }
+  EXPECT_EQ(before.statuses["S_OK"], kBefore);
+  // The sleep was running when the server died: the restarted server
+  // completed it with MF_E_SHUTDOWN, and the resent request found that.
+  EXPECT_EQ(after.statuses["MF_E_SHUTDOWN"], 1);
+  EXPECT_EQ(after.statuses["S_OK"], kDuring);
+  EXPECT_EQ(after.by_result.size(), static_cast<std::size_t>(kDuring + 1));
+  EXPECT_EQ(session->stats().completed, static_cast<std::uint64_t>(kBefore + kDuring + 1));
+  EXPECT_GE(session->stats().reconnects, 1u);
+}
+
+// With a file root, for kinds that report progress.
+class ClientFilesTest : public ClientTest {
+ protected:
+  void SetUp() override {
+    mfwq::test::PlatformTest::SetUp();
+    std::filesystem::create_directories(root_);
+    {
+      std::ofstream big(root_ + "/big.bin", std::ios::binary);
+      const std::string mib(1 << 20, 'm');
+      for (int i = 0; i < 40; ++i) big << mib;
+    }
+    Start({"--file-root", root_});
+  }
+  v1::SubmitRequest Copy(const std::string& destination) {
+    v1::SubmitRequest r;
+    r.set_queue_id(kRemoteLongFunction);
+    r.set_kind("file.copy");
+    (*r.mutable_parameters())["source"].set_string_value("big.bin");
+    (*r.mutable_parameters())["destination"].set_string_value(destination);
+    return r;
+  }
+  static void ExpectRising(const std::vector<v1::Progress>& progress) {
+    ASSERT_GE(progress.size(), 2u);
+    for (std::size_t i = 1; i < progress.size(); ++i) {
+      EXPECT_GT(progress[i].bytes_done(), progress[i - 1].bytes_done());
+    }
+    EXPECT_EQ(progress.back().bytes_total(), 40u << 20);
+  }
+  std::string root_ = dir_.path() + "/files";
+};
+
+TEST_F(ClientFilesTest, ProgressReachesSdkCallers) {
+  // The client: reports come once Submit has answered, so the copy waits
+  // for an event set after that.
+  v1::CreateEventRequest event;
+  event.set_name("go");
+  event.set_manual_reset(true);
+  ASSERT_TRUE(client_->CreateEvent(event).ok());
+  v1::SubmitRequest gated = Copy("one.bin");
+  gated.set_wait_event("go");
+  std::vector<v1::Progress> seen;  // on the completion thread only, until done
+  std::promise<absl::StatusOr<v1::Completion>> done;
+  client_->SubmitThen(
+      gated, [&done](absl::StatusOr<v1::Completion> c) { done.set_value(std::move(c)); },
+      [&seen](const v1::Progress& p) { seen.push_back(p); });
+  v1::SetEventRequest go;
+  go.set_name("go");
+  ASSERT_TRUE(client_->SetEvent(go).ok());
+  auto c = done.get_future().get();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bytes_transferred(), 40u << 20);
+  ExpectRising(seen);
+
+  // The session: reports never come before the answer that names the
+  // operation, so none is missed.
+  auto session = client_->OpenSession();
+  std::vector<v1::Progress> on_session;
+  std::promise<absl::StatusOr<v1::Completion>> session_done;
+  session->SubmitThen(
+      Copy("two.bin"),
+      [&session_done](absl::StatusOr<v1::Completion> s) { session_done.set_value(std::move(s)); },
+      [&on_session](const v1::Progress& p) { on_session.push_back(p); });
+  auto sc = session_done.get_future().get();
+  ASSERT_TRUE(sc.ok()) << sc.status();
+  EXPECT_EQ(sc->bytes_transferred(), 40u << 20);
+  ExpectRising(on_session);
+  EXPECT_TRUE(session->Close().ok());
 }
 
 }  // namespace

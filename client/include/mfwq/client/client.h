@@ -38,6 +38,7 @@
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
 
+#include "mfwq/client/session.h"
 #include "mfwq/v1/mfwq.grpc.pb.h"
 
 namespace mfwq::client {
@@ -58,6 +59,9 @@ struct ClientOptions {
   // Channel arguments to start from (the keepalive settings are added).
   grpc::ChannelArguments channel_arguments;
 };
+
+class Session;
+struct SessionOptions;
 
 class Client {
  public:
@@ -115,9 +119,19 @@ class Client {
   // status if the server refused it. It runs on the client's completion
   // thread (or the caller's, for a refusal): it must not block waiting for
   // another completion of the same client, nor destroy the client.
+  // `progress`, if given, runs on the completion thread with each progress
+  // report of a kind that makes them (file kinds, for example), from when
+  // Submit has answered until the completion; reports are hints, not
+  // retained: one missed while the stream reconnects is not sent again.
   void SubmitThen(const v1::SubmitRequest& request,
-                  std::function<void(absl::StatusOr<v1::Completion>)> done);
+                  std::function<void(absl::StatusOr<v1::Completion>)> done,
+                  std::function<void(const v1::Progress&)> progress = {});
   std::future<absl::StatusOr<v1::Completion>> SubmitAsync(const v1::SubmitRequest& request);
+
+  // A bidirectional Session stream over this client's channel, for
+  // throughput: submissions are sent in batches. See session.h. The
+  // Session must be destroyed before the Client.
+  std::unique_ptr<Session> OpenSession(SessionOptions options = {});
 
   v1::WorkQueues::Stub& stub() { return *stub_; }
   // A context with this client's metadata and call deadline.
@@ -130,6 +144,7 @@ class Client {
     ComPtr<IMFAsyncCallback> callback;  // the MF way, or
     ComPtr<IUnknown> state;
     std::function<void(absl::StatusOr<v1::Completion>)> done;  // a function
+    std::function<void(const v1::Progress&)> progress;         // optional
     std::string operation_id;  // once Submit answered
   };
 

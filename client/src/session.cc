@@ -1,0 +1,550 @@
+#include "mfwq/client/session.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include <mfwq/com_ptr.h>
+
+#include "mfwq/client/client.h"
+#include "remote_result.h"
+
+namespace mfwq::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Stream = grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>;
+
+// Stream endings after which the session reconnects and sends again what
+// is outstanding: the server went away or restarted, the network broke, or
+// the session fell behind. Anything else is an answer, given to everything
+// outstanding.
+bool Retryable(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::CANCELLED:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case grpc::StatusCode::ABORTED:
+    case grpc::StatusCode::INTERNAL:
+    case grpc::StatusCode::UNKNOWN:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Session::State {
+  struct PendingCancel {
+    std::string operation_id;
+    std::promise<absl::StatusOr<v1::CancelOperationResponse>> answer;
+  };
+  // A submission not yet completed.
+  struct Entry {
+    v1::SubmitRequest request;
+    std::uint64_t order = 0;  // submissions are (re)sent in this order
+    Done done;
+    OnProgress progress;
+    ComPtr<IMFAsyncCallback> callback;
+    ComPtr<IUnknown> state;
+    std::string operation_id;  // once the server answered
+    // Cancel asked before the server answered: sent once it has.
+    std::vector<std::shared_ptr<PendingCancel>> cancels_waiting;
+  };
+  // A batch written and not yet answered.
+  struct Sent {
+    std::vector<std::string> request_ids;                  // a SubmitBatch, or
+    std::vector<std::shared_ptr<PendingCancel>> cancels;   // a CancelBatch
+  };
+  // Something to deliver once the lock is released.
+  struct Delivery {
+    Entry entry;
+    absl::StatusOr<v1::Completion> outcome;
+  };
+
+  State(Client& c, SessionOptions o) : client(c), options(std::move(o)) {
+    options.max_batch = std::clamp<std::size_t>(options.max_batch, 1, 1000);
+    options.max_outstanding = std::max<std::size_t>(options.max_outstanding, 1);
+  }
+
+  Client& client;
+  SessionOptions options;
+
+  mutable std::mutex mu;
+  std::condition_variable wake;  // the writer, submitters waiting for room, Close
+  std::unordered_map<std::string, Entry> entries;  // by request id
+  std::unordered_map<std::string, std::string> by_operation;  // request id by operation id
+  std::deque<std::string> to_send;                             // request ids
+  std::deque<std::shared_ptr<PendingCancel>> cancels_to_send;
+  std::deque<Sent> sent;
+  std::uint64_t next_order = 0;
+  SessionStats stats;
+
+  grpc::ClientContext* live_context = nullptr;  // the current stream's
+  Stream* stream = nullptr;
+  bool stream_up = false;    // the writer may write on `stream`
+  bool writing = false;      // the writer is in Write or WritesDone
+  bool writes_done = false;  // WritesDone sent on the current stream
+  bool closing = false;      // Close has begun: nothing new is taken
+  bool stopping = false;     // the destructor: stop at once
+  bool finished = false;     // the reader has ended; `ending` says how
+  absl::Status ending;
+  std::thread::id reader_id;
+
+  std::thread reader;
+  std::thread writer;
+
+  // --- Both threads --------------------------------------------------------
+
+  // Everything outstanding, to be told `outcome` (the lock is held).
+  std::vector<Delivery> TakeAllLocked(const absl::Status& outcome) {
+    std::vector<Delivery> out;
+    for (auto& [id, e] : entries) {
+      for (auto& c : e.cancels_waiting) c->answer.set_value(outcome);
+      e.cancels_waiting.clear();
+      out.push_back({std::move(e), outcome});
+    }
+    entries.clear();
+    by_operation.clear();
+    to_send.clear();
+    for (Sent& s : sent) {
+      for (auto& c : s.cancels) c->answer.set_value(outcome);
+    }
+    sent.clear();
+    for (auto& c : cancels_to_send) c->answer.set_value(outcome);
+    cancels_to_send.clear();
+    std::sort(out.begin(), out.end(),
+              [](const Delivery& a, const Delivery& b) { return a.entry.order < b.entry.order; });
+    return out;
+  }
+
+  static void Deliver(std::vector<Delivery>& deliveries) {
+    for (Delivery& d : deliveries) {
+      Entry& e = d.entry;
+      if (e.callback) {
+        v1::Completion completion;
+        if (d.outcome.ok()) {
+          completion = std::move(*d.outcome);
+        } else {
+          completion = internal::LocalCompletion(e.request.request_id(), e.operation_id,
+                                                 HResultFromStatus(d.outcome.status()),
+                                                 std::string(d.outcome.status().message()));
+        }
+        internal::InvokeWithCompletion(e.callback.get(), e.state.get(), std::move(completion));
+      } else if (e.done) {
+        e.done(std::move(d.outcome));
+      }
+    }
+    deliveries.clear();
+  }
+
+  // Removes a submission that has its outcome (the lock is held).
+  void Finish(std::unordered_map<std::string, Entry>::iterator it,
+              absl::StatusOr<v1::Completion> outcome, std::vector<Delivery>& out) {
+    if (!it->second.operation_id.empty()) by_operation.erase(it->second.operation_id);
+    // Asked to cancel before the answer came, and it ended first.
+    for (auto& c : it->second.cancels_waiting) c->answer.set_value(v1::CancelOperationResponse());
+    it->second.cancels_waiting.clear();
+    out.push_back({std::move(it->second), std::move(outcome)});
+    entries.erase(it);
+    ++stats.completed;
+  }
+
+  // --- The writer thread ------------------------------------------------------
+
+  // Everything is answered and the caller is closing: half-close.
+  bool ReadyToHalfCloseLocked() const {
+    return closing && to_send.empty() && cancels_to_send.empty();
+  }
+
+  void Write() {
+    for (;;) {
+      std::unique_lock lock(mu);
+      wake.wait(lock, [this] {
+        if (stopping || finished) return true;
+        if (!stream_up || writes_done) return false;
+        return !to_send.empty() || !cancels_to_send.empty() || ReadyToHalfCloseLocked();
+      });
+      if (stopping || finished) return;
+      Stream* s = stream;
+      v1::SessionRequest message;
+      if (!cancels_to_send.empty()) {
+        Sent batch;
+        while (!cancels_to_send.empty() && batch.cancels.size() < options.max_batch) {
+          message.mutable_cancel()->add_operation_ids(cancels_to_send.front()->operation_id);
+          batch.cancels.push_back(std::move(cancels_to_send.front()));
+          cancels_to_send.pop_front();
+        }
+        sent.push_back(std::move(batch));
+      } else if (!to_send.empty()) {
+        Sent batch;
+        auto* requests = message.mutable_submit()->mutable_requests();
+        while (!to_send.empty() && batch.request_ids.size() < options.max_batch) {
+          auto it = entries.find(to_send.front());
+          if (it != entries.end()) {
+            *requests->Add() = it->second.request;
+            batch.request_ids.push_back(it->first);
+          }
+          to_send.pop_front();
+        }
+        if (batch.request_ids.empty()) continue;
+        stats.requests_sent += batch.request_ids.size();
+        ++stats.batches;
+        sent.push_back(std::move(batch));
+      } else {
+        // Closing and everything sent: the server ends the stream once it
+        // has reported every operation.
+        writing = writes_done = true;
+        lock.unlock();
+        s->WritesDone();
+        lock.lock();
+        writing = false;
+        wake.notify_all();
+        continue;
+      }
+      writing = true;
+      lock.unlock();
+      const bool ok = s->Write(message);
+      lock.lock();
+      writing = false;
+      // A failed write means the stream is over: the reader sees it end,
+      // and opens the next one.
+      if (!ok) stream_up = false;
+      wake.notify_all();
+    }
+  }
+
+  // --- The reader thread ------------------------------------------------------
+
+  void Read() {
+    std::chrono::milliseconds backoff(50);
+    Clock::time_point last_good = Clock::now();
+    bool first = true;
+    for (;;) {
+      auto context = client.NewContext();
+      context->set_deadline(std::chrono::system_clock::time_point::max());
+      std::unique_ptr<Stream> s;
+      {
+        std::lock_guard lock(mu);
+        if (stopping) return End(absl::CancelledError("the session was destroyed"));
+        live_context = context.get();
+      }
+      s = client.stub().Session(context.get());
+      {
+        std::lock_guard lock(mu);
+        stream = s.get();
+        stream_up = true;
+        writes_done = false;
+        if (!first) ++stats.reconnects;
+        first = false;
+        // Everything outstanding goes (again) in submission order, with
+        // its request id: the server answers those it has from what it
+        // has, and the answers of the last stream are not coming.
+        std::vector<std::pair<std::uint64_t, std::string>> order;
+        order.reserve(entries.size());
+        for (const auto& [id, e] : entries) order.emplace_back(e.order, id);
+        std::sort(order.begin(), order.end());
+        to_send.clear();
+        for (auto& [o, id] : order) to_send.push_back(std::move(id));
+        for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
+          for (auto c = it->cancels.rbegin(); c != it->cancels.rend(); ++c) {
+            cancels_to_send.push_front(std::move(*c));
+          }
+        }
+        sent.clear();
+      }
+      wake.notify_all();
+
+      v1::SessionResponse response;
+      std::vector<Delivery> deliveries;
+      while (s->Read(&response)) {
+        last_good = Clock::now();
+        backoff = std::chrono::milliseconds(50);
+        Handle(response, deliveries);
+        Deliver(deliveries);
+      }
+      {
+        std::unique_lock lock(mu);
+        stream_up = false;
+        wake.wait(lock, [this] { return !writing; });
+        stream = nullptr;
+        live_context = nullptr;
+      }
+      const grpc::Status status = s->Finish();
+      std::unique_lock lock(mu);
+      if (stopping) {
+        lock.unlock();
+        return End(absl::CancelledError("the session was destroyed"));
+      }
+      if (status.ok() || !Retryable(status.error_code())) {
+        // Ended by the server: after Close, once everything was reported;
+        // or refused (INVALID_ARGUMENT, PERMISSION_DENIED, ...).
+        absl::Status outcome = internal::ToAbsl(status);
+        if (status.ok() && !entries.empty()) {
+          outcome = absl::InternalError("the server ended the session with " +
+                                        std::to_string(entries.size()) +
+                                        " submissions not reported");
+        }
+        std::vector<Delivery> left = TakeAllLocked(
+            outcome.ok() ? absl::FailedPreconditionError("session: closed before this was sent")
+                         : outcome);
+        lock.unlock();
+        Deliver(left);
+        return End(outcome);
+      }
+      if (Clock::now() - last_good > options.reconnect_timeout) {
+        absl::Status gave_up = absl::UnavailableError(
+            "session: no stream to the server for " +
+            std::to_string(options.reconnect_timeout.count()) + " ms; last: " +
+            status.error_message());
+        std::vector<Delivery> left = TakeAllLocked(gave_up);
+        lock.unlock();
+        Deliver(left);
+        return End(gave_up);
+      }
+      wake.wait_for(lock, backoff, [this] { return stopping; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+
+  void End(absl::Status how) {
+    std::lock_guard lock(mu);
+    finished = true;
+    ending = std::move(how);
+    wake.notify_all();
+  }
+
+  void Handle(v1::SessionResponse& response, std::vector<Delivery>& out) {
+    std::vector<std::pair<OnProgress, v1::Progress>> progress;
+    bool wake_writer = false;
+    {
+      std::lock_guard lock(mu);
+      if (response.has_submitted()) {
+        if (sent.empty() || sent.front().request_ids.empty()) return;  // not ours to answer
+        Sent batch = std::move(sent.front());
+        sent.pop_front();
+        auto& results = *response.mutable_submitted()->mutable_results();
+        for (int i = 0; i < results.size() && i < static_cast<int>(batch.request_ids.size());
+             ++i) {
+          auto it = entries.find(batch.request_ids[i]);
+          if (it == entries.end()) continue;
+          v1::SubmitResult& r = results[i];
+          if (r.has_error()) {
+            Finish(it,
+                   absl::Status(static_cast<absl::StatusCode>(r.error().code()),
+                                r.error().message()),
+                   out);
+            continue;
+          }
+          v1::Operation* op = r.mutable_accepted()->mutable_operation();
+          it->second.operation_id = op->id();
+          for (auto& c : it->second.cancels_waiting) {
+            c->operation_id = op->id();
+            cancels_to_send.push_back(std::move(c));
+            wake_writer = true;
+          }
+          it->second.cancels_waiting.clear();
+          if (it->second.progress) by_operation[op->id()] = it->first;
+          // A retry of one that completed already: its answer is all.
+          if (op->has_completion()) Finish(it, std::move(*op->mutable_completion()), out);
+        }
+      } else if (response.has_cancelled()) {
+        if (sent.empty() || !sent.front().request_ids.empty()) return;
+        Sent batch = std::move(sent.front());
+        sent.pop_front();
+        auto& results = *response.mutable_cancelled()->mutable_results();
+        for (std::size_t i = 0; i < batch.cancels.size(); ++i) {
+          if (static_cast<int>(i) < results.size()) {
+            batch.cancels[i]->answer.set_value(std::move(results[static_cast<int>(i)]));
+          } else {
+            batch.cancels[i]->answer.set_value(absl::InternalError("cancel: no answer"));
+          }
+        }
+      } else if (response.has_notifications()) {
+        for (v1::Notification& n : *response.mutable_notifications()->mutable_notifications()) {
+          if (n.has_completion()) {
+            auto it = entries.find(n.completion().request_id());
+            // Not found: reported already (a resend's second report).
+            if (it != entries.end()) Finish(it, std::move(*n.mutable_completion()), out);
+          } else if (n.has_progress()) {
+            auto at = by_operation.find(n.progress().operation_id());
+            if (at == by_operation.end()) continue;
+            auto it = entries.find(at->second);
+            if (it != entries.end() && it->second.progress) {
+              progress.emplace_back(it->second.progress, std::move(*n.mutable_progress()));
+            }
+          }
+        }
+      }
+      // Room for waiting submitters, or cancels to send.
+      if (!out.empty() || wake_writer) wake.notify_all();
+    }
+    for (auto& [report, p] : progress) report(p);
+  }
+
+  // --- Callers ----------------------------------------------------------------
+
+  absl::Status Add(Entry entry) {
+    std::unique_lock lock(mu);
+    if (closing || finished) {
+      return absl::FailedPreconditionError(finished ? "session: ended: " + ending.ToString()
+                                                    : std::string("session: closing"));
+    }
+    if (std::this_thread::get_id() != reader_id) {
+      wake.wait(lock, [this] {
+        return entries.size() < options.max_outstanding || stopping || finished || closing;
+      });
+      if (stopping || finished || closing) {
+        return absl::FailedPreconditionError("session: closed while waiting for room");
+      }
+    }
+    const std::string& id = entry.request.request_id();
+    if (entries.count(id) != 0) {
+      return absl::AlreadyExistsError("request_id: a submission with \"" + id +
+                                      "\" is still outstanding in this session");
+    }
+    entry.order = next_order++;
+    to_send.push_back(id);
+    entries.emplace(id, std::move(entry));
+    ++stats.submitted;
+    wake.notify_all();
+    return absl::OkStatus();
+  }
+};
+
+Session::Session(Client& client, SessionOptions options)
+    : state_(std::make_unique<State>(client, std::move(options))) {
+  State& s = *state_;
+  std::lock_guard lock(s.mu);  // reader_id is set before any caller reads it
+  s.reader = std::thread([&s] { s.Read(); });
+  s.reader_id = s.reader.get_id();
+  s.writer = std::thread([&s] { s.Write(); });
+}
+
+Session::~Session() {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    s.stopping = true;
+    if (s.live_context != nullptr) s.live_context->TryCancel();
+  }
+  s.wake.notify_all();
+  if (s.reader.joinable()) s.reader.join();
+  if (s.writer.joinable()) s.writer.join();
+  std::vector<State::Delivery> left;
+  {
+    std::lock_guard lock(s.mu);
+    left = s.TakeAllLocked(absl::CancelledError(
+        "the session was destroyed before the operation completed"));
+  }
+  // The MF form reports a local stop as MF_E_SHUTDOWN, as MF does.
+  for (State::Delivery& d : left) {
+    if (d.entry.callback) {
+      d.outcome = internal::LocalCompletion(d.entry.request.request_id(), d.entry.operation_id,
+                                            MF_E_SHUTDOWN, std::string(d.outcome.status().message()));
+    }
+  }
+  State::Deliver(left);
+}
+
+std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done,
+                                OnProgress progress) {
+  State::Entry e;
+  e.request = request;
+  if (e.request.request_id().empty()) e.request.set_request_id(internal::NewRequestId());
+  std::string request_id = e.request.request_id();
+  e.done = done;
+  e.progress = std::move(progress);
+  if (absl::Status s = state_->Add(std::move(e)); !s.ok()) done(s);
+  return request_id;
+}
+
+std::future<absl::StatusOr<v1::Completion>> Session::SubmitAsync(const v1::SubmitRequest& request) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<v1::Completion>>>();
+  auto future = promise->get_future();
+  SubmitThen(request, [promise](absl::StatusOr<v1::Completion> c) {
+    promise->set_value(std::move(c));
+  });
+  return future;
+}
+
+HRESULT Session::BeginSubmit(const v1::SubmitRequest& request, IMFAsyncCallback* callback,
+                             IUnknown* state) {
+  if (callback == nullptr) return E_POINTER;
+  State::Entry e;
+  e.request = request;
+  if (e.request.request_id().empty()) e.request.set_request_id(internal::NewRequestId());
+  e.callback = ComPtr<IMFAsyncCallback>(callback);
+  e.state = ComPtr<IUnknown>(state);
+  absl::Status s = state_->Add(std::move(e));
+  if (s.code() == absl::StatusCode::kFailedPrecondition) return MF_E_SHUTDOWN;
+  return HResultFromStatus(s);
+}
+
+HRESULT Session::EndSubmit(IMFAsyncResult* result, v1::Completion* completion) {
+  return internal::EndSubmitResult(result, completion);
+}
+
+std::future<absl::StatusOr<v1::CancelOperationResponse>> Session::Cancel(
+    const std::string& request_id) {
+  auto c = std::make_shared<State::PendingCancel>();
+  auto future = c->answer.get_future();
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.closing || s.finished || s.stopping) {
+      c->answer.set_value(absl::FailedPreconditionError("session: closing"));
+      return future;
+    }
+    auto it = s.entries.find(request_id);
+    if (it == s.entries.end()) {
+      c->answer.set_value(absl::NotFoundError("request_id: no submission \"" + request_id +
+                                              "\" is outstanding in this session"));
+      return future;
+    }
+    if (it->second.operation_id.empty()) {
+      it->second.cancels_waiting.push_back(std::move(c));  // sent once answered
+      return future;
+    }
+    c->operation_id = it->second.operation_id;
+    s.cancels_to_send.push_back(std::move(c));
+  }
+  s.wake.notify_all();
+  return future;
+}
+
+absl::Status Session::Close() {
+  State& s = *state_;
+  {
+    std::unique_lock lock(s.mu);
+    s.closing = true;
+    s.wake.notify_all();
+    s.wake.wait(lock, [&s] { return s.finished; });
+  }
+  if (s.reader.joinable()) s.reader.join();
+  if (s.writer.joinable()) s.writer.join();
+  std::lock_guard lock(s.mu);
+  return s.ending;
+}
+
+SessionStats Session::stats() const {
+  std::lock_guard lock(state_->mu);
+  return state_->stats;
+}
+
+std::unique_ptr<Session> Client::OpenSession(SessionOptions options) {
+  return std::unique_ptr<Session>(new Session(*this, std::move(options)));
+}
+
+}  // namespace mfwq::client
