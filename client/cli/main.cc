@@ -20,6 +20,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "bench.h"
 #include "mfwq/client/client.h"
 
 namespace {
@@ -35,7 +36,7 @@ const char kUsageText[] = R"(Usage: mfwq [--server HOST:PORT] [--client NAME] [-
 Talks to an mfwq-server (default 127.0.0.1:50051, or $MFWQ_SERVER).
 
 Commands:
-  kinds                                 the operation kinds and their parameters
+  kinds (or catalog)                    the operation kinds and their parameters
   queues list [--label K=V]...          every queue, with live statistics
   queues create TYPE [--target ID] [--name N] [--label K=V]...
                                         TYPE: standard, multithreaded or serial
@@ -55,6 +56,9 @@ Commands:
   events create NAME [--manual-reset] [--set]
   events set|reset|delete NAME
   events list
+  bench [--ops N] [--size BYTES] [--batch N] [--window N] [--rounds R]
+                                        echo operations through the session and unary
+                                        submits, against bare gRPC in the same run
 
 Queue ids are MF's: 1 standard, 2 RT, 3 IO, 4 timer, 5 multithreaded (the default
 for submit), 7 long function; created queues have ids like 0x10000.
@@ -63,6 +67,22 @@ Exit status: 0 ok, 1 operation failed, 2 usage, 3 call failed.
 
 // `mfwq COMMAND --help`.
 const std::map<std::string, std::string> kCommandHelp = {
+    {"bench", R"(Usage: mfwq bench [--ops N] [--size BYTES] [--batch N] [--window N]
+                  [--unary-threads T] [--latency-samples S] [--rounds R] [--queue ID]
+Measures the server with echo operations of --size bytes (default 64), and
+in the same run a bare gRPC echo server started in this process on
+127.0.0.1, with the same message sizes and no work queue behind it:
+  throughput  --ops operations (default 20000) through a Session (batches of
+              at most --batch, default 500; --window in flight, default 5000)
+              and through unary Submit calls from --unary-threads threads
+              (default 8) with the completion stream, against a bare
+              bidirectional echo stream carrying as many messages;
+  latency     --latency-samples (default 2000) operations one at a time,
+              submit to completion, against a bare unary ping-pong.
+Each runs --rounds times (default 3), alternating; throughput is the median
+round. Prints the figures and the ratios to the bare baseline (--json: one
+object). Operations run on queue --queue (default 5, multithreaded).
+)"},
     {"kinds", R"(Usage: mfwq kinds
 The operation kinds the server offers, each with its parameters, their types
 and whether they are required (what `submit --param` takes).
@@ -274,7 +294,8 @@ class Cli {
     if (a.empty()) throw UsageError{"no command"};
     const std::string& command = a[0];
     const std::string sub = a.size() > 1 ? a[1] : "";
-    if (command == "kinds") return Kinds();
+    if (command == "kinds" || command == "catalog") return Kinds();
+    if (command == "bench") return Bench();
     if (command == "queues") return Queues(sub);
     if (command == "submit") return SubmitCommand();
     if (command == "ops") return Ops(sub);
@@ -724,6 +745,32 @@ class Cli {
       return kOk;
     }
     throw UsageError{"events: create, set, reset, delete or list"};
+  }
+
+  int Bench() {
+    Args args(options_.args, 1, {});
+    args.Check({"ops", "size", "batch", "window", "unary-threads", "latency-samples", "rounds",
+                "queue"});
+    mfwq::cli::BenchOptions o;
+    auto count = [&](const char* name, std::size_t& into, std::int64_t max) {
+      if (auto v = args.Get(name)) {
+        const std::int64_t n = ParseInt(*v, std::string("--") + name);
+        if (n < 1 || n > max) {
+          throw UsageError{std::string("--") + name + ": expected 1 to " + std::to_string(max) +
+                           ", got " + *v};
+        }
+        into = static_cast<std::size_t>(n);
+      }
+    };
+    count("ops", o.ops, 100000000);
+    count("size", o.size, 1 << 20);
+    count("batch", o.batch, 1000);
+    count("window", o.window, 1000000);
+    count("unary-threads", o.unary_threads, 256);
+    count("latency-samples", o.latency_samples, 10000000);
+    count("rounds", o.rounds, 1000);
+    if (auto q = args.Get("queue")) o.queue_id = ParseQueueId(*q);
+    return mfwq::cli::RunBench(*client_, options_.server, o, options_.json);
   }
 
   Options options_;
