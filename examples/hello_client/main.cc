@@ -1,5 +1,7 @@
-// Submits an echo operation to an mfwq-server and prints its completion:
+// Submits an echo operation to an mfwq-server and prints its completion,
+// then 1000 more through a Session (batched) and counts them:
 //   hello_client [HOST:PORT]     (default: $MFWQ_SERVER, else 127.0.0.1:50051)
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -22,5 +24,15 @@ int main(int argc, char** argv) {
               completion->status().name().c_str(),
               static_cast<unsigned long long>(completion->bytes_transferred()),
               completion->result().c_str());
-  return 0;
+
+  std::atomic<int> ok{0};
+  auto session = client->OpenSession();  // one stream, batched submits
+  for (int i = 0; i < 1000; ++i) {
+    session->SubmitThen(request, [&ok](absl::StatusOr<mfwq::v1::Completion> c) {
+      if (c.ok() && c->status().code() == 0) ++ok;
+    });
+  }
+  const absl::Status closed = session->Close();  // once all 1000 have completed
+  std::printf("session: %d of 1000 completed with S_OK; %s\n", ok.load(), closed.ToString().c_str());
+  return closed.ok() && ok == 1000 ? 0 : 1;
 }

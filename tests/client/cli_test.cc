@@ -88,6 +88,29 @@ TEST_F(CliTest, QueuesEventsKindsAndWatch) {
   Result kinds = Mfwq("kinds");
   EXPECT_NE(kinds.out.find("--param duration=<duration> (required)"), std::string::npos)
       << kinds.out;
+  EXPECT_EQ(Mfwq("catalog").out, kinds.out);
+}
+
+// A short run: every figure and both ratios are printed, in a table and in
+// JSON (speed itself is not asserted: that is what the figures are for).
+TEST_F(CliTest, BenchPrintsTheFiguresAndBothRatios) {
+  const std::string small = " --ops 300 --latency-samples 20 --rounds 1 --batch 50 --window 100";
+  Result table = Mfwq("bench" + small);
+  EXPECT_EQ(table.exit_code, 0) << table.out;
+  for (const char* line : {"bare gRPC echo stream", "mfwq session, batches of <= 50",
+                           "mfwq unary submits (8 threads)", "bare gRPC ping-pong",
+                           "(target >= 1.0x)", "(target <= 1.5x)"}) {
+    EXPECT_NE(table.out.find(line), std::string::npos) << line << "\n" << table.out;
+  }
+  Result json = Mfwq("--json bench" + small);
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  for (const char* field : {"\"session_vs_bare_stream\":", "\"single_session_p50_vs_ping_pong\":",
+                            "\"bare_stream_msgs_per_s\":", "\"ping_pong_p50_us\":"}) {
+    EXPECT_NE(json.out.find(field), std::string::npos) << field << "\n" << json.out;
+  }
+  Result bad = Mfwq("bench --batch 5000");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--batch: expected 1 to 1000, got 5000"), std::string::npos) << bad.out;
 }
 
 TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
@@ -106,7 +129,7 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
   Result help = Mfwq("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Usage: mfwq"), std::string::npos);
-  for (const char* command : {"kinds", "queues", "submit", "ops", "watch", "events"}) {
+  for (const char* command : {"kinds", "queues", "submit", "ops", "watch", "events", "bench"}) {
     Result own = Mfwq(std::string(command) + " --help");
     EXPECT_EQ(own.exit_code, 0) << command;
     EXPECT_EQ(own.out.rfind(std::string("Usage: mfwq ") + command, 0), 0u) << own.out;

@@ -107,8 +107,8 @@ class Session {
 
   // Sends what is queued, half-closes, and waits until every submission has
   // had its callback and the server has ended the stream. Returns how the
-  // stream ended (OK, or why the session gave up). Further submissions are
-  // refused. Not from a callback of this session (it would wait for
+  // stream ended (OK, or why the session gave up). Further submissions and
+  // cancels are refused. Not from a callback of this session (it would wait for
   // itself).
   absl::Status Close();
 
