@@ -337,7 +337,7 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     std::fprintf(stderr, "mfwq bench: cannot start the baseline echo server on 127.0.0.1\n");
     return 3;
   }
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+  auto channel = grpc::CreateChannel(std::string("127.0.0.1:") + std::to_string(port),
                                      grpc::InsecureChannelCredentials());
   auto stub = bench::Echo::NewStub(channel);
 

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include <absl/strings/str_cat.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "mfwq/client/client.h"
@@ -407,13 +408,13 @@ TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
   Tally before(kBefore);
   Tally after(kDuring + 1);
   session->SubmitThen(Sleep(3600), after.Done());
-  for (int i = 0; i < kBefore; ++i) session->SubmitThen(Echo("b" + std::to_string(i)), before.Done());
+  for (int i = 0; i < kBefore; ++i) session->SubmitThen(Echo(absl::StrCat("b", i)), before.Done());
   ASSERT_TRUE(before.all.Wait()) << before.count << " of " << kBefore;
   WaitUntilOneRuns(*client_);
   const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
   server_->Kill();
   // Queued while the server is away, sent once it is back.
-  for (int i = 0; i < kDuring; ++i) session->SubmitThen(Echo("d" + std::to_string(i)), after.Done());
+  for (int i = 0; i < kDuring; ++i) session->SubmitThen(Echo(absl::StrCat("d", i)), after.Done());
   Start({"--listen", "127.0.0.1:" + port});
 
   ASSERT_TRUE(after.all.Wait()) << after.count << " of " << after.expected;
