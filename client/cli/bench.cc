@@ -43,7 +43,7 @@ class EchoStream final : public grpc::ServerBidiReactor<bench::EchoMessage, benc
     }
     queue_.push_back(std::move(in_));
     in_.Clear();
-    const bool more = queue_.size() < kMaxQueued;
+    const bool more = queue_.size() < kMaxQueued && !broken_ && !finished_;
     reading_ = more;
     MaybeWrite(lock);
     if (more) StartRead(&in_);
@@ -201,13 +201,18 @@ v1::SubmitRequest EchoRequest(const BenchOptions& o) {
   return r;
 }
 
-// Counts completions; `all` is ready at `n`.
+// Counts completions; `all` is ready at `n`. Shared with the callbacks,
+// which may still be returning when the waiter has moved on.
 struct Countdown {
   explicit Countdown(std::size_t n) : left(n) {}
   void Done(bool ok, std::string why) {
-    std::lock_guard lock(mu);
-    if (!ok && error.empty()) error = std::move(why);
-    if (--left == 0) all.set_value();
+    bool last;
+    {
+      std::lock_guard lock(mu);
+      if (!ok && error.empty()) error = std::move(why);
+      last = --left == 0;
+    }
+    if (last) all.set_value();
   }
   std::mutex mu;
   std::size_t left;
@@ -225,26 +230,29 @@ std::string Outcome(const absl::StatusOr<v1::Completion>& c) {
 void SessionRun(Client& client, const BenchOptions& o, Figure& f) {
   client::SessionOptions so;
   so.max_batch = o.batch;
-  so.max_outstanding = o.window;
+  so.max_outstanding = o.window + 1;  // the window below does the waiting, timed like unary's
   auto session = client.OpenSession(so);
   const v1::SubmitRequest request = EchoRequest(o);
   std::vector<Clock::time_point> sent(o.ops);
   std::vector<Clock::duration> took(o.ops);
-  Countdown countdown(o.ops);
+  auto countdown = std::make_shared<Countdown>(o.ops);
+  Window window(o.window);
   const Clock::time_point start = Clock::now();
   for (std::size_t i = 0; i < o.ops; ++i) {
+    window.Acquire();
     sent[i] = Clock::now();
-    session->SubmitThen(request, [&, i](absl::StatusOr<v1::Completion> c) {
+    session->SubmitThen(request, [&, countdown, i](absl::StatusOr<v1::Completion> c) {
       took[i] = Clock::now() - sent[i];
+      window.Release();
       std::string why = Outcome(c);
-      countdown.Done(why.empty(), std::move(why));
+      countdown->Done(why.empty(), std::move(why));
     });
   }
-  countdown.all.get_future().wait();
+  countdown->all.get_future().wait();
   const Clock::duration elapsed = Clock::now() - start;
   absl::Status closed = session->Close();
-  if (!countdown.error.empty() || !closed.ok()) {
-    f.error = "session: " + (countdown.error.empty() ? closed.ToString() : countdown.error);
+  if (!countdown->error.empty() || !closed.ok()) {
+    f.error = "session: " + (countdown->error.empty() ? closed.ToString() : countdown->error);
     return;
   }
   f.rates.push_back(Rate(o.ops, elapsed));
@@ -257,30 +265,31 @@ void UnaryRun(Client& client, const BenchOptions& o, Figure& f) {
   const v1::SubmitRequest request = EchoRequest(o);
   std::vector<Clock::time_point> sent(o.ops);
   std::vector<Clock::duration> took(o.ops);
-  Countdown countdown(o.ops);
-  Window window(o.window);
+  auto countdown = std::make_shared<Countdown>(o.ops);
+  auto window = std::make_shared<Window>(o.window);
   std::atomic<std::size_t> next{0};
   const Clock::time_point start = Clock::now();
   std::vector<std::thread> threads;
   for (std::size_t t = 0; t < std::max<std::size_t>(o.unary_threads, 1); ++t) {
     threads.emplace_back([&] {
       for (std::size_t i = next++; i < o.ops; i = next++) {
-        window.Acquire();
+        window->Acquire();
         sent[i] = Clock::now();
-        client.SubmitThen(request, [&, i](absl::StatusOr<v1::Completion> c) {
+        client.SubmitThen(request, [&sent, &took, countdown, window, i](
+                                       absl::StatusOr<v1::Completion> c) {
           took[i] = Clock::now() - sent[i];
-          window.Release();
+          window->Release();
           std::string why = Outcome(c);
-          countdown.Done(why.empty(), std::move(why));
+          countdown->Done(why.empty(), std::move(why));
         });
       }
     });
   }
   for (auto& t : threads) t.join();
-  countdown.all.get_future().wait();
+  countdown->all.get_future().wait();
   const Clock::duration elapsed = Clock::now() - start;
-  if (!countdown.error.empty()) {
-    f.error = "unary submits: " + countdown.error;
+  if (!countdown->error.empty()) {
+    f.error = "unary submits: " + countdown->error;
     return;
   }
   f.rates.push_back(Rate(o.ops, elapsed));

@@ -27,6 +27,7 @@ HRESULT HResultFromStatus(const absl::Status& status) {
       return S_OK;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kAlreadyExists:
       return E_INVALIDARG;
     case absl::StatusCode::kNotFound:
       return MF_E_NOT_FOUND;

@@ -76,6 +76,7 @@ struct Session::State {
   State(Client& c, SessionOptions o) : client(c), options(std::move(o)) {
     options.max_batch = std::clamp<std::size_t>(options.max_batch, 1, 1000);
     options.max_outstanding = std::max<std::size_t>(options.max_outstanding, 1);
+    options.max_batch_bytes = std::max<std::size_t>(options.max_batch_bytes, 1024);
   }
 
   Client& client;
@@ -89,6 +90,7 @@ struct Session::State {
   std::deque<std::shared_ptr<PendingCancel>> cancels_to_send;
   std::deque<Sent> sent;
   std::uint64_t next_order = 0;
+  std::size_t cancels_waiting = 0;  // in entries' cancels_waiting, all told
   SessionStats stats;
 
   grpc::ClientContext* live_context = nullptr;  // the current stream's
@@ -98,12 +100,20 @@ struct Session::State {
   bool writes_done = false;  // WritesDone sent on the current stream
   bool closing = false;      // Close has begun: nothing new is taken
   bool stopping = false;     // the destructor: stop at once
+  bool dead = false;         // the reader is ending: nothing more is taken
   bool finished = false;     // the reader has ended; `ending` says how
   absl::Status ending;
   std::thread::id reader_id;
 
   std::thread reader;
   std::thread writer;
+  std::once_flag joined;
+  void Join() {
+    std::call_once(joined, [this] {
+      reader.join();
+      writer.join();
+    });
+  }
 
   // --- Both threads --------------------------------------------------------
 
@@ -112,6 +122,7 @@ struct Session::State {
     std::vector<Delivery> out;
     for (auto& [id, e] : entries) {
       for (auto& c : e.cancels_waiting) c->answer.set_value(outcome);
+      cancels_waiting -= e.cancels_waiting.size();
       e.cancels_waiting.clear();
       out.push_back({std::move(e), outcome});
     }
@@ -155,6 +166,7 @@ struct Session::State {
     if (!it->second.operation_id.empty()) by_operation.erase(it->second.operation_id);
     // Asked to cancel before the answer came, and it ended first.
     for (auto& c : it->second.cancels_waiting) c->answer.set_value(v1::CancelOperationResponse());
+    cancels_waiting -= it->second.cancels_waiting.size();
     it->second.cancels_waiting.clear();
     out.push_back({std::move(it->second), std::move(outcome)});
     entries.erase(it);
@@ -165,7 +177,7 @@ struct Session::State {
 
   // Everything is answered and the caller is closing: half-close.
   bool ReadyToHalfCloseLocked() const {
-    return closing && to_send.empty() && cancels_to_send.empty();
+    return closing && to_send.empty() && cancels_to_send.empty() && cancels_waiting == 0;
   }
 
   void Write() {
@@ -190,9 +202,14 @@ struct Session::State {
       } else if (!to_send.empty()) {
         Sent batch;
         auto* requests = message.mutable_submit()->mutable_requests();
+        std::size_t bytes = 0;
         while (!to_send.empty() && batch.request_ids.size() < options.max_batch) {
           auto it = entries.find(to_send.front());
           if (it != entries.end()) {
+            // Within the message size (each request is at most half of it).
+            const std::size_t size = it->second.request.ByteSizeLong() + 8;
+            if (!batch.request_ids.empty() && bytes + size > options.max_batch_bytes) break;
+            bytes += size;
             *requests->Add() = it->second.request;
             batch.request_ids.push_back(it->first);
           }
@@ -229,15 +246,19 @@ struct Session::State {
 
   void Read() {
     std::chrono::milliseconds backoff(50);
-    Clock::time_point last_good = Clock::now();
+    // Since when no stream has worked (min() while one does).
+    Clock::time_point down_since = Clock::time_point::min();
     bool first = true;
     for (;;) {
       auto context = client.NewContext();
       context->set_deadline(std::chrono::system_clock::time_point::max());
       std::unique_ptr<Stream> s;
       {
-        std::lock_guard lock(mu);
-        if (stopping) return End(absl::CancelledError("the session was destroyed"));
+        std::unique_lock lock(mu);
+        if (stopping) {
+          lock.unlock();
+          return End(absl::CancelledError("the session was destroyed"));
+        }
         live_context = context.get();
       }
       s = client.stub().Session(context.get());
@@ -269,7 +290,7 @@ struct Session::State {
       v1::SessionResponse response;
       std::vector<Delivery> deliveries;
       while (s->Read(&response)) {
-        last_good = Clock::now();
+        down_since = Clock::time_point::min();
         backoff = std::chrono::milliseconds(50);
         Handle(response, deliveries);
         Deliver(deliveries);
@@ -296,6 +317,7 @@ struct Session::State {
                                         std::to_string(entries.size()) +
                                         " submissions not reported");
         }
+        dead = true;  // callbacks run below cannot add what nothing would send
         std::vector<Delivery> left = TakeAllLocked(
             outcome.ok() ? absl::FailedPreconditionError("session: closed before this was sent")
                          : outcome);
@@ -303,11 +325,13 @@ struct Session::State {
         Deliver(left);
         return End(outcome);
       }
-      if (Clock::now() - last_good > options.reconnect_timeout) {
+      if (down_since == Clock::time_point::min()) down_since = Clock::now();
+      if (Clock::now() - down_since > options.reconnect_timeout) {
         absl::Status gave_up = absl::UnavailableError(
             "session: no stream to the server for " +
             std::to_string(options.reconnect_timeout.count()) + " ms; last: " +
             status.error_message());
+        dead = true;
         std::vector<Delivery> left = TakeAllLocked(gave_up);
         lock.unlock();
         Deliver(left);
@@ -354,6 +378,7 @@ struct Session::State {
             cancels_to_send.push_back(std::move(c));
             wake_writer = true;
           }
+          cancels_waiting -= it->second.cancels_waiting.size();
           it->second.cancels_waiting.clear();
           if (it->second.progress) by_operation[op->id()] = it->first;
           // A retry of one that completed already: its answer is all.
@@ -397,19 +422,25 @@ struct Session::State {
 
   absl::Status Add(Entry entry) {
     std::unique_lock lock(mu);
-    if (closing || finished) {
-      return absl::FailedPreconditionError(finished ? "session: ended: " + ending.ToString()
-                                                    : std::string("session: closing"));
+    if (closing || finished || dead || stopping) {
+      return absl::FailedPreconditionError(closing ? "session: closing" : "session: ended");
     }
     if (std::this_thread::get_id() != reader_id) {
       wake.wait(lock, [this] {
-        return entries.size() < options.max_outstanding || stopping || finished || closing;
+        return entries.size() < options.max_outstanding || stopping || finished || dead ||
+               closing;
       });
-      if (stopping || finished || closing) {
+      if (stopping || finished || dead || closing) {
         return absl::FailedPreconditionError("session: closed while waiting for room");
       }
     }
     const std::string& id = entry.request.request_id();
+    if (entry.request.ByteSizeLong() > options.max_batch_bytes) {
+      return absl::InvalidArgumentError(
+          "request: " + std::to_string(entry.request.ByteSizeLong()) +
+          " bytes, more than the session's max_batch_bytes (" +
+          std::to_string(options.max_batch_bytes) + ")");
+    }
     if (entries.count(id) != 0) {
       return absl::AlreadyExistsError("request_id: a submission with \"" + id +
                                       "\" is still outstanding in this session");
@@ -440,8 +471,7 @@ Session::~Session() {
     if (s.live_context != nullptr) s.live_context->TryCancel();
   }
   s.wake.notify_all();
-  if (s.reader.joinable()) s.reader.join();
-  if (s.writer.joinable()) s.writer.join();
+  s.Join();
   std::vector<State::Delivery> left;
   {
     std::lock_guard lock(s.mu);
@@ -466,7 +496,7 @@ std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done,
   std::string request_id = e.request.request_id();
   e.done = done;
   e.progress = std::move(progress);
-  if (absl::Status s = state_->Add(std::move(e)); !s.ok()) done(s);
+  if (absl::Status s = state_->Add(std::move(e)); !s.ok() && done) done(s);
   return request_id;
 }
 
@@ -503,7 +533,7 @@ std::future<absl::StatusOr<v1::CancelOperationResponse>> Session::Cancel(
   State& s = *state_;
   {
     std::lock_guard lock(s.mu);
-    if (s.closing || s.finished || s.stopping) {
+    if (s.closing || s.finished || s.dead || s.stopping) {
       c->answer.set_value(absl::FailedPreconditionError("session: closing"));
       return future;
     }
@@ -515,6 +545,7 @@ std::future<absl::StatusOr<v1::CancelOperationResponse>> Session::Cancel(
     }
     if (it->second.operation_id.empty()) {
       it->second.cancels_waiting.push_back(std::move(c));  // sent once answered
+      ++s.cancels_waiting;
       return future;
     }
     c->operation_id = it->second.operation_id;
@@ -532,8 +563,7 @@ absl::Status Session::Close() {
     s.wake.notify_all();
     s.wake.wait(lock, [&s] { return s.finished; });
   }
-  if (s.reader.joinable()) s.reader.join();
-  if (s.writer.joinable()) s.writer.join();
+  s.Join();
   std::lock_guard lock(s.mu);
   return s.ending;
 }

@@ -434,6 +434,18 @@ TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
   EXPECT_GE(session->stats().reconnects, 1u);
 }
 
+TEST_F(ClientTest, ASessionWithoutAServerCanStillBeDestroyed) {
+  const std::string address = server_->address();
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_.reset();
+  auto lonely = Client::Connect(address);
+  auto session = lonely->OpenSession();
+  auto pending = session->SubmitAsync(Echo("never sent"));
+  session.reset();  // while it retries the connection
+  ASSERT_EQ(pending.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(pending.get().status().code(), absl::StatusCode::kCancelled);
+}
+
 // With a file root, for kinds that report progress.
 class ClientFilesTest : public ClientTest {
  protected:

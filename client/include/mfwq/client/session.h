@@ -46,6 +46,10 @@ class Client;
 struct SessionOptions {
   // Submissions per SubmitBatch message, at most 1000 (the server's limit).
   std::size_t max_batch = 500;
+  // Bytes per SubmitBatch message: keep it within the server's
+  // max_message_bytes (4 MiB by default). A single request larger than this
+  // is refused locally (INVALID_ARGUMENT).
+  std::size_t max_batch_bytes = 2 << 20;
   // Submissions not yet completed; beyond this, SubmitThen and friends wait
   // for room (except on the session's own reader thread, which never
   // waits). Keep it within the server's max_inflight_per_client.
