@@ -3,7 +3,9 @@
 //
 // The table writes an operation when it accepts it (before Submit answers)
 // and its completion when it completes (before the completion reaches any
-// listener, so before it is streamed). On start it loads what the journal
+// listener, so before it is streamed). Both come in batches: the
+// operations of one SubmitBatch, the completions that arrive together, each
+// batch written at once (one transaction, one write to disk). On start it loads what the journal
 // holds: completed operations come back as they were, and accepted ones
 // that never completed (the server stopped or crashed first) are completed
 // with MF_E_SHUTDOWN. Sequence numbers and operation numbers carry on from
@@ -17,6 +19,7 @@
 #define MFWQ_SERVER_CORE_JOURNAL_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,13 @@ namespace mfwq::server {
 struct JournaledOperation {
   OperationView view;  // view.completion set if it completed
   std::string state;   // SubmitRequest.state, for the completion of an interrupted one
+};
+
+// An operation being accepted, as the journal writes it.
+struct AcceptedRecord {
+  std::uint64_t number = 0;  // the one in its id
+  const OperationView* operation = nullptr;
+  const std::string* state = nullptr;  // SubmitRequest.state
 };
 
 struct JournalContents {
@@ -45,15 +55,15 @@ class Journal {
   virtual ~Journal() = default;
   // What the journal holds. Called once, before anything is written.
   virtual StatusOr<JournalContents> Load() = 0;
-  // An operation was accepted: `number` is the one in its id. Durable when
-  // this returns OK.
-  virtual Status Accepted(std::uint64_t number, const OperationView& operation,
-                          const std::string& state) = 0;
+  // Operations were accepted, in this order. All of them are durable when
+  // this returns OK; none is written if it fails.
+  virtual Status Accepted(std::span<const AcceptedRecord> operations) = 0;
   // An accepted operation could not be dispatched after all (MF refused
   // it): the client was told it failed, so it must not come back.
   virtual Status Withdrawn(const std::string& operation_id) = 0;
-  // An operation completed. Durable when this returns OK.
-  virtual Status Completed(const CompletionRecord& completion) = 0;
+  // Operations completed, in sequence order. All of them are durable when
+  // this returns OK; none is written if it fails.
+  virtual Status Completed(std::span<const CompletionRecord> completions) = 0;
   // Forgets the operations whose completions have a sequence up to
   // `sequence` (retention). Numbering is not affected.
   virtual Status Prune(std::uint64_t sequence) = 0;

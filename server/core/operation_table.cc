@@ -118,6 +118,9 @@ std::string NewId(std::uint64_t n) {
 // Completions dropped by retention before the journal is told to forget them.
 constexpr std::uint64_t kPruneBatch = 1024;
 
+// Completions delivered (journaled, numbered, published) together at most.
+constexpr std::size_t kMaxDeliveryBatch = 1024;
+
 constexpr char kRestartMessage[] =
     "interrupted: the server stopped before the operation completed";
 
@@ -171,7 +174,7 @@ Status OperationTable::Restore() {
       record.state = std::move(journaled.state);
       record.submit_time = entry->view.submit_time;
       record.complete_time = Clock::now();
-      if (Status s = options_.journal->Completed(record); !s.ok()) return s;
+      if (Status s = options_.journal->Completed({&record, 1}); !s.ok()) return s;
       completed_sequence_ = record.sequence;
       entry->view.completion = std::move(record);
     }
@@ -196,123 +199,195 @@ Status OperationTable::Restore() {
   return OkStatus();
 }
 
+// A request of a batch, admitted to the table and waiting for the batch's
+// journal write.
+struct OperationTable::Admission {
+  std::size_t index = 0;  // in the batch
+  std::shared_ptr<Entry> entry;
+  std::uint64_t number = 0;
+  std::optional<Clock::time_point> deadline;
+};
+
 StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
-  if (spec.request_id.size() > 128) return InvalidArgument("request_id: longer than 128 bytes");
-  // A retry gets the first attempt's operation, whatever has changed since
-  // (deadline passed, event deleted): checked before anything else. A retry
-  // racing the first attempt waits for its outcome.
-  if (!spec.request_id.empty()) {
-    std::unique_lock lock(mu_);
+  std::vector<SubmitSpec> one;
+  one.push_back(std::move(spec));
+  return std::move(SubmitBatch(std::move(one)).front());
+}
+
+std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<SubmitSpec> specs) {
+  std::vector<StatusOr<SubmitResult>> results(
+      specs.size(), Status(StatusCode::kInternal, "not submitted"));
+  std::vector<Admission> admitted;
+  admitted.reserve(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
     for (;;) {
-      auto seen = by_request_.find({spec.client, spec.request_id});
-      if (seen == by_request_.end()) break;
-      const std::shared_ptr<Entry>& first = operations_.at(seen->second);
-      if (first->accepted) return SubmitResult{ViewLocked(*first), true};
-      completed_cv_.wait(lock);  // accepted or refused: look again
+      Admission admission;
+      const Admitted outcome = Admit(specs[i], &results[i], &admission);
+      if (outcome == Admitted::kReserved) {
+        admission.index = i;
+        admitted.push_back(std::move(admission));
+      }
+      if (outcome != Admitted::kBusy) break;
+      // Another attempt with this request id (perhaps earlier in this very
+      // batch) is being accepted. Accept what this batch holds first, so
+      // that no two batches wait for each other, then wait for its outcome.
+      AcceptAdmitted(admitted, results);
+      admitted.clear();
+      std::unique_lock lock(mu_);
+      completed_cv_.wait(lock, [&] {
+        auto seen = by_request_.find({specs[i].client, specs[i].request_id});
+        return seen == by_request_.end() || operations_.at(seen->second)->accepted;
+      });
+    }
+  }
+  AcceptAdmitted(admitted, results);
+  return results;
+}
+
+OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<SubmitResult>* answer,
+                                               Admission* admission) {
+  const auto refuse = [answer](Status status) {
+    *answer = std::move(status);
+    return Admitted::kAnswered;
+  };
+  if (spec.request_id.size() > 128) return refuse(InvalidArgument("request_id: longer than 128 bytes"));
+  // A retry gets the first attempt's operation, whatever has changed since
+  // (deadline passed, event deleted): checked before anything else.
+  if (!spec.request_id.empty()) {
+    std::lock_guard lock(mu_);
+    auto seen = by_request_.find({spec.client, spec.request_id});
+    if (seen != by_request_.end()) {
+      const Entry& first = *operations_.at(seen->second);
+      if (!first.accepted) return Admitted::kBusy;
+      *answer = SubmitResult{ViewLocked(first), true};
+      return Admitted::kAnswered;
     }
   }
   std::shared_ptr<const OperationKind> kind = kinds_.Find(spec.kind);
-  if (!kind) return InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)");
-  if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return s;
-  if (Status s = kind->Check(spec.parameters); !s.ok()) return s;
-  if (spec.state.size() > 64 * 1024) return InvalidArgument("state: larger than 64 KiB");
+  if (!kind) return refuse(InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)"));
+  if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return refuse(s);
+  if (Status s = kind->Check(spec.parameters); !s.ok()) return refuse(s);
+  if (spec.state.size() > 64 * 1024) return refuse(InvalidArgument("state: larger than 64 KiB"));
   if (spec.delay && !spec.wait_event.empty()) {
-    return InvalidArgument("delay, wait_event: give at most one");
+    return refuse(InvalidArgument("delay, wait_event: give at most one"));
   }
   if (spec.delay && *spec.delay < std::chrono::milliseconds::zero()) {
-    return InvalidArgument("delay: negative");
+    return refuse(InvalidArgument("delay: negative"));
   }
   const Clock::time_point now = Clock::now();
-  if (spec.deadline && *spec.deadline <= now) return InvalidArgument("deadline: already passed");
+  if (spec.deadline && *spec.deadline <= now) {
+    return refuse(InvalidArgument("deadline: already passed"));
+  }
   auto queue = queues_.Get(spec.client, spec.queue);
-  if (!queue.ok()) return queue.status();
+  if (!queue.ok()) return refuse(queue.status());
 
   auto entry = std::make_shared<Entry>();
   if (!spec.wait_event.empty()) {
     auto handle = events_.Handle(spec.client, spec.wait_event);
-    if (!handle.ok()) return InvalidArgument("wait_event: " + handle.status().message());
+    if (!handle.ok()) return refuse(InvalidArgument("wait_event: " + handle.status().message()));
     entry->wait_event = handle.value();
     entry->wait_event_name = spec.wait_event;
   }
   if (!spec.signal_event.empty()) {
     auto handle = events_.Handle(spec.client, spec.signal_event);
-    if (!handle.ok()) return InvalidArgument("signal_event: " + handle.status().message());
+    if (!handle.ok()) return refuse(InvalidArgument("signal_event: " + handle.status().message()));
     entry->signal_event = handle.value();
   }
 
-  bool raced = false;
-  std::uint64_t number = 0;
-  {
-    std::lock_guard lock(mu_);
-    // Checked under the lock that inserts: CancelAll must see every
-    // operation accepted before StopAccepting.
-    if (!accepting_) return Status(StatusCode::kUnavailable, "the server is shutting down");
-    raced = !spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0;
-    if (!raced) {
-      if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return s;
-      number = next_id_++;
-      entry->view.id = NewId(number);
-      entry->view.request_id = spec.request_id;
-      entry->view.client = spec.client;
-      entry->view.queue = spec.queue;
-      entry->view.kind = spec.kind;
-      entry->view.parameters = spec.parameters;
-      entry->view.priority = spec.priority;
-      entry->view.submit_time = now;
-      entry->delay = spec.delay;
-      entry->session = spec.session;
-      entry->counters = queue->counters;
-      entry->view.state = spec.delay          ? OperationState::kScheduled
-                          : entry->wait_event ? OperationState::kWaiting
-                                              : OperationState::kPending;
-      auto callback = KindCallback::Create(kind, spec.queue);
-      entry->op = Operation::Create({entry->view.id, spec.kind, spec.queue, spec.priority,
-                                     std::move(spec.parameters), std::move(spec.state)},
-                                    callback.get(), observer_);
-      // In the table from now on (MF may run it the moment it is
-      // dispatched), but not visible to clients until accepted.
-      operations_.emplace(entry->view.id, entry);
-      if (!entry->view.request_id.empty())
-        by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
-      ++outstanding_;
-      ++inflight_[entry->view.client];
-      ++depth_[entry->view.queue];
-      if (entry->wait_event) ++waiting_[{entry->view.client, entry->wait_event_name}];
-      ++entry->counters->pending;
-    }
-  }
+  std::lock_guard lock(mu_);
+  // Checked under the lock that inserts: CancelAll must see every
+  // operation accepted before StopAccepting.
+  if (!accepting_) return refuse(Status(StatusCode::kUnavailable, "the server is shutting down"));
   // Another attempt with this request id got in while this one was being
-  // checked: take its outcome instead.
-  if (raced) return Submit(std::move(spec));
+  // checked: its outcome is this one's.
+  if (!spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0) {
+    return Admitted::kBusy;
+  }
+  if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return refuse(s);
+  admission->number = next_id_++;
+  admission->deadline = spec.deadline;
+  entry->view.id = NewId(admission->number);
+  entry->view.request_id = spec.request_id;
+  entry->view.client = spec.client;
+  entry->view.queue = spec.queue;
+  entry->view.kind = spec.kind;
+  entry->view.parameters = spec.parameters;
+  entry->view.priority = spec.priority;
+  entry->view.submit_time = now;
+  entry->delay = spec.delay;
+  entry->session = spec.session;
+  entry->counters = queue->counters;
+  entry->view.state = spec.delay          ? OperationState::kScheduled
+                      : entry->wait_event ? OperationState::kWaiting
+                                          : OperationState::kPending;
+  auto callback = KindCallback::Create(kind, spec.queue);
+  entry->op = Operation::Create({entry->view.id, spec.kind, spec.queue, spec.priority,
+                                 std::move(spec.parameters), std::move(spec.state)},
+                                callback.get(), observer_);
+  // In the table from now on (MF may run it the moment it is dispatched),
+  // but not visible to clients until accepted.
+  operations_.emplace(entry->view.id, entry);
+  if (!entry->view.request_id.empty())
+    by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
+  ++outstanding_;
+  ++inflight_[entry->view.client];
+  ++depth_[entry->view.queue];
+  if (entry->wait_event) ++waiting_[{entry->view.client, entry->wait_event_name}];
+  ++entry->counters->pending;
+  admission->entry = std::move(entry);
+  return Admitted::kReserved;
+}
 
-  // Durable before it can run: a restart then completes it if it did not.
-  Status journaled = options_.journal == nullptr
-                         ? OkStatus()
-                         : options_.journal->Accepted(number, entry->view, entry->op->spec().state);
-  HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
-  if (FAILED(hr)) {
+void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted,
+                                    std::vector<StatusOr<SubmitResult>>& results) {
+  if (admitted.empty()) return;
+  // Durable before any can run, in one write: a restart then completes
+  // those that did not.
+  Status journaled = OkStatus();
+  if (options_.journal != nullptr) {
+    std::vector<AcceptedRecord> records;
+    records.reserve(admitted.size());
+    for (const Admission& a : admitted) {
+      records.push_back({a.number, &a.entry->view, &a.entry->op->spec().state});
+    }
+    journaled = options_.journal->Accepted(records);
+  }
+  for (Admission& a : admitted) {
+    const std::shared_ptr<Entry>& entry = a.entry;
+    const HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
+    if (SUCCEEDED(hr)) {
+      results[a.index] = Accept(a);
+      continue;
+    }
     // Refused by the journal or by MF, so no callback can come: as if never
     // submitted, in the journal too.
     if (journaled.ok() && options_.journal != nullptr) {
       (void)options_.journal->Withdrawn(entry->view.id);
     }
-    std::lock_guard lock(mu_);
-    operations_.erase(entry->view.id);
-    if (!entry->view.request_id.empty())
-      by_request_.erase({entry->view.client, entry->view.request_id});
-    --outstanding_;
-    ReleaseLimitsLocked(entry->view.client, entry->view.queue);
-    if (entry->wait_event) LeaveWaitingLocked(*entry);
-    --entry->counters->pending;
-    completed_cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      operations_.erase(entry->view.id);
+      if (!entry->view.request_id.empty())
+        by_request_.erase({entry->view.client, entry->view.request_id});
+      --outstanding_;
+      ReleaseLimitsLocked(entry->view.client, entry->view.queue);
+      if (entry->wait_event) LeaveWaitingLocked(*entry);
+      --entry->counters->pending;
+      completed_cv_.notify_all();
+    }
     if (!journaled.ok()) {
-      return Status(StatusCode::kUnavailable, "journal: " + journaled.message());
+      results[a.index] = Status(StatusCode::kUnavailable, "journal: " + journaled.message());
+      continue;
     }
     const std::string what = entry->delay        ? "delay: scheduling"
                              : entry->wait_event ? "wait_event: waiting"
                                                  : "queue_id: queueing";
-    return StatusFromHResult(hr, what);
+    results[a.index] = StatusFromHResult(hr, what);
   }
+}
+
+SubmitResult OperationTable::Accept(const Admission& admission) {
+  const std::shared_ptr<Entry>& entry = admission.entry;
   std::optional<std::string> cancelled;
   HRESULT cancel_status;
   {
@@ -324,7 +399,7 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
   }
   // Cancelled while being accepted (an event deleted, the server going).
   if (cancelled) CancelInternal(entry->view.id, *cancelled, cancel_status);
-  if (spec.deadline) SetDeadline(entry, *spec.deadline - now);
+  if (admission.deadline) SetDeadline(entry, *admission.deadline - Clock::now());
   std::lock_guard lock(mu_);
   return SubmitResult{ViewLocked(*entry), false};
 }
@@ -403,72 +478,104 @@ void OperationTable::Finish(const std::string& id, bool only_if_not_started) {
     deadline_key = std::exchange(entry->deadline_key, 0);
   }
   if (deadline_key != 0) MFCancelWorkItem(deadline_key);
-  Deliver(entry);
+  Deliver(std::move(entry));
 }
 
-void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
-  const Operation& op = *entry->op;
-  CompletionRecord record;
-  record.operation_id = entry->view.id;
-  record.request_id = entry->view.request_id;
-  record.client = entry->view.client;
-  record.queue = entry->view.queue;
-  record.kind = entry->view.kind;
-  record.state = op.spec().state;
-  record.submit_time = entry->view.submit_time;
-  record.session = entry->session;
-  bool started;
-  HRESULT cancel_status;
-  std::optional<std::string> cancel_message;
+void OperationTable::Deliver(std::shared_ptr<Entry> entry) {
   {
-    std::lock_guard lock(mu_);
-    record.start_time = entry->start_time;
-    started = entry->start_time.has_value();
-    cancel_status = entry->cancel_status;
-    cancel_message = entry->cancel_message;
+    std::lock_guard lock(claimed_mu_);
+    claimed_.push_back(std::move(entry));
+    if (delivering_) return;  // the thread delivering takes it along
+    delivering_ = true;
   }
-  if (started) {
+  // This thread delivers, in batches, until no claimed completion is left:
+  // those claimed meanwhile (by other threads) share a journal write.
+  std::vector<std::shared_ptr<Entry>> batch;
+  for (;;) {
+    {
+      std::lock_guard lock(claimed_mu_);
+      if (claimed_.empty()) {
+        delivering_ = false;
+        return;
+      }
+      const std::size_t n = std::min(claimed_.size(), kMaxDeliveryBatch);
+      batch.assign(std::make_move_iterator(claimed_.begin()),
+                   std::make_move_iterator(claimed_.begin() + static_cast<std::ptrdiff_t>(n)));
+      claimed_.erase(claimed_.begin(), claimed_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    DeliverBatch(batch);
+    batch.clear();
+  }
+}
+
+CompletionRecord OperationTable::RecordLocked(const Entry& entry) const {
+  const Operation& op = *entry.op;
+  CompletionRecord record;
+  record.operation_id = entry.view.id;
+  record.request_id = entry.view.request_id;
+  record.client = entry.view.client;
+  record.queue = entry.view.queue;
+  record.kind = entry.view.kind;
+  record.state = op.spec().state;
+  record.submit_time = entry.view.submit_time;
+  record.session = entry.session;
+  record.start_time = entry.start_time;
+  if (entry.start_time) {
     // The kind ran and returned: what the work queue's MFASYNCRESULT holds.
     record.status = op.hrStatusResult;
     record.bytes_transferred =
         op.dwBytesTransferred == 0xFFFFFFFFu ? op.bytes_transferred() : op.dwBytesTransferred;
     record.message = op.message();
     record.result = op.result();
-    if (record.status == MF_E_OPERATION_CANCELLED && cancel_message) {
+    if (record.status == MF_E_OPERATION_CANCELLED && entry.cancel_message) {
       // It stopped because it was asked to: say who asked (a client, its
       // deadline, the server going: then MF_E_SHUTDOWN).
-      record.status = cancel_status;
-      record.message = *cancel_message;
+      record.status = entry.cancel_status;
+      record.message = *entry.cancel_message;
     }
   } else {
     // It never ran (cancelled, or past its deadline, before its turn). The
     // Operation itself is not read: a queue may still be handing it over.
-    record.status = cancel_status;
-    record.message = cancel_message.value_or("cancelled");
+    record.status = entry.cancel_status;
+    record.message = entry.cancel_message.value_or("cancelled");
   }
+  return record;
+}
+
+void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& batch) {
+  std::vector<CompletionRecord> records;
+  records.reserve(batch.size());
   {
-    std::lock_guard delivery(delivery_mu_);
+    std::lock_guard lock(mu_);
+    for (const auto& entry : batch) records.push_back(RecordLocked(*entry));
+  }
+  std::lock_guard delivery(delivery_mu_);
+  const Clock::time_point now = Clock::now();
+  for (CompletionRecord& record : records) {
     record.sequence = next_sequence_++;
-    record.complete_time = Clock::now();  // in sequence order too
-    // Durable before anyone hears of it.
-    if (options_.journal != nullptr) {
-      if (Status s = options_.journal->Completed(record); !s.ok() && listener_ != nullptr) {
-        listener_->OnJournalError(s);
-      }
+    record.complete_time = now;
+  }
+  // Durable before anyone hears of them, in one write.
+  if (options_.journal != nullptr) {
+    if (Status s = options_.journal->Completed(records); !s.ok() && listener_ != nullptr) {
+      listener_->OnJournalError(s);
     }
-    std::uint64_t dropped;
-    {
-      std::lock_guard lock(mu_);
-      if (entry->view.state == OperationState::kWaiting) LeaveWaitingLocked(*entry);
-      entry->view.state = OperationState::kCompleted;
-      entry->view.progress.reset();
-      entry->key = 0;
-      entry->view.completion = record;
-      by_sequence_.emplace(record.sequence, entry);
-      completed_sequence_ = record.sequence;
-      ReleaseLimitsLocked(entry->view.client, entry->view.queue);
-      QueueCounters& c = *entry->counters;
-      --(started ? c.running : c.pending);
+  }
+  std::uint64_t dropped;
+  {
+    std::lock_guard lock(mu_);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Entry& entry = *batch[i];
+      const CompletionRecord& record = records[i];
+      if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
+      entry.view.state = OperationState::kCompleted;
+      entry.view.progress.reset();
+      entry.key = 0;
+      entry.view.completion = record;
+      by_sequence_.emplace(record.sequence, batch[i]);
+      ReleaseLimitsLocked(entry.view.client, entry.view.queue);
+      QueueCounters& c = *entry.counters;
+      --(record.start_time ? c.running : c.pending);
       if (record.status == MF_E_OPERATION_CANCELLED || record.status == MF_E_SHUTDOWN) {
         ++c.cancelled;
       } else if (FAILED(record.status)) {
@@ -476,20 +583,23 @@ void OperationTable::Deliver(const std::shared_ptr<Entry>& entry) {
       } else {
         ++c.completed;
       }
-      dropped = EnforceRetentionLocked(record.complete_time);
     }
-    // The journal forgets in batches: one delete per completion would double its writes.
-    if (dropped >= pruned_through_ + kPruneBatch) PruneJournalLocked(dropped);
-    if (listener_ != nullptr) listener_->OnCompletion(record);
-    // The remote hEvent: set once the completion is out.
-    if (entry->signal_event) SetEvent(entry->signal_event->get());
-    // Only now is it done: Wait returns, and the table may go (its
-    // destructor waits for outstanding_ to reach zero).
-    std::lock_guard lock(mu_);
-    entry->delivered = true;
-    --outstanding_;
-    completed_cv_.notify_all();
+    completed_sequence_ = records.back().sequence;
+    dropped = EnforceRetentionLocked(now);
   }
+  // The journal forgets in batches: one delete per completion would double its writes.
+  if (dropped >= pruned_through_ + kPruneBatch) PruneJournalLocked(dropped);
+  if (listener_ != nullptr) listener_->OnCompletions(records);
+  // The remote hEvent: set once the completion is out.
+  for (const auto& entry : batch) {
+    if (entry->signal_event) SetEvent(entry->signal_event->get());
+  }
+  // Only now are they done: Wait returns, and the table may go (its
+  // destructor waits for outstanding_ to reach zero).
+  std::lock_guard lock(mu_);
+  for (const auto& entry : batch) entry->delivered = true;
+  outstanding_ -= batch.size();
+  completed_cv_.notify_all();
 }
 
 void OperationTable::LeaveWaitingLocked(const Entry& entry) {
@@ -626,7 +736,10 @@ StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const s
     entry = found.value();
   }
   const bool cancelled = CancelInternal(id, "cancelled by client");
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  // Its completion is claimed (perhaps on another thread, sharing a batch):
+  // answer with it.
+  completed_cv_.wait(lock, [&] { return !entry->claimed || entry->delivered; });
   return CancelResult{cancelled, ViewLocked(*entry)};
 }
 

@@ -16,10 +16,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,13 +61,19 @@ struct CancelResult {
 };
 
 // Receives every completion, in sequence order, one call at a time; called
-// on whichever thread completed the operation, under the table's delivery
-// lock, after the journal has it and the table shows it. OnCompletion must
+// on a thread that completed an operation (this one's, or another's that
+// shares its journal write), under the table's delivery lock, after the
+// journal has it and the table shows it. OnCompletion must
 // not call back into the table; the others may.
 class CompletionListener {
  public:
   virtual ~CompletionListener() = default;
   virtual void OnCompletion(const CompletionRecord& completion) = 0;
+  // Completions that were journaled together, in sequence order: as many
+  // OnCompletion calls, unless the listener has a better way.
+  virtual void OnCompletions(std::span<const CompletionRecord> completions) {
+    for (const CompletionRecord& completion : completions) OnCompletion(completion);
+  }
   // An operation's kind starts running (on its work-queue thread).
   virtual void OnStarted(const std::string& operation_id) { (void)operation_id; }
   // A running operation reports progress (on its work-queue thread).
@@ -120,6 +128,9 @@ class OperationTable {
   OperationTable& operator=(const OperationTable&) = delete;
 
   StatusOr<SubmitResult> Submit(SubmitSpec spec);
+  // Submits each, in order, as Submit would; the answers are at the same
+  // indexes. The operations accepted are journaled together, in one write.
+  std::vector<StatusOr<SubmitResult>> SubmitBatch(std::vector<SubmitSpec> specs);
   // A client sees its own operations only.
   StatusOr<OperationView> Get(const std::string& client, const std::string& id) const;
   // Waits until the operation completes or `timeout` passes; the view either way.
@@ -164,8 +175,25 @@ class OperationTable {
 
  private:
   struct Entry;
+  struct Admission;
   class Observer;
   class DeadlineCallback;
+  enum class Admitted {
+    kAnswered,  // refused, or a retry of an accepted operation: the answer is set
+    kReserved,  // in the table, waiting to be journaled and dispatched
+    kBusy,      // another attempt with its request id is being accepted
+  };
+
+  // Checks a request and reserves its operation in the table. REQUIRES: no
+  // lock held.
+  Admitted Admit(SubmitSpec& spec, StatusOr<SubmitResult>* answer, Admission* admission);
+  // Journals what was admitted (one write), dispatches each to MF and
+  // answers it; what cannot be leaves the table again. REQUIRES: no lock held.
+  void AcceptAdmitted(std::vector<Admission>& admitted,
+                      std::vector<StatusOr<SubmitResult>>& results);
+  // An admitted operation is journaled and dispatched: clients may see it.
+  // REQUIRES: no lock held.
+  SubmitResult Accept(const Admission& admission);
 
   // Puts the operation on MF per its trigger. REQUIRES: no lock held.
   HRESULT Dispatch(const std::shared_ptr<Entry>& entry);
@@ -178,8 +206,15 @@ class OperationTable {
   // with `only_if_not_started`, if its kind is running) and delivers it.
   // REQUIRES: no lock held.
   void Finish(const std::string& id, bool only_if_not_started);
-  // Numbers and delivers a claimed completion. REQUIRES: no lock held.
-  void Deliver(const std::shared_ptr<Entry>& entry);
+  // Delivers a claimed completion: at once on this thread, together with
+  // any others claimed meanwhile, or, if another thread is delivering, by
+  // that thread soon after. REQUIRES: no lock held.
+  void Deliver(std::shared_ptr<Entry> entry);
+  // Numbers, journals (in one write) and publishes claimed completions, in
+  // order. REQUIRES: no lock held; only one thread at a time.
+  void DeliverBatch(const std::vector<std::shared_ptr<Entry>>& batch);
+  // The completion of a claimed operation. REQUIRES: mu_ held.
+  CompletionRecord RecordLocked(const Entry& entry) const;
   // False if it had completed already. `status` is what the completion
   // carries if the operation does not run its course (MF_E_OPERATION_CANCELLED
   // or MF_E_SHUTDOWN). REQUIRES: no lock held.
@@ -210,6 +245,11 @@ class OperationTable {
   CompletionListener* const listener_;
   const OperationTableOptions options_;
   const std::shared_ptr<Observer> observer_;
+
+  // Completions claimed, waiting for the thread delivering to take them.
+  std::mutex claimed_mu_;
+  std::deque<std::shared_ptr<Entry>> claimed_;  // guarded by claimed_mu_
+  bool delivering_ = false;  // a thread is delivering; guarded by claimed_mu_
 
   std::mutex delivery_mu_;  // serialises completions: numbering and delivery
   std::uint64_t next_sequence_ = 1;  // guarded by delivery_mu_

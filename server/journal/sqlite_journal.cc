@@ -109,7 +109,10 @@ void SqliteJournal::Close() {
   sqlite3_finalize(insert_);
   sqlite3_finalize(complete_);
   sqlite3_finalize(withdraw_);
-  insert_ = complete_ = withdraw_ = nullptr;
+  sqlite3_finalize(begin_);
+  sqlite3_finalize(commit_);
+  sqlite3_finalize(rollback_);
+  insert_ = complete_ = withdraw_ = begin_ = commit_ = rollback_ = nullptr;
   sqlite3_close(db_);
   db_ = nullptr;
 }
@@ -143,6 +146,9 @@ Status SqliteJournal::PrepareAll() {
        "UPDATE operations SET sequence = ?2, status = ?3, message = ?4, bytes_transferred = ?5, "
        "result = ?6, start_time = ?7, complete_time = ?8 WHERE id = ?1"},
       {&withdraw_, "DELETE FROM operations WHERE id = ?1"},
+      {&begin_, "BEGIN"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
   };
   for (const auto& [stmt, sql] : statements) {
     if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, stmt, nullptr) != SQLITE_OK) {
@@ -225,12 +231,31 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   return contents;
 }
 
-Status SqliteJournal::Accepted(std::uint64_t number, const OperationView& v,
-                               const std::string& state) {
-  std::lock_guard lock(mu_);
+template <typename Write>
+Status SqliteJournal::TransactionLocked(Write&& write) {
   if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  {
+    Statement begin(begin_);
+    if (sqlite3_step(begin_) != SQLITE_DONE) return ErrorLocked("beginning a transaction");
+  }
+  Status written = write();
+  if (written.ok()) {
+    Statement commit(commit_);
+    if (sqlite3_step(commit_) == SQLITE_DONE) return OkStatus();
+    written = ErrorLocked("committing");
+  }
+  // Nothing of the batch stays (SQLite may have rolled back already).
+  if (sqlite3_get_autocommit(db_) == 0) {
+    Statement rollback(rollback_);
+    sqlite3_step(rollback_);
+  }
+  return written;
+}
+
+Status SqliteJournal::InsertLocked(const AcceptedRecord& accepted) {
+  const OperationView& v = *accepted.operation;
   Statement stmt(insert_);
-  sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(number));
+  sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(accepted.number));
   BindText(insert_, 2, v.id);
   BindText(insert_, 3, v.request_id);
   BindText(insert_, 4, v.client);
@@ -238,10 +263,21 @@ Status SqliteJournal::Accepted(std::uint64_t number, const OperationView& v,
   BindText(insert_, 6, v.kind);
   BindBlob(insert_, 7, EncodeParameters(v.parameters));
   sqlite3_bind_int64(insert_, 8, v.priority);
-  BindBlob(insert_, 9, state);
+  BindBlob(insert_, 9, *accepted.state);
   sqlite3_bind_int64(insert_, 10, ToNanos(v.submit_time));
   if (sqlite3_step(insert_) != SQLITE_DONE) return ErrorLocked("writing operation " + v.id);
   return OkStatus();
+}
+
+Status SqliteJournal::Accepted(std::span<const AcceptedRecord> operations) {
+  if (operations.empty()) return OkStatus();
+  std::lock_guard lock(mu_);
+  return TransactionLocked([&] {
+    for (const AcceptedRecord& accepted : operations) {
+      if (Status s = InsertLocked(accepted); !s.ok()) return s;
+    }
+    return OkStatus();
+  });
 }
 
 Status SqliteJournal::Withdrawn(const std::string& operation_id) {
@@ -253,9 +289,7 @@ Status SqliteJournal::Withdrawn(const std::string& operation_id) {
   return OkStatus();
 }
 
-Status SqliteJournal::Completed(const CompletionRecord& c) {
-  std::lock_guard lock(mu_);
-  if (Status s = CheckOpenLocked(); !s.ok()) return s;
+Status SqliteJournal::CompleteLocked(const CompletionRecord& c) {
   Statement stmt(complete_);
   BindText(complete_, 1, c.operation_id);
   sqlite3_bind_int64(complete_, 2, static_cast<sqlite3_int64>(c.sequence));
@@ -277,6 +311,17 @@ Status SqliteJournal::Completed(const CompletionRecord& c) {
                                              c.operation_id + ", which it never accepted");
   }
   return OkStatus();
+}
+
+Status SqliteJournal::Completed(std::span<const CompletionRecord> completions) {
+  if (completions.empty()) return OkStatus();
+  std::lock_guard lock(mu_);
+  return TransactionLocked([&] {
+    for (const CompletionRecord& c : completions) {
+      if (Status s = CompleteLocked(c); !s.ok()) return s;
+    }
+    return OkStatus();
+  });
 }
 
 Status SqliteJournal::Prune(std::uint64_t sequence) {

@@ -2,8 +2,9 @@
 // embedded SQLite database in write-ahead-log mode.
 //
 // One row per operation: written when it is accepted, completed in place
-// when it completes, deleted when retention drops it. Each write is its own
-// transaction, committed before the call returns. With `synchronous =
+// when it completes, deleted when retention drops it. Each call is one
+// transaction (a batch of acceptances or completions commits together),
+// committed before the call returns. With `synchronous =
 // NORMAL` (the default) a commit survives the process being killed at any
 // point; `FULL` also survives the machine losing power, at the cost of an
 // fsync per write.
@@ -32,10 +33,9 @@ class SqliteJournal final : public Journal {
   ~SqliteJournal() override;
 
   StatusOr<JournalContents> Load() override;
-  Status Accepted(std::uint64_t number, const OperationView& operation,
-                  const std::string& state) override;
+  Status Accepted(std::span<const AcceptedRecord> operations) override;
   Status Withdrawn(const std::string& operation_id) override;
-  Status Completed(const CompletionRecord& completion) override;
+  Status Completed(std::span<const CompletionRecord> completions) override;
   Status Prune(std::uint64_t sequence) override;
 
   // Closes the database: later calls fail (UNAVAILABLE), as if the
@@ -53,6 +53,13 @@ class SqliteJournal final : public Journal {
   // The error for `what` failing, with SQLite's message.
   Status ErrorLocked(const std::string& what);
   Status PrepareAll();
+  // Runs `write` in one transaction: committed if it returns OK, rolled
+  // back otherwise. REQUIRES: mu_ held.
+  template <typename Write>
+  Status TransactionLocked(Write&& write);
+  // One row each. REQUIRES: mu_ held, in a transaction.
+  Status InsertLocked(const AcceptedRecord& accepted);
+  Status CompleteLocked(const CompletionRecord& completion);
 
   const std::string path_;
   std::mutex mu_;
@@ -60,6 +67,9 @@ class SqliteJournal final : public Journal {
   sqlite3_stmt* insert_ = nullptr;    // guarded by mu_
   sqlite3_stmt* complete_ = nullptr;  // guarded by mu_
   sqlite3_stmt* withdraw_ = nullptr;  // guarded by mu_
+  sqlite3_stmt* begin_ = nullptr;     // guarded by mu_
+  sqlite3_stmt* commit_ = nullptr;    // guarded by mu_
+  sqlite3_stmt* rollback_ = nullptr;  // guarded by mu_
 };
 
 }  // namespace mfwq::server

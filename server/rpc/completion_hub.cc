@@ -94,35 +94,46 @@ void CompletionHub::RemoveWaiter(const std::string& id, std::uint64_t token) {
   }
 }
 
-void CompletionHub::OnCompletion(const CompletionRecord& c) {
-  std::vector<std::shared_ptr<Subscriber>> wake;
+void CompletionHub::OnCompletion(const CompletionRecord& c) { OnCompletions({&c, 1}); }
+
+void CompletionHub::OnCompletions(std::span<const CompletionRecord> completions) {
+  if (completions.empty()) return;
+  // Each subscriber is woken once for the batch, however many it takes.
+  std::set<std::shared_ptr<Subscriber>> wake;
   std::vector<Waiter> waiters;
   {
     std::lock_guard lock(mu_);
-    last_sequence_ = c.sequence;
-    for (const auto& s : subscribers_) {
-      if (s->Matches(c.client, c.queue, c.operation_id, c.session) &&
-          s->Push(HubItem{c.sequence, c})) {
-        wake.push_back(s);
+    last_sequence_ = completions.back().sequence;
+    for (const CompletionRecord& c : completions) {
+      for (const auto& s : subscribers_) {
+        if (s->Matches(c.client, c.queue, c.operation_id, c.session) &&
+            s->Push(HubItem{c.sequence, c})) {
+          wake.insert(s);
+        }
       }
+      if (waiters_.empty()) continue;
+      auto [first, last] = waiters_.equal_range(c.operation_id);
+      for (auto it = first; it != last; ++it) waiters.push_back(std::move(it->second.second));
+      waiters_.erase(first, last);
     }
-    auto [first, last] = waiters_.equal_range(c.operation_id);
-    for (auto it = first; it != last; ++it) waiters.push_back(std::move(it->second.second));
-    waiters_.erase(first, last);
   }
   for (const auto& s : wake) s->wake_();
   for (const auto& w : waiters) w();
-  // Failures are worth a line at the default level; the rest at debug.
-  const bool failed = FAILED(c.status) && c.status != MF_E_OPERATION_CANCELLED;
-  LogLine(failed ? "info" : "debug", "operation_completed")
-      .Field("op", c.operation_id)
-      .Field("client", c.client)
-      .Field("queue", std::uint64_t{c.queue})
-      .Field("kind", c.kind)
-      .Field("sequence", c.sequence)
-      .Field("status", FormatHResult(c.status))
-      .Field("message", c.message)
-      .Field("bytes", c.bytes_transferred);
+  for (const CompletionRecord& c : completions) {
+    // Failures are worth a line at the default level; the rest at debug.
+    const bool failed = FAILED(c.status) && c.status != MF_E_OPERATION_CANCELLED;
+    const char* level = failed ? "info" : "debug";
+    if (!LogLine::Enabled(level)) continue;
+    LogLine(level, "operation_completed")
+        .Field("op", c.operation_id)
+        .Field("client", c.client)
+        .Field("queue", std::uint64_t{c.queue})
+        .Field("kind", c.kind)
+        .Field("sequence", c.sequence)
+        .Field("status", FormatHResult(c.status))
+        .Field("message", c.message)
+        .Field("bytes", c.bytes_transferred);
+  }
 }
 
 void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_sequence) {

@@ -93,6 +93,7 @@ class CompletionHub final : public CompletionListener {
 
   // CompletionListener.
   void OnCompletion(const CompletionRecord& completion) override;
+  void OnCompletions(std::span<const CompletionRecord> completions) override;
   void OnProgress(const ProgressRecord& progress, std::uint64_t last_sequence) override;
   void OnJournalError(const Status& status) override;
 

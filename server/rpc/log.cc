@@ -57,8 +57,9 @@ bool LogLine::SetLevel(std::string_view level) {
   return true;
 }
 
-LogLine::LogLine(std::string_view level, std::string_view event)
-    : enabled_(LevelOf(level) >= g_level.load()) {
+bool LogLine::Enabled(std::string_view level) { return LevelOf(level) >= g_level.load(); }
+
+LogLine::LogLine(std::string_view level, std::string_view event) : enabled_(Enabled(level)) {
   if (!enabled_) return;
   const auto now = std::chrono::system_clock::now();
   const std::time_t secs = std::chrono::system_clock::to_time_t(now);

@@ -31,6 +31,8 @@ class LogLine {
 
   // Lines below this level are dropped: "debug", "info" (default), "warn", "error".
   static bool SetLevel(std::string_view level);
+  // Whether a line at `level` would be written (to skip building its fields).
+  static bool Enabled(std::string_view level);
 
  private:
   void Key(std::string_view key);

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -83,9 +84,15 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   Unary* ListEvents(Ctx*, const v1::ListEventsRequest*, v1::ListEventsResponse*) override;
   Unary* ListKinds(Ctx*, const v1::ListKindsRequest*, v1::ListKindsResponse*) override;
 
-  // One request of a SubmitBatch, or a unary Submit.
+  // A unary Submit.
   StatusOr<SubmitResult> SubmitOne(const std::string& client, const v1::SubmitRequest& request,
                                    std::uint64_t session);
+  // The requests of a SubmitBatch, accepted together (one journal write);
+  // the answers are at the same indexes.
+  std::vector<StatusOr<SubmitResult>> SubmitMany(
+      const std::string& client,
+      const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests,
+      std::uint64_t session);
   // One id of a CancelBatch, or a unary CancelOperation.
   Status CancelOne(const std::string& client, const std::string& id,
                    v1::CancelOperationResponse* response);

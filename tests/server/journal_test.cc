@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "builtin_kinds.h"
@@ -154,6 +155,49 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
   Open();
   EXPECT_EQ(table_->last_sequence(), last);
   EXPECT_EQ(Done(pending->operation.id).completion->sequence, interrupted.completion->sequence);
+}
+
+// A batch's acceptances are written together: after a crash every one of
+// them comes back, completed or interrupted, and none twice. A batch the
+// journal cannot write is refused whole, leaving nothing behind.
+TEST_F(JournalTest, ABatchIsJournaledWhole) {
+  Open();
+  std::vector<SubmitSpec> batch;
+  for (int i = 0; i < 200; ++i) {
+    std::string id = "batch-";
+    id += std::to_string(i);
+    batch.push_back(Echo("x", id));
+    if (i % 2 == 1) batch.back().delay = std::chrono::hours(1);  // these are interrupted
+  }
+  auto answers = table_->SubmitBatch(batch);
+  std::vector<std::string> ids;
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    ids.push_back(a->operation.id);
+  }
+  for (std::size_t i = 0; i < ids.size(); i += 2) Done(ids[i]);
+  Crash();
+  EXPECT_EQ(table_->SubmitBatch(batch).size(), batch.size());  // deduplicated: nothing written
+  std::vector<SubmitSpec> refused = {Echo("y", "after-1"), Echo("z", "after-2")};
+  for (const auto& a : table_->SubmitBatch(refused)) {
+    EXPECT_EQ(a.status().code(), StatusCode::kUnavailable);
+    EXPECT_NE(a.status().message().find("journal"), std::string::npos) << a.status().message();
+  }
+  Close();
+
+  Open();
+  std::set<std::uint64_t> sequences;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    OperationView v = Done(ids[i]);
+    EXPECT_EQ(v.completion->status, i % 2 == 0 ? S_OK : MF_E_SHUTDOWN) << ids[i];
+    EXPECT_TRUE(sequences.insert(v.completion->sequence).second);
+  }
+  // The refused ones were never written: their request ids are free.
+  auto again = table_->SubmitBatch(refused);
+  for (const auto& a : again) {
+    ASSERT_TRUE(a.ok());
+    EXPECT_FALSE(a->deduplicated);
+  }
 }
 
 TEST_F(JournalTest, ShutdownCompletesOpenOperationsWithMfEShutdownDurably) {

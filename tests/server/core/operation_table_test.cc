@@ -4,7 +4,9 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "builtin_kinds.h"
@@ -266,6 +268,118 @@ TEST_F(OperationTableTest, EveryOperationGetsOneCompletionInSequenceOrder) {
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kOps));
   EXPECT_EQ(table_->last_sequence(), static_cast<std::uint64_t>(kOps));
+}
+
+// A batch is answered request by request, at the same indexes: a refusal
+// in the middle leaves the others accepted, and a request id given twice
+// in one batch is one operation.
+TEST_F(OperationTableTest, ABatchIsAnsweredRequestByRequest) {
+  std::vector<SubmitSpec> batch;
+  batch.push_back(Echo("a"));
+  batch.back().request_id = "same";
+  SubmitSpec bad = Echo("b");
+  bad.kind = "no-such-kind";
+  batch.push_back(bad);
+  batch.push_back(Echo("c"));
+  batch.push_back(Echo("a, again"));
+  batch.back().request_id = "same";
+  auto answers = table_->SubmitBatch(std::move(batch));
+  ASSERT_EQ(answers.size(), 4u);
+  ASSERT_TRUE(answers[0].ok()) << answers[0].status().message();
+  EXPECT_FALSE(answers[0]->deduplicated);
+  EXPECT_EQ(answers[1].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(answers[1].status().message().find("kind"), std::string::npos);
+  ASSERT_TRUE(answers[2].ok());
+  ASSERT_TRUE(answers[3].ok());
+  EXPECT_TRUE(answers[3]->deduplicated);
+  EXPECT_EQ(answers[3]->operation.id, answers[0]->operation.id);
+  // Accepted in order, and each completes once.
+  EXPECT_LT(answers[0]->operation.id, answers[2]->operation.id);
+  auto first = table_->Wait("alice", answers[0]->operation.id, milliseconds(test::kPatienceMs));
+  auto third = table_->Wait("alice", answers[2]->operation.id, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(first.ok() && first->completion && third.ok() && third->completion);
+  EXPECT_EQ(first->completion->result, "a");
+  EXPECT_EQ(third->completion->result, "c");
+  EXPECT_EQ(listener_.Records().size(), 2u);
+  EXPECT_EQ(table_->outstanding(), 0u);
+}
+
+std::string RequestId(int round, int i) {
+  std::string id = "r";
+  id += std::to_string(round);
+  id += '-';
+  id += std::to_string(i);
+  return id;
+}
+
+// Two batches that name the same request ids in opposite orders, at once,
+// neither wait for each other for ever: each id is one operation.
+TEST_F(OperationTableTest, BatchesSharingRequestIdsDoNotWaitForEachOther) {
+  constexpr int kIds = 50;
+  constexpr int kRounds = 20;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<SubmitSpec> forward, backward;
+    for (int i = 0; i < kIds; ++i) {
+      forward.push_back(Echo("f"));
+      forward.back().request_id = RequestId(round, i);
+      backward.push_back(Echo("b"));
+      backward.back().request_id = RequestId(round, kIds - 1 - i);
+    }
+    std::vector<StatusOr<SubmitResult>> other;
+    std::thread t([&] { other = table_->SubmitBatch(std::move(backward)); });
+    auto mine = table_->SubmitBatch(std::move(forward));
+    t.join();
+    for (int i = 0; i < kIds; ++i) {
+      const auto& a = mine[static_cast<std::size_t>(i)];
+      const auto& b = other[static_cast<std::size_t>(kIds - 1 - i)];
+      ASSERT_TRUE(a.ok() && b.ok());
+      EXPECT_EQ(a->operation.id, b->operation.id);
+      EXPECT_NE(a->deduplicated, b->deduplicated);  // one of the two made it
+    }
+  }
+  ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
+  EXPECT_EQ(listener_.Records().size(), static_cast<std::size_t>(kIds * kRounds));
+}
+
+// Completions delivered together reach a listener that takes them in
+// batches in sequence order, each once; a cancel answers with the
+// completion however it was delivered.
+TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
+  class BatchListener final : public CompletionListener {
+   public:
+    void OnCompletion(const CompletionRecord& c) override { OnCompletions({&c, 1}); }
+    void OnCompletions(std::span<const CompletionRecord> batch) override {
+      std::lock_guard lock(mu);
+      ++calls;
+      for (const CompletionRecord& c : batch) sequences.push_back(c.sequence);
+    }
+    std::mutex mu;
+    int calls = 0;
+    std::vector<std::uint64_t> sequences;
+  } batches;
+  table_.reset();
+  table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &batches);
+  constexpr std::size_t kOps = 2000;
+  std::vector<SubmitSpec> specs;
+  for (std::size_t i = 0; i < kOps; ++i) specs.push_back(Echo(std::to_string(i)));
+  SubmitSpec later = Echo("later");
+  later.delay = std::chrono::hours(1);
+  specs.push_back(later);
+  auto answers = table_->SubmitBatch(std::move(specs));
+  for (const auto& a : answers) ASSERT_TRUE(a.ok());
+  auto cancelled = table_->Cancel("alice", answers.back()->operation.id);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_TRUE(cancelled->cancelled);
+  EXPECT_EQ(cancelled->operation.state, OperationState::kCompleted);
+  ASSERT_TRUE(cancelled->operation.completion.has_value());
+  EXPECT_EQ(cancelled->operation.completion->status, MF_E_OPERATION_CANCELLED);
+  ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
+  std::lock_guard lock(batches.mu);
+  ASSERT_EQ(batches.sequences.size(), kOps + 1);
+  for (std::size_t i = 0; i < batches.sequences.size(); ++i) {
+    EXPECT_EQ(batches.sequences[i], i + 1);
+  }
+  EXPECT_LE(batches.calls, static_cast<int>(kOps + 1));
 }
 
 // A submission MF refuses leaves nothing behind: no completion, no counts,
