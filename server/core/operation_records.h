@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <mfwq/mfapi.h>
 
@@ -81,6 +82,12 @@ struct OperationView {
 };
 
 const char* OperationStateName(OperationState state);
+
+// Operation ids: "op-" and the operation's number in 16 hex digits, so that
+// they sort in submission order (numbers carry on across restarts).
+std::string OperationId(std::uint64_t number);
+// The number in an operation id; none if `id` is not one.
+std::optional<std::uint64_t> OperationNumber(std::string_view id);
 
 }  // namespace mfwq::server
 

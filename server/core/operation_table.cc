@@ -23,6 +23,29 @@ const char* OperationStateName(OperationState state) {
   return "unknown";
 }
 
+std::string OperationId(std::uint64_t number) {
+  char text[32];
+  std::snprintf(text, sizeof text, "op-%016llx", static_cast<unsigned long long>(number));
+  return text;
+}
+
+std::optional<std::uint64_t> OperationNumber(std::string_view id) {
+  if (id.size() != 19 || id.substr(0, 3) != "op-") return std::nullopt;
+  std::uint64_t number = 0;
+  for (char c : id.substr(3)) {
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    number = number << 4 | static_cast<std::uint64_t>(digit);
+  }
+  return number;
+}
+
 struct OperationTable::Entry {
   // What clients see of it. Constant after Submit but for `state` and
   // `completion`, which are guarded by the table's mu_.
@@ -35,6 +58,8 @@ struct OperationTable::Entry {
   std::shared_ptr<EventHandleRef> signal_event;
   ComPtr<Operation> op;
   std::uint64_t session = 0;
+
+  std::uint64_t number = 0;  // the one in its id; constant
 
   // Guarded by the table's mu_.
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
@@ -107,13 +132,6 @@ class OperationTable::DeadlineCallback final
 
 namespace {
 
-// Operation ids sort in submission order, across restarts too: the number
-// carries on from the journal's.
-std::string NewId(std::uint64_t n) {
-  char text[32];
-  std::snprintf(text, sizeof text, "op-%016llx", static_cast<unsigned long long>(n));
-  return text;
-}
 
 // Completions dropped by retention before the journal is told to forget them.
 constexpr std::uint64_t kPruneBatch = 1024;
@@ -182,10 +200,15 @@ Status OperationTable::Restore() {
     entry->view.progress.reset();
     const std::uint64_t sequence = entry->view.completion->sequence;
     if (first_sequence == 0 || sequence < first_sequence) first_sequence = sequence;
+    auto number = OperationNumber(entry->view.id);
+    if (!number) {
+      return Status(StatusCode::kDataLoss, "journal: \"" + entry->view.id + "\" is not an operation id");
+    }
+    entry->number = *number;
     if (!entry->view.request_id.empty())
-      by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
+      by_request_[RequestKey(entry->view.client, entry->view.request_id)] = entry->number;
     by_sequence_.emplace(sequence, entry);
-    operations_.emplace(entry->view.id, std::move(entry));
+    operations_.emplace(entry->number, std::move(entry));
   }
   // What the journal pruned before is not retained either.
   dropped_through_ = first_sequence == 0 ? contents->last_sequence : first_sequence - 1;
@@ -235,7 +258,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       admitted.clear();
       std::unique_lock lock(mu_);
       completed_cv_.wait(lock, [&] {
-        auto seen = by_request_.find({specs[i].client, specs[i].request_id});
+        auto seen = by_request_.find(RequestKey(specs[i].client, specs[i].request_id));
         return seen == by_request_.end() || operations_.at(seen->second)->accepted;
       });
     }
@@ -255,7 +278,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<Submit
   // (deadline passed, event deleted): checked before anything else.
   if (!spec.request_id.empty()) {
     std::lock_guard lock(mu_);
-    auto seen = by_request_.find({spec.client, spec.request_id});
+    auto seen = by_request_.find(RequestKey(spec.client, spec.request_id));
     if (seen != by_request_.end()) {
       const Entry& first = *operations_.at(seen->second);
       if (!first.accepted) return Admitted::kBusy;
@@ -300,13 +323,14 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<Submit
   if (!accepting_) return refuse(Status(StatusCode::kUnavailable, "the server is shutting down"));
   // Another attempt with this request id got in while this one was being
   // checked: its outcome is this one's.
-  if (!spec.request_id.empty() && by_request_.count({spec.client, spec.request_id}) != 0) {
+  if (!spec.request_id.empty() &&
+      by_request_.count(RequestKey(spec.client, spec.request_id)) != 0) {
     return Admitted::kBusy;
   }
   if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return refuse(s);
-  admission->number = next_id_++;
+  admission->number = entry->number = next_id_++;
   admission->deadline = spec.deadline;
-  entry->view.id = NewId(admission->number);
+  entry->view.id = OperationId(entry->number);
   entry->view.request_id = spec.request_id;
   entry->view.client = spec.client;
   entry->view.queue = spec.queue;
@@ -326,9 +350,9 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<Submit
                                 callback.get(), observer_);
   // In the table from now on (MF may run it the moment it is dispatched),
   // but not visible to clients until accepted.
-  operations_.emplace(entry->view.id, entry);
+  operations_.emplace(entry->number, entry);
   if (!entry->view.request_id.empty())
-    by_request_[{entry->view.client, entry->view.request_id}] = entry->view.id;
+    by_request_[RequestKey(entry->view.client, entry->view.request_id)] = entry->number;
   ++outstanding_;
   ++inflight_[entry->view.client];
   ++depth_[entry->view.queue];
@@ -366,9 +390,9 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted,
     }
     {
       std::lock_guard lock(mu_);
-      operations_.erase(entry->view.id);
+      operations_.erase(entry->number);
       if (!entry->view.request_id.empty())
-        by_request_.erase({entry->view.client, entry->view.request_id});
+        by_request_.erase(RequestKey(entry->view.client, entry->view.request_id));
       --outstanding_;
       ReleaseLimitsLocked(entry->view.client, entry->view.queue);
       if (entry->wait_event) LeaveWaitingLocked(*entry);
@@ -450,7 +474,7 @@ HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
 bool OperationTable::Start(const std::string& id) {
   {
     std::lock_guard lock(mu_);
-    auto it = operations_.find(id);
+    auto it = FindLocked(id);
     if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
     Entry& entry = *it->second;
     if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
@@ -469,7 +493,7 @@ void OperationTable::Finish(const std::string& id, bool only_if_not_started) {
   MFWORKITEM_KEY deadline_key = 0;
   {
     std::lock_guard lock(mu_);
-    auto it = operations_.find(id);
+    auto it = FindLocked(id);
     if (it == operations_.end() || it->second->claimed) return;
     // A running kind delivers its own outcome when it returns.
     if (only_if_not_started && it->second->start_time) return;
@@ -618,10 +642,10 @@ std::uint32_t OperationTable::CancelWaitingOn(const std::string& client, const s
   {
     std::lock_guard lock(mu_);
     if (waiting_.count({client, name}) == 0) return 0;
-    for (const auto& [id, entry] : operations_) {
+    for (const auto& [number, entry] : operations_) {
       if (!entry->claimed && entry->view.state == OperationState::kWaiting &&
           entry->view.client == client && entry->wait_event_name == name) {
-        ids.push_back(id);
+        ids.push_back(entry->view.id);
       }
     }
   }
@@ -674,10 +698,10 @@ std::uint64_t OperationTable::EnforceRetentionLocked(Clock::time_point now) {
     }
     if (!entry.view.request_id.empty()) {
       // (A later operation may have taken the request id since this one was dropped.)
-      auto key = by_request_.find({entry.view.client, entry.view.request_id});
-      if (key != by_request_.end() && key->second == entry.view.id) by_request_.erase(key);
+      auto key = by_request_.find(RequestKey(entry.view.client, entry.view.request_id));
+      if (key != by_request_.end() && key->second == entry.number) by_request_.erase(key);
     }
-    operations_.erase(entry.view.id);
+    operations_.erase(entry.number);
     dropped = oldest->first;
     by_sequence_.erase(oldest);
   }
@@ -711,7 +735,7 @@ void OperationTable::OnProgress(const Operation& op, std::uint64_t done, std::ui
   std::uint64_t last_sequence;
   {
     std::lock_guard lock(mu_);
-    auto it = operations_.find(op.spec().id);
+    auto it = FindLocked(op.spec().id);
     if (it == operations_.end() || it->second->claimed) return;
     Entry& entry = *it->second;
     progress.operation_id = entry.view.id;
@@ -750,7 +774,7 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
   MFWORKITEM_KEY key;
   {
     std::lock_guard lock(mu_);
-    auto it = operations_.find(id);
+    auto it = FindLocked(id);
     if (it == operations_.end() || it->second->claimed) return false;
     entry = it->second;
     if (!entry->cancel_message) {  // from now on it will not start
@@ -782,9 +806,24 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
   return true;
 }
 
+std::string OperationTable::RequestKey(const std::string& client, const std::string& request_id) {
+  std::string key;
+  key.reserve(client.size() + 1 + request_id.size());
+  key += client;
+  key += '\0';  // not in either
+  key += request_id;
+  return key;
+}
+
+OperationTable::Operations::const_iterator OperationTable::FindLocked(
+    const std::string& id) const {
+  auto number = OperationNumber(id);
+  return number ? operations_.find(*number) : operations_.end();
+}
+
 StatusOr<std::shared_ptr<OperationTable::Entry>> OperationTable::FindLocked(
     const std::string& client, const std::string& id) const {
-  auto it = operations_.find(id);
+  auto it = FindLocked(id);
   if (it == operations_.end() || it->second->view.client != client || !it->second->accepted) {
     return NotFound("operation_id: no operation \"" + id + "\"");
   }
@@ -819,12 +858,11 @@ StatusOr<OperationPage> OperationTable::List(const std::string& client,
   if (page_size == 0) page_size = 100;
   // The token is the id of the previous page's last operation; ids sort in
   // submission order.
-  if (!page_token.empty() && page_token.rfind("op-", 0) != 0) {
-    return InvalidArgument("page_token: not one this server gave");
-  }
   OperationPage page;
   std::lock_guard lock(mu_);
-  for (auto it = page_token.empty() ? operations_.begin() : operations_.upper_bound(page_token);
+  auto after = OperationNumber(page_token);
+  if (!page_token.empty() && !after) return InvalidArgument("page_token: not one this server gave");
+  for (auto it = after ? operations_.upper_bound(*after) : operations_.begin();
        it != operations_.end(); ++it) {
     const Entry& entry = *it->second;
     const OperationView& v = entry.view;
@@ -881,8 +919,8 @@ void OperationTable::CancelAll(const std::string& reason) {
   std::vector<std::string> open;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [id, entry] : operations_) {
-      if (!entry->claimed) open.push_back(id);
+    for (const auto& [number, entry] : operations_) {
+      if (!entry->claimed) open.push_back(entry->view.id);
     }
   }
   for (const std::string& id : open) CancelInternal(id, reason, MF_E_SHUTDOWN);

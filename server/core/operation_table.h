@@ -23,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <mfwq/com_ptr.h>
@@ -235,6 +236,11 @@ class OperationTable {
   void ReleaseLimitsLocked(const std::string& client, DWORD queue);
   // Tells the journal to forget up to `sequence`. REQUIRES: delivery_mu_ held.
   void PruneJournalLocked(std::uint64_t sequence);
+  using Operations = std::map<std::uint64_t, std::shared_ptr<Entry>>;
+  // The client's request id, as by_request_ keys it.
+  static std::string RequestKey(const std::string& client, const std::string& request_id);
+  // The operation with id `id`, or end(). REQUIRES: mu_ held.
+  Operations::const_iterator FindLocked(const std::string& id) const;
   OperationView ViewLocked(const Entry& entry) const;
   StatusOr<std::shared_ptr<Entry>> FindLocked(const std::string& client,
                                               const std::string& id) const;
@@ -258,8 +264,10 @@ class OperationTable {
   mutable std::mutex mu_;
   mutable std::condition_variable completed_cv_;
   std::uint64_t next_id_ = 1;                                  // guarded by mu_
-  std::map<std::string, std::shared_ptr<Entry>> operations_;   // guarded by mu_
-  std::map<std::pair<std::string, std::string>, std::string> by_request_;  // guarded by mu_
+  // By number: in submission order.
+  Operations operations_;  // guarded by mu_
+  // Operation numbers by RequestKey.
+  std::unordered_map<std::string, std::uint64_t> by_request_;  // guarded by mu_
   // Completed operations retained, by sequence.
   std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_
   std::uint64_t completed_sequence_ = 0;                       // guarded by mu_

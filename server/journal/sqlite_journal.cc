@@ -2,19 +2,32 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <unordered_map>
 #include <utility>
 
 namespace mfwq::server {
 namespace {
 
-constexpr char kSchema[] = R"sql(
+// Schema version 2: operations and their completions in two tables, each
+// keyed by its own number (rowid), with no other index. Accepting appends
+// to one, completing to the other, and pruning deletes from the oldest end
+// of both: the cheapest writes SQLite has.
+constexpr int kSchemaVersion = 2;
+
+constexpr char kMeta[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 2);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('last_operation_number', 0);
+)sql";
+
+constexpr char kTables[] = R"sql(
 CREATE TABLE IF NOT EXISTS operations (
-  number INTEGER PRIMARY KEY,        -- the n in the id op-%016x
-  id TEXT NOT NULL UNIQUE,
+  number INTEGER PRIMARY KEY,        -- the n in its id, op-%016x
   request_id TEXT NOT NULL,
   client TEXT NOT NULL,
   queue INTEGER NOT NULL,
@@ -22,19 +35,38 @@ CREATE TABLE IF NOT EXISTS operations (
   parameters BLOB NOT NULL,          -- EncodeParameters
   priority INTEGER NOT NULL,
   state BLOB NOT NULL,
-  submit_time INTEGER NOT NULL,      -- nanoseconds since the Unix epoch
-  -- Set when it completes:
-  sequence INTEGER UNIQUE,
-  status INTEGER,                    -- the HRESULT, as its 32-bit pattern
-  message TEXT,
-  bytes_transferred INTEGER,
-  result BLOB,
-  start_time INTEGER,                -- NULL: it never started
-  complete_time INTEGER
+  submit_time INTEGER NOT NULL       -- nanoseconds since the Unix epoch
 );
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('last_operation_number', 0);
+CREATE TABLE IF NOT EXISTS completions (
+  sequence INTEGER PRIMARY KEY,
+  number INTEGER NOT NULL,           -- the operation's
+  status INTEGER NOT NULL,           -- the HRESULT, as its 32-bit pattern
+  message TEXT NOT NULL,
+  bytes_transferred INTEGER NOT NULL,
+  result BLOB NOT NULL,
+  start_time INTEGER,                -- NULL: it never started
+  complete_time INTEGER NOT NULL
+);
+)sql";
+
+// Version 1 kept one row per operation, completed in place, with indexes
+// on its id and its sequence.
+constexpr char kMigrateFrom1[] = R"sql(
+BEGIN;
+ALTER TABLE operations RENAME TO operations_v1;
+%TABLES%
+INSERT INTO operations (number, request_id, client, queue, kind, parameters, priority, state,
+                        submit_time)
+  SELECT number, request_id, client, queue, kind, parameters, priority, state, submit_time
+  FROM operations_v1;
+INSERT INTO completions (sequence, number, status, message, bytes_transferred, result,
+                         start_time, complete_time)
+  SELECT sequence, number, status, IFNULL(message, ''), IFNULL(bytes_transferred, 0),
+         IFNULL(result, X''), start_time, complete_time
+  FROM operations_v1 WHERE sequence IS NOT NULL;
+DROP TABLE operations_v1;
+UPDATE meta SET value = 2 WHERE key = 'schema_version';
+COMMIT;
 )sql";
 
 std::int64_t ToNanos(Clock::time_point t) {
@@ -96,9 +128,36 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
       !s.ok()) {
     return s;
   }
-  if (Status s = journal->ExecLocked(kSchema); !s.ok()) return s;
+  if (Status s = journal->CreateOrMigrate(); !s.ok()) return s;
   if (Status s = journal->PrepareAll(); !s.ok()) return s;
   return journal;
+}
+
+Status SqliteJournal::CreateOrMigrate() {
+  if (Status s = ExecLocked(kMeta); !s.ok()) return s;
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &raw,
+                         nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading its schema version");
+  }
+  const std::int64_t version = sqlite3_step(raw) == SQLITE_ROW ? sqlite3_column_int64(raw, 0) : 0;
+  sqlite3_finalize(raw);
+  if (version == 1) {
+    std::string sql = kMigrateFrom1;
+    sql.replace(sql.find("%TABLES%"), 8, kTables);
+    if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
+      (void)ExecLocked("ROLLBACK");
+      return Status(StatusCode::kUnavailable, s.message() + " (upgrading it from schema version 1)");
+    }
+    return OkStatus();
+  }
+  if (version != kSchemaVersion) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "journal " + path_ + ": schema version " + std::to_string(version) +
+                      " is not one this server knows (it knows 1 and " +
+                      std::to_string(kSchemaVersion) + ")");
+  }
+  return ExecLocked(kTables);
 }
 
 SqliteJournal::~SqliteJournal() { Close(); }
@@ -140,12 +199,12 @@ Status SqliteJournal::ExecLocked(const char* sql) {
 Status SqliteJournal::PrepareAll() {
   const std::pair<sqlite3_stmt**, const char*> statements[] = {
       {&insert_,
-       "INSERT INTO operations (number, id, request_id, client, queue, kind, parameters, "
-       "priority, state, submit_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+       "INSERT INTO operations (number, request_id, client, queue, kind, parameters, priority, "
+       "state, submit_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
       {&complete_,
-       "UPDATE operations SET sequence = ?2, status = ?3, message = ?4, bytes_transferred = ?5, "
-       "result = ?6, start_time = ?7, complete_time = ?8 WHERE id = ?1"},
-      {&withdraw_, "DELETE FROM operations WHERE id = ?1"},
+       "INSERT INTO completions (sequence, number, status, message, bytes_transferred, result, "
+       "start_time, complete_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+      {&withdraw_, "DELETE FROM operations WHERE number = ?1"},
       {&begin_, "BEGIN"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
@@ -166,7 +225,7 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   if (sqlite3_prepare_v2(db_,
                          "SELECT (SELECT value FROM meta WHERE key = 'last_sequence'), "
                          "(SELECT value FROM meta WHERE key = 'last_operation_number'), "
-                         "(SELECT IFNULL(MAX(sequence), 0) FROM operations), "
+                         "(SELECT IFNULL(MAX(sequence), 0) FROM completions), "
                          "(SELECT IFNULL(MAX(number), 0) FROM operations)",
                          -1, &raw, nullptr) != SQLITE_OK) {
     return ErrorLocked("reading");
@@ -179,18 +238,20 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   }
   sqlite3_finalize(raw);
 
+  // The operations, in number order ...
   if (sqlite3_prepare_v2(db_,
-                         "SELECT id, request_id, client, queue, kind, parameters, priority, state, "
-                         "submit_time, sequence, status, message, bytes_transferred, result, "
-                         "start_time, complete_time FROM operations ORDER BY number",
+                         "SELECT number, request_id, client, queue, kind, parameters, priority, "
+                         "state, submit_time FROM operations ORDER BY number",
                          -1, &raw, nullptr) != SQLITE_OK) {
     return ErrorLocked("reading");
   }
+  std::unordered_map<std::uint64_t, std::size_t> index;  // by number
   int rc;
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
     JournaledOperation op;
     OperationView& v = op.view;
-    v.id = Text(raw, 0);
+    const auto number = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 0));
+    v.id = OperationId(number);
     v.request_id = Text(raw, 1);
     v.client = Text(raw, 2);
     v.queue = static_cast<DWORD>(sqlite3_column_int64(raw, 3));
@@ -203,28 +264,51 @@ StatusOr<JournalContents> SqliteJournal::Load() {
     v.priority = static_cast<LONG>(sqlite3_column_int64(raw, 6));
     op.state = Text(raw, 7);
     v.submit_time = FromNanos(sqlite3_column_int64(raw, 8));
-    if (sqlite3_column_type(raw, 9) != SQLITE_NULL) {
-      CompletionRecord c;
-      c.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 9));
-      c.operation_id = v.id;
-      c.request_id = v.request_id;
-      c.client = v.client;
-      c.queue = v.queue;
-      c.kind = v.kind;
-      c.status = static_cast<HRESULT>(static_cast<std::uint32_t>(sqlite3_column_int64(raw, 10)));
-      c.message = Text(raw, 11);
-      c.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 12));
-      c.result = Text(raw, 13);
-      c.state = op.state;
-      c.submit_time = v.submit_time;
-      if (sqlite3_column_type(raw, 14) != SQLITE_NULL) {
-        c.start_time = FromNanos(sqlite3_column_int64(raw, 14));
-      }
-      c.complete_time = FromNanos(sqlite3_column_int64(raw, 15));
-      v.state = OperationState::kCompleted;
-      v.completion = std::move(c);
-    }
+    index.emplace(number, contents.operations.size());
     contents.operations.push_back(std::move(op));
+  }
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_DONE) return ErrorLocked("reading");
+
+  // ... and their completions.
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT sequence, number, status, message, bytes_transferred, result, "
+                         "start_time, complete_time FROM completions ORDER BY sequence",
+                         -1, &raw, nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading");
+  }
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    const auto sequence = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 0));
+    const auto number = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 1));
+    auto at = index.find(number);
+    if (at == index.end() || contents.operations[at->second].view.completion) {
+      sqlite3_finalize(raw);
+      return Status(StatusCode::kDataLoss,
+                    "journal " + path_ + ": completion " + std::to_string(sequence) + " of " +
+                        OperationId(number) +
+                        (at == index.end() ? ", which it does not hold" : ", completed already"));
+    }
+    JournaledOperation& op = contents.operations[at->second];
+    OperationView& v = op.view;
+    CompletionRecord c;
+    c.sequence = sequence;
+    c.operation_id = v.id;
+    c.request_id = v.request_id;
+    c.client = v.client;
+    c.queue = v.queue;
+    c.kind = v.kind;
+    c.status = static_cast<HRESULT>(static_cast<std::uint32_t>(sqlite3_column_int64(raw, 2)));
+    c.message = Text(raw, 3);
+    c.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 4));
+    c.result = Text(raw, 5);
+    c.state = op.state;
+    c.submit_time = v.submit_time;
+    if (sqlite3_column_type(raw, 6) != SQLITE_NULL) {
+      c.start_time = FromNanos(sqlite3_column_int64(raw, 6));
+    }
+    c.complete_time = FromNanos(sqlite3_column_int64(raw, 7));
+    v.state = OperationState::kCompleted;
+    v.completion = std::move(c);
   }
   sqlite3_finalize(raw);
   if (rc != SQLITE_DONE) return ErrorLocked("reading");
@@ -256,15 +340,14 @@ Status SqliteJournal::InsertLocked(const AcceptedRecord& accepted) {
   const OperationView& v = *accepted.operation;
   Statement stmt(insert_);
   sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(accepted.number));
-  BindText(insert_, 2, v.id);
-  BindText(insert_, 3, v.request_id);
-  BindText(insert_, 4, v.client);
-  sqlite3_bind_int64(insert_, 5, v.queue);
-  BindText(insert_, 6, v.kind);
-  BindBlob(insert_, 7, EncodeParameters(v.parameters));
-  sqlite3_bind_int64(insert_, 8, v.priority);
-  BindBlob(insert_, 9, *accepted.state);
-  sqlite3_bind_int64(insert_, 10, ToNanos(v.submit_time));
+  BindText(insert_, 2, v.request_id);
+  BindText(insert_, 3, v.client);
+  sqlite3_bind_int64(insert_, 4, v.queue);
+  BindText(insert_, 5, v.kind);
+  BindBlob(insert_, 6, EncodeParameters(v.parameters));
+  sqlite3_bind_int64(insert_, 7, v.priority);
+  BindBlob(insert_, 8, *accepted.state);
+  sqlite3_bind_int64(insert_, 9, ToNanos(v.submit_time));
   if (sqlite3_step(insert_) != SQLITE_DONE) return ErrorLocked("writing operation " + v.id);
   return OkStatus();
 }
@@ -283,16 +366,20 @@ Status SqliteJournal::Accepted(std::span<const AcceptedRecord> operations) {
 Status SqliteJournal::Withdrawn(const std::string& operation_id) {
   std::lock_guard lock(mu_);
   if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  auto number = OperationNumber(operation_id);
+  if (!number) return InvalidArgument("journal: \"" + operation_id + "\" is not an operation id");
   Statement stmt(withdraw_);
-  BindText(withdraw_, 1, operation_id);
+  sqlite3_bind_int64(withdraw_, 1, static_cast<sqlite3_int64>(*number));
   if (sqlite3_step(withdraw_) != SQLITE_DONE) return ErrorLocked("withdrawing " + operation_id);
   return OkStatus();
 }
 
 Status SqliteJournal::CompleteLocked(const CompletionRecord& c) {
+  auto number = OperationNumber(c.operation_id);
+  if (!number) return InvalidArgument("journal: \"" + c.operation_id + "\" is not an operation id");
   Statement stmt(complete_);
-  BindText(complete_, 1, c.operation_id);
-  sqlite3_bind_int64(complete_, 2, static_cast<sqlite3_int64>(c.sequence));
+  sqlite3_bind_int64(complete_, 1, static_cast<sqlite3_int64>(c.sequence));
+  sqlite3_bind_int64(complete_, 2, static_cast<sqlite3_int64>(*number));
   sqlite3_bind_int64(complete_, 3, static_cast<std::uint32_t>(c.status));
   BindText(complete_, 4, c.message);
   sqlite3_bind_int64(complete_, 5, static_cast<sqlite3_int64>(c.bytes_transferred));
@@ -305,10 +392,6 @@ Status SqliteJournal::CompleteLocked(const CompletionRecord& c) {
   sqlite3_bind_int64(complete_, 8, ToNanos(c.complete_time));
   if (sqlite3_step(complete_) != SQLITE_DONE) {
     return ErrorLocked("writing the completion of " + c.operation_id);
-  }
-  if (sqlite3_changes(db_) != 1) {
-    return Status(StatusCode::kInternal, "journal " + path_ + ": completion of " +
-                                             c.operation_id + ", which it never accepted");
   }
   return OkStatus();
 }
@@ -330,11 +413,12 @@ Status SqliteJournal::Prune(std::uint64_t sequence) {
   // Numbering carries on after what goes: remember the largest numbers first.
   const std::string sql =
       "BEGIN;"
-      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(sequence), 0) FROM operations)) "
+      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(sequence), 0) FROM completions)) "
       "WHERE key = 'last_sequence';"
       "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(number), 0) FROM operations)) "
       "WHERE key = 'last_operation_number';"
-      "DELETE FROM operations WHERE sequence IS NOT NULL AND sequence <= " +
+      "DELETE FROM operations WHERE number IN (SELECT number FROM completions WHERE sequence <= " +
+      std::to_string(sequence) + ");DELETE FROM completions WHERE sequence <= " +
       std::to_string(sequence) + ";COMMIT;";
   if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
     (void)ExecLocked("ROLLBACK");

@@ -1,13 +1,14 @@
 // SqliteJournal: the server's journal (server/core/journal.h) in an
 // embedded SQLite database in write-ahead-log mode.
 //
-// One row per operation: written when it is accepted, completed in place
-// when it completes, deleted when retention drops it. Each call is one
-// transaction (a batch of acceptances or completions commits together),
-// committed before the call returns. With `synchronous =
-// NORMAL` (the default) a commit survives the process being killed at any
-// point; `FULL` also survives the machine losing power, at the cost of an
-// fsync per write.
+// An operation is a row in one table when it is accepted, and its
+// completion a row in another when it completes; retention deletes both.
+// Journals of the older layout (schema version 1) are upgraded on open.
+// Each call is one transaction (a batch of acceptances or completions
+// commits together), committed before the call returns. With `synchronous
+// = NORMAL` (the default) a commit survives the process being killed at
+// any point; `FULL` also survives the machine losing power, at the cost of
+// an fsync per commit.
 #ifndef MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 #define MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 
@@ -53,6 +54,9 @@ class SqliteJournal final : public Journal {
   // The error for `what` failing, with SQLite's message.
   Status ErrorLocked(const std::string& what);
   Status PrepareAll();
+  // Creates the tables, or upgrades those of an older schema version.
+  // REQUIRES: not yet shared.
+  Status CreateOrMigrate();
   // Runs `write` in one transaction: committed if it returns OK, rolled
   // back otherwise. REQUIRES: mu_ held.
   template <typename Write>

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "convert.h"
@@ -740,7 +741,7 @@ class WorkQueuesService::SessionReactor final
       std::lock_guard lock(mu_);
       reading_ = true;
     }
-    StartRead(&request_);
+    StartRead(NewRequest());
   }
 
   void OnReadDone(bool ok) override {
@@ -762,8 +763,8 @@ class WorkQueuesService::SessionReactor final
       }
     }
     service_.core_.clients.Touch(client_);
-    v1::SessionResponse response;
-    grpc::Status refused = Process(&response);
+    Outgoing response = NewOutgoing();
+    grpc::Status refused = Process(response.message);
     bool read_more;
     {
       std::lock_guard lock(mu_);
@@ -778,34 +779,63 @@ class WorkQueuesService::SessionReactor final
       read_more = refused.ok() && out_.size() < kMaxQueuedResponses;
       reading_ = read_more;
     }
-    if (read_more) StartRead(&request_);
+    if (read_more) StartRead(NewRequest());
     Pump();
   }
 
   void OnWriteDone(bool ok) override {
     bool read_again = false;
+    Outgoing written;
     {
       std::lock_guard lock(mu_);
       busy_ = false;
+      written = std::move(writing_);  // freed below, unlocked
       if (!ok) broken_ = true;
       if (ok && !reading_ && !reads_done_ && out_.size() < kMaxQueuedResponses) {
         reading_ = read_again = true;
       }
     }
-    if (read_again) StartRead(&request_);
+    written = Outgoing();
+    if (read_again) StartRead(NewRequest());
     Pump();
   }
 
  private:
-  // Answers request_ into `response`; a status other than OK ends the stream.
+  // A message to send, and the arena that holds it and everything in it:
+  // building and freeing a batch of notifications costs a few allocations,
+  // not several per notification.
+  struct Outgoing {
+    std::unique_ptr<google::protobuf::Arena> arena;
+    v1::SessionResponse* message = nullptr;
+  };
+  static Outgoing NewOutgoing() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 << 10;
+    options.max_block_size = 1 << 20;
+    Outgoing out;
+    out.arena = std::make_unique<google::protobuf::Arena>(options);
+    out.message = google::protobuf::Arena::CreateMessage<v1::SessionResponse>(out.arena.get());
+    return out;
+  }
+  // The message the next read fills, on the reading side's arena (emptied
+  // first: the last request has been answered).
+  v1::SessionRequest* NewRequest() {
+    request_ = nullptr;
+    read_arena_.Reset();
+    request_ = google::protobuf::Arena::CreateMessage<v1::SessionRequest>(&read_arena_);
+    return request_;
+  }
+
+  // Answers *request_ into `response`; a status other than OK ends the stream.
   grpc::Status Process(v1::SessionResponse* response) {
     {
       std::lock_guard lock(mu_);
       processing_ = true;
     }
     const std::size_t max = service_.options_.max_batch;
-    if (request_.has_submit()) {
-      const auto& requests = request_.submit().requests();
+    const v1::SessionRequest& request = *request_;
+    if (request.has_submit()) {
+      const auto& requests = request.submit().requests();
       if (static_cast<std::size_t>(requests.size()) > max) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "submit.requests: at most " + std::to_string(max) + " per batch");
@@ -831,8 +861,8 @@ class WorkQueuesService::SessionReactor final
       }
       return grpc::Status::OK;
     }
-    if (request_.has_cancel()) {
-      const auto& ids = request_.cancel().operation_ids();
+    if (request.has_cancel()) {
+      const auto& ids = request.cancel().operation_ids();
       if (static_cast<std::size_t>(ids.size()) > max) {
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "cancel.operation_ids: at most " + std::to_string(max) + " per batch");
@@ -869,7 +899,7 @@ class WorkQueuesService::SessionReactor final
     if (busy_ || finished_) return;
     if (broken_) return FinishLocked(lock, grpc::Status::CANCELLED);
     if (!out_.empty()) {
-      message_ = std::move(out_.front());
+      writing_ = std::move(out_.front());
       out_.pop_front();
     } else if (!processing_) {
       bool overflowed = false;
@@ -892,42 +922,48 @@ class WorkQueuesService::SessionReactor final
       // As many as fit in half the message size limit (at least one).
       const std::size_t budget = service_.options_.max_message_bytes / 2;
       std::size_t bytes = 0;
-      message_.Clear();
-      v1::NotificationBatch* batch = message_.mutable_notifications();
+      writing_ = NewOutgoing();
+      v1::NotificationBatch* batch = writing_.message->mutable_notifications();
       while (!carry_.empty()) {
-        v1::Notification n;
-        n.set_sequence(carry_.front().sequence);
-        if (auto* c = std::get_if<CompletionRecord>(&carry_.front().body)) {
-          ToProto(*c, n.mutable_completion());
+        v1::Notification* n = batch->add_notifications();
+        n->set_sequence(carry_.front().sequence);
+        const auto* c = std::get_if<CompletionRecord>(&carry_.front().body);
+        if (c != nullptr) {
+          ToProto(*c, n->mutable_completion());
         } else {
-          ToProto(std::get<ProgressRecord>(carry_.front().body), n.mutable_progress());
+          ToProto(std::get<ProgressRecord>(carry_.front().body), n->mutable_progress());
         }
-        const std::size_t size = n.ByteSizeLong();
-        if (batch->notifications_size() > 0 && bytes + size > budget) break;
+        const std::size_t size = n->ByteSizeLong();
+        if (batch->notifications_size() > 1 && bytes + size > budget) {
+          batch->mutable_notifications()->RemoveLast();  // the next batch's
+          break;
+        }
         bytes += size;
-        if (n.has_completion()) pending_.erase(n.completion().operation_id());
-        *batch->add_notifications() = std::move(n);
+        if (c != nullptr) pending_.erase(c->operation_id);
         carry_.pop_front();
       }
     } else {
       return;
     }
     busy_ = true;
+    v1::SessionResponse* message = writing_.message;
     lock.unlock();
-    StartWrite(&message_);
+    StartWrite(message);
   }
 
   std::uint64_t session_ = 0;
-  v1::SessionRequest request_;  // read into; used by the reading side only
+  // Read into; used by the reading side only.
+  google::protobuf::Arena read_arena_;
+  v1::SessionRequest* request_ = nullptr;
 
   bool processing_ = false;  // a request batch is being answered
   bool reading_ = false;     // a read is in flight
   bool reads_done_ = false;  // the client closed its side (or was refused)
   grpc::Status refusal_;     // how the stream ends
   std::set<std::string> pending_;  // operations whose completion is still to be sent
-  std::deque<v1::SessionResponse> out_;
+  std::deque<Outgoing> out_;
   std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
-  v1::SessionResponse message_;
+  Outgoing writing_;  // the write in flight
 };
 
 grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* WorkQueuesService::Session(

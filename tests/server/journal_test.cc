@@ -8,6 +8,8 @@
 #include <set>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "builtin_kinds.h"
 #include "operation_table.h"
 #include "sqlite_journal.h"
@@ -258,6 +260,111 @@ TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->completions.size(), 5u);
   EXPECT_EQ(kept->completions.back().sequence, last);
+}
+
+// A journal written by a server of the first layout (one row per
+// operation, schema version 1) is upgraded when opened, and loses nothing:
+// completions come back, interrupted operations complete, numbering goes on.
+TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
+  const std::string path = (dir_ / "journal.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const std::string parameters = EncodeParameters({{"data", Value(Bytes{std::string("old")})}});
+    std::string sql = R"sql(
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE operations (
+        number INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, request_id TEXT NOT NULL,
+        client TEXT NOT NULL, queue INTEGER NOT NULL, kind TEXT NOT NULL,
+        parameters BLOB NOT NULL, priority INTEGER NOT NULL, state BLOB NOT NULL,
+        submit_time INTEGER NOT NULL, sequence INTEGER UNIQUE, status INTEGER, message TEXT,
+        bytes_transferred INTEGER, result BLOB, start_time INTEGER, complete_time INTEGER);
+      INSERT INTO meta VALUES ('schema_version', 1), ('last_sequence', 7),
+                              ('last_operation_number', 9);
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_stmt* insert = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO operations VALUES (?1, ?2, ?3, 'alice', 5, 'echo', "
+                                 "?4, 0, ?5, ?13, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                                 -1, &insert, nullptr),
+              SQLITE_OK);
+    // Within retention: nanoseconds since the Unix epoch, as the journal keeps times.
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 Clock::now().time_since_epoch())
+                                 .count();
+    // Operation 10 completed (sequence 8); operation 11 was never completed.
+    for (int number : {10, 11}) {
+      sqlite3_bind_int64(insert, 1, number);
+      const std::string id = OperationId(static_cast<std::uint64_t>(number));
+      sqlite3_bind_text(insert, 2, id.c_str(), -1, SQLITE_TRANSIENT);
+      const std::string request = number == 10 ? "old-done" : "old-open";
+      sqlite3_bind_text(insert, 3, request.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 4, parameters.data(), static_cast<int>(parameters.size()),
+                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(insert, 5, "st", 2, SQLITE_STATIC);
+      if (number == 10) {
+        sqlite3_bind_int64(insert, 6, 8);
+        sqlite3_bind_int64(insert, 7, 0);
+        sqlite3_bind_text(insert, 8, "done", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 9, 3);
+        sqlite3_bind_blob(insert, 10, "old", 3, SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 11, now + 1);
+        sqlite3_bind_int64(insert, 12, now + 2);
+      }
+      sqlite3_bind_int64(insert, 13, now);
+      ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE) << sqlite3_errmsg(db);
+      sqlite3_reset(insert);
+      sqlite3_clear_bindings(insert);
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+  }
+
+  Open();
+  OperationView done = Done(OperationId(10));
+  EXPECT_EQ(done.request_id, "old-done");
+  EXPECT_EQ(done.completion->sequence, 8u);
+  EXPECT_EQ(done.completion->status, S_OK);
+  EXPECT_EQ(done.completion->result, "old");
+  EXPECT_EQ(done.completion->bytes_transferred, 3u);
+  EXPECT_EQ(done.completion->state, "st");
+  EXPECT_EQ(done.parameters.at("data"), Value(Bytes{std::string("old")}));
+  OperationView open = Done(OperationId(11));
+  EXPECT_EQ(open.completion->status, MF_E_SHUTDOWN);
+  EXPECT_EQ(open.completion->sequence, 9u);
+  auto retry = table_->Submit(Echo("x", "old-open"));
+  ASSERT_TRUE(retry.ok());
+  EXPECT_TRUE(retry->deduplicated);
+  auto fresh = table_->Submit(Echo("new"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(fresh->operation.id, OperationId(12));
+  EXPECT_EQ(Done(fresh->operation.id).completion->sequence, 10u);
+  // And it stays upgraded.
+  Close();
+  Open();
+  EXPECT_EQ(Done(OperationId(10)).completion->result, "old");
+  EXPECT_EQ(table_->last_sequence(), 10u);
+}
+
+TEST_F(JournalTest, AJournalOfAnUnknownSchemaVersionIsRefused) {
+  const std::string path = (dir_ / "journal.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) "
+                           "WITHOUT ROWID; INSERT INTO meta VALUES ('schema_version', 9);",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto journal = SqliteJournal::Open(path);
+  ASSERT_FALSE(journal.ok());
+  EXPECT_EQ(journal.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(journal.status().message().find("schema version 9"), std::string::npos)
+      << journal.status().message();
 }
 
 TEST_F(JournalTest, ASecondServerCannotOpenAJournalInUse) {
