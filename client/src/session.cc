@@ -180,66 +180,74 @@ struct Session::State {
     return closing && to_send.empty() && cancels_to_send.empty() && cancels_waiting == 0;
   }
 
+  // Whether there is something for the writer to do on the current stream.
+  bool WritableLocked() const {
+    if (!stream_up || writes_done || writing) return false;
+    return !to_send.empty() || !cancels_to_send.empty() || ReadyToHalfCloseLocked();
+  }
+
   void Write() {
+    std::unique_lock lock(mu);
     for (;;) {
-      std::unique_lock lock(mu);
-      wake.wait(lock, [this] {
-        if (stopping || finished) return true;
-        if (!stream_up || writes_done) return false;
-        return !to_send.empty() || !cancels_to_send.empty() || ReadyToHalfCloseLocked();
-      });
+      wake.wait(lock, [this] { return stopping || finished || WritableLocked(); });
       if (stopping || finished) return;
-      Stream* s = stream;
-      v1::SessionRequest message;
-      if (!cancels_to_send.empty()) {
-        Sent batch;
-        while (!cancels_to_send.empty() && batch.cancels.size() < options.max_batch) {
-          message.mutable_cancel()->add_operation_ids(cancels_to_send.front()->operation_id);
-          batch.cancels.push_back(std::move(cancels_to_send.front()));
-          cancels_to_send.pop_front();
-        }
-        sent.push_back(std::move(batch));
-      } else if (!to_send.empty()) {
-        Sent batch;
-        auto* requests = message.mutable_submit()->mutable_requests();
-        std::size_t bytes = 0;
-        while (!to_send.empty() && batch.request_ids.size() < options.max_batch) {
-          auto it = entries.find(to_send.front());
-          if (it != entries.end()) {
-            // Within the message size (each request is at most half of it).
-            const std::size_t size = it->second.request.ByteSizeLong() + 8;
-            if (!batch.request_ids.empty() && bytes + size > options.max_batch_bytes) break;
-            bytes += size;
-            *requests->Add() = it->second.request;
-            batch.request_ids.push_back(it->first);
-          }
-          to_send.pop_front();
-        }
-        if (batch.request_ids.empty()) continue;
-        stats.requests_sent += batch.request_ids.size();
-        ++stats.batches;
-        sent.push_back(std::move(batch));
-      } else {
-        // Closing and everything sent: the server ends the stream once it
-        // has reported every operation.
-        writing = writes_done = true;
-        lock.unlock();
-        s->WritesDone();
-        lock.lock();
-        writing = false;
-        wake.notify_all();
-        continue;
+      WriteLocked(lock);
+    }
+  }
+
+  // Writes one batch (cancels first), or half-closes. REQUIRES: `lock`
+  // holds mu and WritableLocked(); holds it again on return.
+  void WriteLocked(std::unique_lock<std::mutex>& lock) {
+    Stream* s = stream;
+    v1::SessionRequest message;
+    if (!cancels_to_send.empty()) {
+      Sent batch;
+      while (!cancels_to_send.empty() && batch.cancels.size() < options.max_batch) {
+        message.mutable_cancel()->add_operation_ids(cancels_to_send.front()->operation_id);
+        batch.cancels.push_back(std::move(cancels_to_send.front()));
+        cancels_to_send.pop_front();
       }
-      writing = true;
+      sent.push_back(std::move(batch));
+    } else if (!to_send.empty()) {
+      Sent batch;
+      auto* requests = message.mutable_submit()->mutable_requests();
+      std::size_t bytes = 0;
+      while (!to_send.empty() && batch.request_ids.size() < options.max_batch) {
+        auto it = entries.find(to_send.front());
+        if (it != entries.end()) {
+          // Within the message size (each request is at most half of it).
+          const std::size_t size = it->second.request.ByteSizeLong() + 8;
+          if (!batch.request_ids.empty() && bytes + size > options.max_batch_bytes) break;
+          bytes += size;
+          *requests->Add() = it->second.request;
+          batch.request_ids.push_back(it->first);
+        }
+        to_send.pop_front();
+      }
+      if (batch.request_ids.empty()) return;
+      stats.requests_sent += batch.request_ids.size();
+      ++stats.batches;
+      sent.push_back(std::move(batch));
+    } else {
+      // Closing and everything sent: the server ends the stream once it
+      // has reported every operation.
+      writing = writes_done = true;
       lock.unlock();
-      const bool ok = s->Write(message);
+      s->WritesDone();
       lock.lock();
       writing = false;
-      // A failed write means the stream is over: the reader sees it end,
-      // and opens the next one.
-      if (!ok) stream_up = false;
       wake.notify_all();
+      return;
     }
+    writing = true;
+    lock.unlock();
+    const bool ok = s->Write(message);
+    lock.lock();
+    writing = false;
+    // A failed write means the stream is over: the reader sees it end,
+    // and opens the next one.
+    if (!ok) stream_up = false;
+    wake.notify_all();
   }
 
   // --- The reader thread ------------------------------------------------------
@@ -449,7 +457,15 @@ struct Session::State {
     to_send.push_back(id);
     entries.emplace(id, std::move(entry));
     ++stats.submitted;
-    wake.notify_all();
+    // An idle session (nothing written awaits its answer): write it on this
+    // thread, sparing the hand-off to the writer. A busy one leaves it to
+    // the writer, to go with others in its next batch. Never on the
+    // reader's thread, which must keep reading while a write waits.
+    if (sent.empty() && std::this_thread::get_id() != reader_id && WritableLocked()) {
+      WriteLocked(lock);
+    } else {
+      wake.notify_all();
+    }
     return absl::OkStatus();
   }
 };
