@@ -63,7 +63,7 @@ class Journal {
   virtual Status Withdrawn(const std::string& operation_id) = 0;
   // Operations completed, in sequence order. All of them are durable when
   // this returns OK; none is written if it fails.
-  virtual Status Completed(std::span<const CompletionRecord> completions) = 0;
+  virtual Status Completed(std::span<const CompletionPtr> completions) = 0;
   // Forgets the operations whose completions have a sequence up to
   // `sequence` (retention). Numbering is not affected.
   virtual Status Prune(std::uint64_t sequence) = 0;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,10 @@ struct CompletionRecord {
   std::uint64_t session = 0;  // SubmitSpec::session
 };
 
+// A completion is made once and shared, never changed: by the table's
+// view of its operation, the streams waiting to send it, and replays.
+using CompletionPtr = std::shared_ptr<const CompletionRecord>;
+
 // A running operation's latest progress report.
 struct ProgressRecord {
   std::string operation_id;
@@ -77,7 +82,7 @@ struct OperationView {
   LONG priority = 0;
   OperationState state = OperationState::kPending;
   Clock::time_point submit_time;
-  std::optional<CompletionRecord> completion;
+  CompletionPtr completion;  // once completed
   std::optional<ProgressRecord> progress;
 };
 

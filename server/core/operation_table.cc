@@ -192,9 +192,10 @@ Status OperationTable::Restore() {
       record.state = std::move(journaled.state);
       record.submit_time = entry->view.submit_time;
       record.complete_time = Clock::now();
-      if (Status s = options_.journal->Completed({&record, 1}); !s.ok()) return s;
-      completed_sequence_ = record.sequence;
-      entry->view.completion = std::move(record);
+      CompletionPtr completion = std::make_shared<const CompletionRecord>(std::move(record));
+      if (Status s = options_.journal->Completed({&completion, 1}); !s.ok()) return s;
+      completed_sequence_ = completion->sequence;
+      entry->view.completion = std::move(completion);
     }
     entry->view.state = OperationState::kCompleted;
     entry->view.progress.reset();
@@ -215,10 +216,11 @@ Status OperationTable::Restore() {
   pruned_through_ = dropped_through_;
   if (listener_ != nullptr) {
     for (const auto& [sequence, entry] : by_sequence_) {
-      if (sequence > contents->last_sequence) listener_->OnCompletion(*entry->view.completion);
+      if (sequence > contents->last_sequence) listener_->OnCompletions({&entry->view.completion, 1});
     }
   }
-  EnforceRetentionLocked(Clock::now());
+  std::vector<std::shared_ptr<Entry>> dropped;
+  EnforceRetentionLocked(Clock::now(), dropped);
   return OkStatus();
 }
 
@@ -237,7 +239,8 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
   return std::move(SubmitBatch(std::move(one)).front());
 }
 
-std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<SubmitSpec> specs) {
+std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<SubmitSpec> specs,
+                                                                bool brief) {
   std::vector<StatusOr<SubmitResult>> results(
       specs.size(), Status(StatusCode::kInternal, "not submitted"));
   std::vector<Admission> admitted;
@@ -245,7 +248,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
   for (std::size_t i = 0; i < specs.size(); ++i) {
     for (;;) {
       Admission admission;
-      const Admitted outcome = Admit(specs[i], &results[i], &admission);
+      const Admitted outcome = Admit(specs[i], brief, &results[i], &admission);
       if (outcome == Admitted::kReserved) {
         admission.index = i;
         admitted.push_back(std::move(admission));
@@ -254,7 +257,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       // Another attempt with this request id (perhaps earlier in this very
       // batch) is being accepted. Accept what this batch holds first, so
       // that no two batches wait for each other, then wait for its outcome.
-      AcceptAdmitted(admitted, results);
+      AcceptAdmitted(admitted, brief, results);
       admitted.clear();
       std::unique_lock lock(mu_);
       completed_cv_.wait(lock, [&] {
@@ -263,11 +266,12 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       });
     }
   }
-  AcceptAdmitted(admitted, results);
+  AcceptAdmitted(admitted, brief, results);
   return results;
 }
 
-OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<SubmitResult>* answer,
+OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
+                                               StatusOr<SubmitResult>* answer,
                                                Admission* admission) {
   const auto refuse = [answer](Status status) {
     *answer = std::move(status);
@@ -282,7 +286,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<Submit
     if (seen != by_request_.end()) {
       const Entry& first = *operations_.at(seen->second);
       if (!first.accepted) return Admitted::kBusy;
-      *answer = SubmitResult{ViewLocked(first), true};
+      *answer = SubmitResult{ViewLocked(first, brief), true};
       return Admitted::kAnswered;
     }
   }
@@ -362,7 +366,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, StatusOr<Submit
   return Admitted::kReserved;
 }
 
-void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted,
+void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief,
                                     std::vector<StatusOr<SubmitResult>>& results) {
   if (admitted.empty()) return;
   // Durable before any can run, in one write: a restart then completes
@@ -380,7 +384,7 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted,
     const std::shared_ptr<Entry>& entry = a.entry;
     const HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
     if (SUCCEEDED(hr)) {
-      results[a.index] = Accept(a);
+      results[a.index] = Accept(a, brief);
       continue;
     }
     // Refused by the journal or by MF, so no callback can come: as if never
@@ -410,7 +414,7 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted,
   }
 }
 
-SubmitResult OperationTable::Accept(const Admission& admission) {
+SubmitResult OperationTable::Accept(const Admission& admission, bool brief) {
   const std::shared_ptr<Entry>& entry = admission.entry;
   std::optional<std::string> cancelled;
   HRESULT cancel_status;
@@ -425,7 +429,7 @@ SubmitResult OperationTable::Accept(const Admission& admission) {
   if (cancelled) CancelInternal(entry->view.id, *cancelled, cancel_status);
   if (admission.deadline) SetDeadline(entry, *admission.deadline - Clock::now());
   std::lock_guard lock(mu_);
-  return SubmitResult{ViewLocked(*entry), false};
+  return SubmitResult{ViewLocked(*entry, brief), false};
 }
 
 void OperationTable::SetDeadline(const std::shared_ptr<Entry>& entry, Clock::duration left) {
@@ -567,17 +571,22 @@ CompletionRecord OperationTable::RecordLocked(const Entry& entry) const {
 }
 
 void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& batch) {
-  std::vector<CompletionRecord> records;
-  records.reserve(batch.size());
+  std::vector<CompletionRecord> built;
+  built.reserve(batch.size());
   {
     std::lock_guard lock(mu_);
-    for (const auto& entry : batch) records.push_back(RecordLocked(*entry));
+    for (const auto& entry : batch) built.push_back(RecordLocked(*entry));
   }
+  // Dropped by retention: freed at the end, with no lock held.
+  std::vector<std::shared_ptr<Entry>> dropped_entries;
   std::lock_guard delivery(delivery_mu_);
   const Clock::time_point now = Clock::now();
-  for (CompletionRecord& record : records) {
+  std::vector<CompletionPtr> records;
+  records.reserve(built.size());
+  for (CompletionRecord& record : built) {
     record.sequence = next_sequence_++;
     record.complete_time = now;
+    records.push_back(std::make_shared<const CompletionRecord>(std::move(record)));
   }
   // Durable before anyone hears of them, in one write.
   if (options_.journal != nullptr) {
@@ -590,12 +599,14 @@ void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& bat
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Entry& entry = *batch[i];
-      const CompletionRecord& record = records[i];
+      const CompletionRecord& record = *records[i];
       if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
       entry.view.state = OperationState::kCompleted;
       entry.view.progress.reset();
       entry.key = 0;
-      entry.view.completion = record;
+      entry.view.completion = records[i];
+      // Its work is done: what ran it (and its copy of the request) goes.
+      entry.op.Reset();
       by_sequence_.emplace(record.sequence, batch[i]);
       ReleaseLimitsLocked(entry.view.client, entry.view.queue);
       QueueCounters& c = *entry.counters;
@@ -608,8 +619,8 @@ void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& bat
         ++c.completed;
       }
     }
-    completed_sequence_ = records.back().sequence;
-    dropped = EnforceRetentionLocked(now);
+    completed_sequence_ = records.back()->sequence;
+    dropped = EnforceRetentionLocked(now, dropped_entries);
   }
   // The journal forgets in batches: one delete per completion would double its writes.
   if (dropped >= pruned_through_ + kPruneBatch) PruneJournalLocked(dropped);
@@ -687,7 +698,8 @@ void OperationTable::ReleaseLimitsLocked(const std::string& client, DWORD queue)
   if (auto it = depth_.find(queue); it != depth_.end() && --it->second == 0) depth_.erase(it);
 }
 
-std::uint64_t OperationTable::EnforceRetentionLocked(Clock::time_point now) {
+std::uint64_t OperationTable::EnforceRetentionLocked(
+    Clock::time_point now, std::vector<std::shared_ptr<Entry>>& dropped_entries) {
   std::uint64_t dropped = 0;
   while (!by_sequence_.empty()) {
     const auto oldest = by_sequence_.begin();
@@ -703,6 +715,7 @@ std::uint64_t OperationTable::EnforceRetentionLocked(Clock::time_point now) {
     }
     operations_.erase(entry.number);
     dropped = oldest->first;
+    dropped_entries.push_back(std::move(oldest->second));
     by_sequence_.erase(oldest);
   }
   if (dropped != 0) dropped_through_ = dropped;
@@ -719,11 +732,12 @@ void OperationTable::PruneJournalLocked(std::uint64_t sequence) {
 }
 
 void OperationTable::Maintain() {
+  std::vector<std::shared_ptr<Entry>> dropped_entries;  // freed last, unlocked
   std::lock_guard delivery(delivery_mu_);
   std::uint64_t dropped;
   {
     std::lock_guard lock(mu_);
-    EnforceRetentionLocked(Clock::now());
+    EnforceRetentionLocked(Clock::now(), dropped_entries);
     dropped = dropped_through_;
   }
   PruneJournalLocked(dropped);
@@ -770,6 +784,7 @@ StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, const s
 bool OperationTable::CancelInternal(const std::string& id, const std::string& message,
                                     HRESULT status) {
   std::shared_ptr<Entry> entry;
+  ComPtr<Operation> op;  // (the entry lets go of it once completed)
   OperationState state;
   MFWORKITEM_KEY key;
   {
@@ -786,9 +801,10 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
     if (!entry->accepted) return true;
     state = entry->view.state;
     key = entry->key;
+    op = entry->op;
   }
   // A running kind that can stop, stops (and reports MF_E_OPERATION_CANCELLED).
-  entry->op->RequestCancel();
+  op->RequestCancel();
   if (state == OperationState::kRunning) {
     // One that cannot runs its course: its own outcome stands.
     std::shared_ptr<const OperationKind> kind = kinds_.Find(entry->view.kind);
@@ -830,7 +846,21 @@ StatusOr<std::shared_ptr<OperationTable::Entry>> OperationTable::FindLocked(
   return it->second;
 }
 
-OperationView OperationTable::ViewLocked(const Entry& entry) const { return entry.view; }
+OperationView OperationTable::ViewLocked(const Entry& entry, bool brief) const {
+  if (!brief) return entry.view;
+  OperationView view;
+  view.id = entry.view.id;
+  view.request_id = entry.view.request_id;
+  view.client = entry.view.client;
+  view.queue = entry.view.queue;
+  view.kind = entry.view.kind;
+  view.priority = entry.view.priority;
+  view.state = entry.view.state;
+  view.submit_time = entry.view.submit_time;
+  view.completion = entry.view.completion;
+  view.progress = entry.view.progress;
+  return view;
+}
 
 StatusOr<OperationView> OperationTable::Get(const std::string& client,
                                             const std::string& id) const {
@@ -900,7 +930,7 @@ StatusOr<CompletionBatch> OperationTable::ReadCompletions(std::uint64_t after,
   batch.last_sequence = completed_sequence_;
   for (auto it = by_sequence_.upper_bound(after);
        it != by_sequence_.end() && batch.completions.size() < max; ++it) {
-    batch.completions.push_back(*it->second->view.completion);
+    batch.completions.push_back(it->second->view.completion);
   }
   return batch;
 }

@@ -71,9 +71,10 @@ class CompletionListener {
   virtual ~CompletionListener() = default;
   virtual void OnCompletion(const CompletionRecord& completion) = 0;
   // Completions that were journaled together, in sequence order: as many
-  // OnCompletion calls, unless the listener has a better way.
-  virtual void OnCompletions(std::span<const CompletionRecord> completions) {
-    for (const CompletionRecord& completion : completions) OnCompletion(completion);
+  // OnCompletion calls, unless the listener has a better way (such as
+  // keeping the records, which are shared and never change).
+  virtual void OnCompletions(std::span<const CompletionPtr> completions) {
+    for (const CompletionPtr& completion : completions) OnCompletion(*completion);
   }
   // An operation's kind starts running (on its work-queue thread).
   virtual void OnStarted(const std::string& operation_id) { (void)operation_id; }
@@ -106,7 +107,7 @@ struct OperationTableOptions {
 
 // Completions retained, in sequence order, for replaying a stream.
 struct CompletionBatch {
-  std::vector<CompletionRecord> completions;
+  std::vector<CompletionPtr> completions;
   // The last sequence assigned when this was read.
   std::uint64_t last_sequence = 0;
 };
@@ -131,7 +132,10 @@ class OperationTable {
   StatusOr<SubmitResult> Submit(SubmitSpec spec);
   // Submits each, in order, as Submit would; the answers are at the same
   // indexes. The operations accepted are journaled together, in one write.
-  std::vector<StatusOr<SubmitResult>> SubmitBatch(std::vector<SubmitSpec> specs);
+  // `brief`: the answers' views leave out the parameters (the submitter
+  // has them).
+  std::vector<StatusOr<SubmitResult>> SubmitBatch(std::vector<SubmitSpec> specs,
+                                                  bool brief = false);
   // A client sees its own operations only.
   StatusOr<OperationView> Get(const std::string& client, const std::string& id) const;
   // Waits until the operation completes or `timeout` passes; the view either way.
@@ -187,14 +191,15 @@ class OperationTable {
 
   // Checks a request and reserves its operation in the table. REQUIRES: no
   // lock held.
-  Admitted Admit(SubmitSpec& spec, StatusOr<SubmitResult>* answer, Admission* admission);
+  Admitted Admit(SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer,
+                 Admission* admission);
   // Journals what was admitted (one write), dispatches each to MF and
   // answers it; what cannot be leaves the table again. REQUIRES: no lock held.
-  void AcceptAdmitted(std::vector<Admission>& admitted,
+  void AcceptAdmitted(std::vector<Admission>& admitted, bool brief,
                       std::vector<StatusOr<SubmitResult>>& results);
   // An admitted operation is journaled and dispatched: clients may see it.
   // REQUIRES: no lock held.
-  SubmitResult Accept(const Admission& admission);
+  SubmitResult Accept(const Admission& admission, bool brief);
 
   // Puts the operation on MF per its trigger. REQUIRES: no lock held.
   HRESULT Dispatch(const std::shared_ptr<Entry>& entry);
@@ -223,9 +228,11 @@ class OperationTable {
                       HRESULT status = MF_E_OPERATION_CANCELLED);
   void OnProgress(const Operation& op, std::uint64_t done, std::uint64_t total,
                   const std::string& message);
-  // Drops the oldest completed operations beyond retention; returns the
+  // Drops the oldest completed operations beyond retention, into
+  // `dropped_entries` (for the caller to free once unlocked); returns the
   // sequence of the last one dropped (0: none). REQUIRES: mu_ held.
-  std::uint64_t EnforceRetentionLocked(Clock::time_point now);
+  std::uint64_t EnforceRetentionLocked(Clock::time_point now,
+                                       std::vector<std::shared_ptr<Entry>>& dropped_entries);
   // The operation is no longer in state kWaiting. REQUIRES: mu_ held.
   void LeaveWaitingLocked(const Entry& entry);
   // RESOURCE_EXHAUSTED if one more operation would pass a limit.
@@ -241,7 +248,8 @@ class OperationTable {
   static std::string RequestKey(const std::string& client, const std::string& request_id);
   // The operation with id `id`, or end(). REQUIRES: mu_ held.
   Operations::const_iterator FindLocked(const std::string& id) const;
-  OperationView ViewLocked(const Entry& entry) const;
+  // `brief`: without its parameters.
+  OperationView ViewLocked(const Entry& entry, bool brief = false) const;
   StatusOr<std::shared_ptr<Entry>> FindLocked(const std::string& client,
                                               const std::string& id) const;
 

@@ -308,7 +308,7 @@ StatusOr<JournalContents> SqliteJournal::Load() {
     }
     c.complete_time = FromNanos(sqlite3_column_int64(raw, 7));
     v.state = OperationState::kCompleted;
-    v.completion = std::move(c);
+    v.completion = std::make_shared<const CompletionRecord>(std::move(c));
   }
   sqlite3_finalize(raw);
   if (rc != SQLITE_DONE) return ErrorLocked("reading");
@@ -396,12 +396,12 @@ Status SqliteJournal::CompleteLocked(const CompletionRecord& c) {
   return OkStatus();
 }
 
-Status SqliteJournal::Completed(std::span<const CompletionRecord> completions) {
+Status SqliteJournal::Completed(std::span<const CompletionPtr> completions) {
   if (completions.empty()) return OkStatus();
   std::lock_guard lock(mu_);
   return TransactionLocked([&] {
-    for (const CompletionRecord& c : completions) {
-      if (Status s = CompleteLocked(c); !s.ok()) return s;
+    for (const CompletionPtr& c : completions) {
+      if (Status s = CompleteLocked(*c); !s.ok()) return s;
     }
     return OkStatus();
   });

@@ -36,7 +36,7 @@ class SqliteJournal final : public Journal {
   StatusOr<JournalContents> Load() override;
   Status Accepted(std::span<const AcceptedRecord> operations) override;
   Status Withdrawn(const std::string& operation_id) override;
-  Status Completed(std::span<const CompletionRecord> completions) override;
+  Status Completed(std::span<const CompletionPtr> completions) override;
   Status Prune(std::uint64_t sequence) override;
 
   // Closes the database: later calls fail (UNAVAILABLE), as if the

@@ -23,9 +23,9 @@ bool Subscriber::Matches(const std::string& client, DWORD queue, const std::stri
 bool Subscriber::Push(HubItem item) {
   std::lock_guard lock(mu_);
   if (overflowed_) return false;
-  if (const auto* c = std::get_if<CompletionRecord>(&item.body);
-      c != nullptr && extra_.count(c->operation_id) != 0) {
-    if (!delivered_.insert(c->operation_id).second) return false;
+  if (const auto* c = std::get_if<CompletionPtr>(&item.body);
+      c != nullptr && !extra_.empty() && extra_.count((*c)->operation_id) != 0) {
+    if (!delivered_.insert((*c)->operation_id).second) return false;
   }
   if (buffer_.size() >= max_buffered_) {
     overflowed_ = true;
@@ -41,8 +41,8 @@ void Subscriber::AddOperation(const std::string& id) {
   extra_.insert(id);
 }
 
-void Subscriber::Offer(const CompletionRecord& completion) {
-  if (Push(HubItem{completion.sequence, completion})) wake_();
+void Subscriber::Offer(const CompletionPtr& completion) {
+  if (Push(HubItem{completion->sequence, completion})) wake_();
 }
 
 std::deque<HubItem> Subscriber::Take(std::size_t max, bool* overflowed) {
@@ -94,20 +94,24 @@ void CompletionHub::RemoveWaiter(const std::string& id, std::uint64_t token) {
   }
 }
 
-void CompletionHub::OnCompletion(const CompletionRecord& c) { OnCompletions({&c, 1}); }
+void CompletionHub::OnCompletion(const CompletionRecord& c) {
+  const CompletionPtr shared = std::make_shared<const CompletionRecord>(c);
+  OnCompletions({&shared, 1});
+}
 
-void CompletionHub::OnCompletions(std::span<const CompletionRecord> completions) {
+void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
   if (completions.empty()) return;
   // Each subscriber is woken once for the batch, however many it takes.
   std::set<std::shared_ptr<Subscriber>> wake;
   std::vector<Waiter> waiters;
   {
     std::lock_guard lock(mu_);
-    last_sequence_ = completions.back().sequence;
-    for (const CompletionRecord& c : completions) {
+    last_sequence_ = completions.back()->sequence;
+    for (const CompletionPtr& shared : completions) {
+      const CompletionRecord& c = *shared;
       for (const auto& s : subscribers_) {
         if (s->Matches(c.client, c.queue, c.operation_id, c.session) &&
-            s->Push(HubItem{c.sequence, c})) {
+            s->Push(HubItem{c.sequence, shared})) {
           wake.insert(s);
         }
       }
@@ -119,7 +123,8 @@ void CompletionHub::OnCompletions(std::span<const CompletionRecord> completions)
   }
   for (const auto& s : wake) s->wake_();
   for (const auto& w : waiters) w();
-  for (const CompletionRecord& c : completions) {
+  for (const CompletionPtr& shared : completions) {
+    const CompletionRecord& c = *shared;
     // Failures are worth a line at the default level; the rest at debug.
     const bool failed = FAILED(c.status) && c.status != MF_E_OPERATION_CANCELLED;
     const char* level = failed ? "info" : "debug";

@@ -28,7 +28,7 @@ namespace mfwq::server::rpc {
 // before it.
 struct HubItem {
   std::uint64_t sequence = 0;
-  std::variant<CompletionRecord, ProgressRecord> body;
+  std::variant<CompletionPtr, ProgressRecord> body;
 };
 
 // What one stream watches. Filters are fixed at creation; the session's
@@ -53,7 +53,7 @@ class Subscriber {
   std::deque<HubItem> Take(std::size_t max, bool* overflowed);
   // Delivers `completion` unless it has been delivered already (a
   // session's catch-up for an added operation).
-  void Offer(const CompletionRecord& completion);
+  void Offer(const CompletionPtr& completion);
 
   bool Matches(const std::string& client, DWORD queue, const std::string& id,
                std::uint64_t session) const;
@@ -93,7 +93,7 @@ class CompletionHub final : public CompletionListener {
 
   // CompletionListener.
   void OnCompletion(const CompletionRecord& completion) override;
-  void OnCompletions(std::span<const CompletionRecord> completions) override;
+  void OnCompletions(std::span<const CompletionPtr> completions) override;
   void OnProgress(const ProgressRecord& progress, std::uint64_t last_sequence) override;
   void OnJournalError(const Status& status) override;
 

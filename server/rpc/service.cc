@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_set>
 
 #include <google/protobuf/arena.h>
 #include <google/protobuf/util/time_util.h>
@@ -248,7 +249,8 @@ std::vector<StatusOr<SubmitResult>> WorkQueuesService::SubmitMany(
     specs.push_back(std::move(spec.value()));
     indexes.push_back(static_cast<std::size_t>(i));
   }
-  auto submitted = core_.operations.SubmitBatch(std::move(specs));
+  // A session's answers leave out the parameters (see SubmitResults).
+  auto submitted = core_.operations.SubmitBatch(std::move(specs), /*brief=*/session != 0);
   for (std::size_t k = 0; k < submitted.size(); ++k) {
     results[indexes[k]] = std::move(submitted[k]);
   }
@@ -638,13 +640,13 @@ class WorkQueuesService::WatchReactor final
           auto batch = service_.core_.operations.ReadCompletions(cursor_, 256);
           lock.lock();
           if (!batch.ok()) return FinishLocked(lock, ToGrpcStatus(batch.status()));
-          for (CompletionRecord& c : batch->completions) {
-            if (c.sequence > live_from_) {
+          for (CompletionPtr& c : batch->completions) {
+            if (c->sequence > live_from_) {
               cursor_ = live_from_;  // the rest comes live
               break;
             }
-            cursor_ = c.sequence;
-            if (subscriber_->Matches(c.client, c.queue, c.operation_id, c.session)) {
+            cursor_ = c->sequence;
+            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session)) {
               replay_.push_back(std::move(c));
             }
           }
@@ -652,9 +654,9 @@ class WorkQueuesService::WatchReactor final
           continue;
         }
         message_.Clear();
-        message_.set_sequence(replay_.front().sequence);
-        ToProto(replay_.front(), message_.mutable_completion());
-        last_sent_ = replay_.front().sequence;
+        message_.set_sequence(replay_.front()->sequence);
+        ToProto(*replay_.front(), message_.mutable_completion());
+        last_sent_ = replay_.front()->sequence;
         replay_.pop_front();
       } else {
         if (live_.empty()) {
@@ -675,14 +677,14 @@ class WorkQueuesService::WatchReactor final
           }
         }
         HubItem& item = live_.front();
-        if (std::holds_alternative<CompletionRecord>(item.body) && item.sequence <= last_sent_) {
+        if (std::holds_alternative<CompletionPtr>(item.body) && item.sequence <= last_sent_) {
           live_.pop_front();  // replayed already
           continue;
         }
         message_.Clear();
         message_.set_sequence(item.sequence);
-        if (auto* c = std::get_if<CompletionRecord>(&item.body)) {
-          ToProto(*c, message_.mutable_completion());
+        if (auto* c = std::get_if<CompletionPtr>(&item.body)) {
+          ToProto(**c, message_.mutable_completion());
           last_sent_ = item.sequence;
         } else {
           ToProto(std::get<ProgressRecord>(item.body), message_.mutable_progress());
@@ -699,7 +701,7 @@ class WorkQueuesService::WatchReactor final
   bool replaying_ = false;
   std::uint64_t cursor_ = 0;     // replayed up to here
   std::uint64_t last_sent_ = 0;  // the last completion written
-  std::deque<CompletionRecord> replay_;
+  std::deque<CompletionPtr> replay_;
   std::deque<HubItem> live_;
   v1::Notification message_;
 };
@@ -884,14 +886,14 @@ class WorkQueuesService::SessionReactor final
     if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
     {
       std::lock_guard lock(mu_);
-      if (!pending_.insert(op.id).second) return;  // a retry within the session
+      if (!pending_.insert(Number(op.id)).second) return;  // a retry within the session
     }
     if (!result.deduplicated) return;  // tagged with this session: the hub brings it
     // Submitted elsewhere: watch it by id, and catch a completion that came
     // before the watch.
     subscriber_->AddOperation(op.id);
     auto now = service_.core_.operations.Get(client_, op.id);
-    if (now.ok() && now->completion) subscriber_->Offer(*now->completion);
+    if (now.ok() && now->completion) subscriber_->Offer(now->completion);
   }
 
   void Pump() override {
@@ -927,9 +929,9 @@ class WorkQueuesService::SessionReactor final
       while (!carry_.empty()) {
         v1::Notification* n = batch->add_notifications();
         n->set_sequence(carry_.front().sequence);
-        const auto* c = std::get_if<CompletionRecord>(&carry_.front().body);
+        const auto* c = std::get_if<CompletionPtr>(&carry_.front().body);
         if (c != nullptr) {
-          ToProto(*c, n->mutable_completion());
+          ToProto(**c, n->mutable_completion());
         } else {
           ToProto(std::get<ProgressRecord>(carry_.front().body), n->mutable_progress());
         }
@@ -939,7 +941,7 @@ class WorkQueuesService::SessionReactor final
           break;
         }
         bytes += size;
-        if (c != nullptr) pending_.erase(c->operation_id);
+        if (c != nullptr) pending_.erase(Number((*c)->operation_id));
         carry_.pop_front();
       }
     } else {
@@ -960,7 +962,12 @@ class WorkQueuesService::SessionReactor final
   bool reading_ = false;     // a read is in flight
   bool reads_done_ = false;  // the client closed its side (or was refused)
   grpc::Status refusal_;     // how the stream ends
-  std::set<std::string> pending_;  // operations whose completion is still to be sent
+  // Operations whose completion is still to be sent, by number.
+  std::unordered_set<std::uint64_t> pending_;
+  static std::uint64_t Number(const std::string& operation_id) {
+    // The table's ids always have one (0 is never used).
+    return OperationNumber(operation_id).value_or(0);
+  }
   std::deque<Outgoing> out_;
   std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
   Outgoing writing_;  // the write in flight

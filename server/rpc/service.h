@@ -88,7 +88,8 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   StatusOr<SubmitResult> SubmitOne(const std::string& client, const v1::SubmitRequest& request,
                                    std::uint64_t session);
   // The requests of a SubmitBatch, accepted together (one journal write);
-  // the answers are at the same indexes.
+  // the answers are at the same indexes, their views without parameters
+  // when `session` (non-zero) submitted them.
   std::vector<StatusOr<SubmitResult>> SubmitMany(
       const std::string& client,
       const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests,

@@ -96,7 +96,8 @@ TEST(CompletionHub, ASessionHearsItsOwnOperationsAndAddedOnesOnce) {
   hub.OnCompletion(Completion(1, "alice", 5, 7));
   hub.OnCompletion(Completion(2, "alice", 5, 8));  // another session's
   session->AddOperation("op-3");
-  session->Offer(Completion(3, "alice", 5, 0));  // caught up by hand ...
+  // Caught up by hand ...
+  session->Offer(std::make_shared<const CompletionRecord>(Completion(3, "alice", 5, 0)));
   hub.OnCompletion(Completion(3, "alice", 5, 0));  // ... and not again
   bool overflowed;
   auto got = session->Take(10, &overflowed);

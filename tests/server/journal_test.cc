@@ -85,7 +85,7 @@ class JournalTest : public test::PlatformTest {
   OperationView Done(const std::string& id) {
     auto view = table_->Wait("alice", id, std::chrono::seconds(30));
     EXPECT_TRUE(view.ok());
-    EXPECT_TRUE(view->completion.has_value()) << id;
+    EXPECT_TRUE(view->completion != nullptr) << id;
     return view.value();
   }
 
@@ -237,7 +237,7 @@ TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
   auto all = table_->ReadCompletions(0, 100);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->completions.size(), 5u);
-  EXPECT_EQ(all->completions.front().sequence, 8u);
+  EXPECT_EQ(all->completions.front()->sequence, 8u);
   EXPECT_EQ(table_->Get("alice", ids[0]).status().code(), StatusCode::kNotFound);
   auto gone = table_->ReadCompletions(3, 100);
   EXPECT_EQ(gone.status().code(), StatusCode::kOutOfRange);
@@ -259,7 +259,7 @@ TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
   auto kept = table_->ReadCompletions(0, 100);
   ASSERT_TRUE(kept.ok());
   EXPECT_EQ(kept->completions.size(), 5u);
-  EXPECT_EQ(kept->completions.back().sequence, last);
+  EXPECT_EQ(kept->completions.back()->sequence, last);
 }
 
 // A journal written by a server of the first layout (one row per

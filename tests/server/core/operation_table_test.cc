@@ -73,7 +73,7 @@ class OperationTableTest : public test::PlatformTest {
     EXPECT_TRUE(submitted.ok()) << submitted.status().message();
     if (!submitted.ok()) return {};
     auto done = table_->Wait("alice", submitted->operation.id, milliseconds(test::kPatienceMs));
-    EXPECT_TRUE(done.ok() && done->completion.has_value());
+    EXPECT_TRUE(done.ok() && done->completion != nullptr);
     return done.ok() && done->completion ? *done->completion : CompletionRecord{};
   }
 
@@ -347,11 +347,14 @@ TEST_F(OperationTableTest, BatchesSharingRequestIdsDoNotWaitForEachOther) {
 TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
   class BatchListener final : public CompletionListener {
    public:
-    void OnCompletion(const CompletionRecord& c) override { OnCompletions({&c, 1}); }
-    void OnCompletions(std::span<const CompletionRecord> batch) override {
+    void OnCompletion(const CompletionRecord& c) override {
+      const CompletionPtr shared = std::make_shared<const CompletionRecord>(c);
+      OnCompletions({&shared, 1});
+    }
+    void OnCompletions(std::span<const CompletionPtr> batch) override {
       std::lock_guard lock(mu);
       ++calls;
-      for (const CompletionRecord& c : batch) sequences.push_back(c.sequence);
+      for (const CompletionPtr& c : batch) sequences.push_back(c->sequence);
     }
     std::mutex mu;
     int calls = 0;
@@ -371,7 +374,7 @@ TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
   ASSERT_TRUE(cancelled.ok());
   EXPECT_TRUE(cancelled->cancelled);
   EXPECT_EQ(cancelled->operation.state, OperationState::kCompleted);
-  ASSERT_TRUE(cancelled->operation.completion.has_value());
+  ASSERT_TRUE(cancelled->operation.completion != nullptr);
   EXPECT_EQ(cancelled->operation.completion->status, MF_E_OPERATION_CANCELLED);
   ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
   std::lock_guard lock(batches.mu);
