@@ -14,7 +14,7 @@ packages=(
   # the server and client SDK (gRPC, Protocol Buffers, Abseil, SQLite)
   libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc libabsl-dev
   libsqlite3-dev
-  # mfwq-server's allocator (MFWQ_SERVER_ALLOCATOR)
+  # the programs' allocator (MFWQ_ALLOCATOR)
   libjemalloc-dev
   # the Python smoke test of the API (tests/python)
   python3-grpcio python3-protobuf

@@ -143,6 +143,8 @@ class Client::Watcher {
       }
       v1::WatchCompletionsRequest request;
       request.set_include_progress(true);
+      // A Session of this client reports its own operations.
+      request.set_exclude_session_operations(true);
       if (resume_after) {
         request.set_after_sequence(*resume_after);
       } else {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
 #include <grpcpp/grpcpp.h>
 
 #include <mfwq/com_ptr.h>
@@ -52,7 +53,10 @@ struct Session::State {
   };
   // A submission not yet completed.
   struct Entry {
-    v1::SubmitRequest request;
+    // Never changed once added; shared with a batch being written, which
+    // sends it from here rather than from a copy.
+    std::shared_ptr<const v1::SubmitRequest> request;
+    std::size_t bytes = 0;  // its serialized size
     std::uint64_t order = 0;  // submissions are (re)sent in this order
     Done done;
     OnProgress progress;
@@ -84,8 +88,8 @@ struct Session::State {
 
   mutable std::mutex mu;
   std::condition_variable wake;  // the writer, submitters waiting for room, Close
-  std::unordered_map<std::string, Entry> entries;  // by request id
-  std::unordered_map<std::string, std::string> by_operation;  // request id by operation id
+  absl::flat_hash_map<std::string, Entry> entries;  // by request id
+  absl::flat_hash_map<std::string, std::string> by_operation;  // request id by operation id
   std::deque<std::string> to_send;                             // request ids
   std::deque<std::shared_ptr<PendingCancel>> cancels_to_send;
   std::deque<Sent> sent;
@@ -148,7 +152,7 @@ struct Session::State {
         if (d.outcome.ok()) {
           completion = std::move(*d.outcome);
         } else {
-          completion = internal::LocalCompletion(e.request.request_id(), e.operation_id,
+          completion = internal::LocalCompletion(e.request->request_id(), e.operation_id,
                                                  HResultFromStatus(d.outcome.status()),
                                                  std::string(d.outcome.status().message()));
         }
@@ -161,7 +165,7 @@ struct Session::State {
   }
 
   // Removes a submission that has its outcome (the lock is held).
-  void Finish(std::unordered_map<std::string, Entry>::iterator it,
+  void Finish(absl::flat_hash_map<std::string, Entry>::iterator it,
               absl::StatusOr<v1::Completion> outcome, std::vector<Delivery>& out) {
     if (!it->second.operation_id.empty()) by_operation.erase(it->second.operation_id);
     // Asked to cancel before the answer came, and it ended first.
@@ -200,6 +204,9 @@ struct Session::State {
   void WriteLocked(std::unique_lock<std::mutex>& lock) {
     Stream* s = stream;
     v1::SessionRequest message;
+    // The requests `message` borrows (it must not free them): held until
+    // it is written, whatever becomes of their entries meanwhile.
+    std::vector<std::shared_ptr<const v1::SubmitRequest>> lent;
     if (!cancels_to_send.empty()) {
       Sent batch;
       while (!cancels_to_send.empty() && batch.cancels.size() < options.max_batch) {
@@ -216,10 +223,11 @@ struct Session::State {
         auto it = entries.find(to_send.front());
         if (it != entries.end()) {
           // Within the message size (each request is at most half of it).
-          const std::size_t size = it->second.request.ByteSizeLong() + 8;
+          const std::size_t size = it->second.bytes + 8;
           if (!batch.request_ids.empty() && bytes + size > options.max_batch_bytes) break;
           bytes += size;
-          *requests->Add() = it->second.request;
+          lent.push_back(it->second.request);
+          requests->UnsafeArenaAddAllocated(const_cast<v1::SubmitRequest*>(lent.back().get()));
           batch.request_ids.push_back(it->first);
         }
         to_send.pop_front();
@@ -242,6 +250,11 @@ struct Session::State {
     writing = true;
     lock.unlock();
     const bool ok = s->Write(message);
+    if (!lent.empty()) {
+      auto* requests = message.mutable_submit()->mutable_requests();
+      while (!requests->empty()) requests->UnsafeArenaReleaseLast();  // given back, not freed
+    }
+    lent.clear();
     lock.lock();
     writing = false;
     // A failed write means the stream is over: the reader sees it end,
@@ -428,7 +441,18 @@ struct Session::State {
 
   // --- Callers ----------------------------------------------------------------
 
-  absl::Status Add(Entry entry) {
+  // An entry for `request`, with a request id of its own if it has none.
+  static Entry NewEntry(const v1::SubmitRequest& request) {
+    auto copy = std::make_shared<v1::SubmitRequest>(request);
+    if (copy->request_id().empty()) copy->set_request_id(internal::NewRequestId());
+    Entry e;
+    e.bytes = copy->ByteSizeLong();
+    e.request = std::move(copy);
+    return e;
+  }
+
+  // Takes `entry` (moved from) unless it fails.
+  absl::Status Add(Entry& entry) {
     std::unique_lock lock(mu);
     if (closing || finished || dead || stopping) {
       return absl::FailedPreconditionError(closing ? "session: closing" : "session: ended");
@@ -442,10 +466,10 @@ struct Session::State {
         return absl::FailedPreconditionError("session: closed while waiting for room");
       }
     }
-    const std::string& id = entry.request.request_id();
-    if (entry.request.ByteSizeLong() > options.max_batch_bytes) {
+    const std::string& id = entry.request->request_id();
+    if (entry.bytes > options.max_batch_bytes) {
       return absl::InvalidArgumentError(
-          "request: " + std::to_string(entry.request.ByteSizeLong()) +
+          "request: " + std::to_string(entry.bytes) +
           " bytes, more than the session's max_batch_bytes (" +
           std::to_string(options.max_batch_bytes) + ")");
     }
@@ -497,7 +521,7 @@ Session::~Session() {
   // The MF form reports a local stop as MF_E_SHUTDOWN, as MF does.
   for (State::Delivery& d : left) {
     if (d.entry.callback) {
-      d.outcome = internal::LocalCompletion(d.entry.request.request_id(), d.entry.operation_id,
+      d.outcome = internal::LocalCompletion(d.entry.request->request_id(), d.entry.operation_id,
                                             MF_E_SHUTDOWN, std::string(d.outcome.status().message()));
     }
   }
@@ -506,13 +530,11 @@ Session::~Session() {
 
 std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done,
                                 OnProgress progress) {
-  State::Entry e;
-  e.request = request;
-  if (e.request.request_id().empty()) e.request.set_request_id(internal::NewRequestId());
-  std::string request_id = e.request.request_id();
-  e.done = done;
+  State::Entry e = State::NewEntry(request);
+  std::string request_id = e.request->request_id();
+  e.done = std::move(done);
   e.progress = std::move(progress);
-  if (absl::Status s = state_->Add(std::move(e)); !s.ok() && done) done(s);
+  if (absl::Status s = state_->Add(e); !s.ok() && e.done) e.done(s);
   return request_id;
 }
 
@@ -528,12 +550,10 @@ std::future<absl::StatusOr<v1::Completion>> Session::SubmitAsync(const v1::Submi
 HRESULT Session::BeginSubmit(const v1::SubmitRequest& request, IMFAsyncCallback* callback,
                              IUnknown* state) {
   if (callback == nullptr) return E_POINTER;
-  State::Entry e;
-  e.request = request;
-  if (e.request.request_id().empty()) e.request.set_request_id(internal::NewRequestId());
+  State::Entry e = State::NewEntry(request);
   e.callback = ComPtr<IMFAsyncCallback>(callback);
   e.state = ComPtr<IUnknown>(state);
-  absl::Status s = state_->Add(std::move(e));
+  absl::Status s = state_->Add(e);
   if (s.code() == absl::StatusCode::kFailedPrecondition) return MF_E_SHUTDOWN;
   return HResultFromStatus(s);
 }

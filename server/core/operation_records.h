@@ -55,6 +55,9 @@ struct CompletionRecord {
   std::optional<Clock::time_point> start_time;
   Clock::time_point complete_time;
   std::uint64_t session = 0;  // SubmitSpec::session
+  // A submission without a session (a unary Submit) asked for it, first or
+  // as a retry with its request id. Not journaled.
+  bool unary = false;
 };
 
 // A completion is made once and shared, never changed: by the table's
@@ -70,6 +73,7 @@ struct ProgressRecord {
   std::uint64_t total = 0;  // 0: not known
   std::string message;
   std::uint64_t session = 0;  // SubmitSpec::session
+  bool unary = false;         // CompletionRecord::unary
 };
 
 struct OperationView {

@@ -58,6 +58,7 @@ struct OperationTable::Entry {
   std::shared_ptr<EventHandleRef> signal_event;
   ComPtr<Operation> op;
   std::uint64_t session = 0;
+  bool unary = false;  // CompletionRecord::unary; guarded by the table's mu_
 
   std::uint64_t number = 0;  // the one in its id; constant
 
@@ -281,12 +282,18 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
   // A retry gets the first attempt's operation, whatever has changed since
   // (deadline passed, event deleted): checked before anything else.
   if (!spec.request_id.empty()) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto seen = by_request_.find(RequestKey(spec.client, spec.request_id));
     if (seen != by_request_.end()) {
-      const Entry& first = *operations_.at(seen->second);
-      if (!first.accepted) return Admitted::kBusy;
-      *answer = SubmitResult{ViewLocked(first, brief), true};
+      const std::shared_ptr<Entry> first = operations_.at(seen->second);
+      if (!first->accepted) return Admitted::kBusy;
+      if (spec.session == 0 && !first->unary) {
+        first->unary = true;
+        // Its completion may have been made before this asked (without
+        // `unary`) and be on its way: answer with it.
+        completed_cv_.wait(lock, [&] { return !first->claimed || first->delivered; });
+      }
+      *answer = SubmitResult{ViewLocked(*first, brief), true};
       return Admitted::kAnswered;
     }
   }
@@ -344,6 +351,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
   entry->view.submit_time = now;
   entry->delay = spec.delay;
   entry->session = spec.session;
+  entry->unary = spec.session == 0;
   entry->counters = queue->counters;
   entry->view.state = spec.delay          ? OperationState::kScheduled
                       : entry->wait_event ? OperationState::kWaiting
@@ -547,6 +555,7 @@ CompletionRecord OperationTable::RecordLocked(const Entry& entry) const {
   record.state = op.spec().state;
   record.submit_time = entry.view.submit_time;
   record.session = entry.session;
+  record.unary = entry.unary;
   record.start_time = entry.start_time;
   if (entry.start_time) {
     // The kind ran and returned: what the work queue's MFASYNCRESULT holds.
@@ -759,6 +768,7 @@ void OperationTable::OnProgress(const Operation& op, std::uint64_t done, std::ui
     progress.total = total;
     progress.message = message;
     progress.session = entry.session;
+    progress.unary = entry.unary;
     entry.view.progress = progress;
     last_sequence = completed_sequence_;
   }

@@ -9,8 +9,9 @@
 namespace mfwq::server::rpc {
 
 bool Subscriber::Matches(const std::string& client, DWORD queue, const std::string& id,
-                         std::uint64_t session) const {
+                         std::uint64_t session, bool unary) const {
   if (client != filter_.client) return false;
+  if (filter_.exclude_session_operations && session != 0 && !unary) return false;
   if (!filter_.queues.empty() && filter_.queues.count(queue) == 0) return false;
   if (!filter_.operations.empty() && filter_.operations.count(id) == 0) return false;
   if (filter_.session != 0 && session != filter_.session) {
@@ -110,7 +111,7 @@ void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
     for (const CompletionPtr& shared : completions) {
       const CompletionRecord& c = *shared;
       for (const auto& s : subscribers_) {
-        if (s->Matches(c.client, c.queue, c.operation_id, c.session) &&
+        if (s->Matches(c.client, c.queue, c.operation_id, c.session, c.unary) &&
             s->Push(HubItem{c.sequence, shared})) {
           wake.insert(s);
         }
@@ -146,7 +147,8 @@ void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_seque
   {
     std::lock_guard lock(mu_);
     for (const auto& s : subscribers_) {
-      if (s->filter_.include_progress && s->Matches(p.client, p.queue, p.operation_id, p.session) &&
+      if (s->filter_.include_progress &&
+          s->Matches(p.client, p.queue, p.operation_id, p.session, p.unary) &&
           s->Push(HubItem{last_sequence, p})) {
         wake.push_back(s);
       }

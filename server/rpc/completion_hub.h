@@ -40,6 +40,8 @@ class Subscriber {
     std::set<DWORD> queues;      // empty: any
     std::set<std::string> operations;  // empty: any
     std::uint64_t session = 0;   // non-zero: only operations tagged with it ...
+    // Leaves out operations only sessions submitted (CompletionRecord::unary).
+    bool exclude_session_operations = false;
     bool include_progress = false;
   };
   // `wake` is called (from any thread, with no lock of the subscriber's
@@ -56,7 +58,7 @@ class Subscriber {
   void Offer(const CompletionPtr& completion);
 
   bool Matches(const std::string& client, DWORD queue, const std::string& id,
-               std::uint64_t session) const;
+               std::uint64_t session, bool unary) const;
 
  private:
   friend class CompletionHub;

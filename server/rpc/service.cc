@@ -571,6 +571,7 @@ class WorkQueuesService::WatchReactor final
       filter.operations.insert(r.operation_ids(i));
     }
     filter.include_progress = r.include_progress();
+    filter.exclude_session_operations = r.exclude_session_operations();
     OperationTable& table = service_.core_.operations;
     cursor_ = r.after_sequence();
     if (r.from_now()) {  // nothing to replay
@@ -646,7 +647,8 @@ class WorkQueuesService::WatchReactor final
               break;
             }
             cursor_ = c->sequence;
-            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session)) {
+            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session,
+                                     c->unary)) {
               replay_.push_back(std::move(c));
             }
           }

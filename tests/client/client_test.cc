@@ -402,6 +402,38 @@ TEST_F(ClientTest, SessionRefusalsDuplicatesAndCancellation) {
   EXPECT_TRUE(session->Close().ok());
 }
 
+// A session's operation retried with a unary Submit of the same client
+// (same request id) completes for both, though the client's completion
+// stream leaves out what only sessions submitted.
+TEST_F(ClientTest, ASessionsOperationRetriedByAUnarySubmitCompletesForBoth) {
+  v1::CreateEventRequest event;
+  event.set_name("gate");
+  event.set_manual_reset(true);
+  ASSERT_TRUE(client_->CreateEvent(event).ok());
+  auto session = client_->OpenSession();
+  v1::SubmitRequest gated = Echo("shared");
+  gated.set_request_id("shared-id");
+  gated.set_wait_event("gate");
+  auto by_session = session->SubmitAsync(gated);
+  // A session's submissions are accepted in order: once this one has
+  // completed, the gated one is accepted (and waiting).
+  ASSERT_TRUE(session->SubmitAsync(Echo("marker")).get().ok());
+  auto by_unary = client_->SubmitAsync(gated);  // answered (deduplicated) on return
+  v1::SetEventRequest go;
+  go.set_name("gate");
+  ASSERT_TRUE(client_->SetEvent(go).ok());
+  const auto patience = std::chrono::milliseconds(mfwq::test::kPatienceMs);
+  ASSERT_EQ(by_unary.wait_for(patience), std::future_status::ready);
+  ASSERT_EQ(by_session.wait_for(patience), std::future_status::ready);
+  auto u = by_unary.get();
+  auto s = by_session.get();
+  ASSERT_TRUE(u.ok()) << u.status();
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(u->operation_id(), s->operation_id());
+  EXPECT_EQ(u->request_id(), "shared-id");
+  EXPECT_TRUE(session->Close().ok());
+}
+
 TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
   constexpr int kBefore = 300, kDuring = 300;
   auto session = client_->OpenSession();

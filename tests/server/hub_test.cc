@@ -86,6 +86,44 @@ TEST(CompletionHub, ASubscriberTooFarBehindIsMarkedAndItsBufferFreed) {
   EXPECT_EQ(wakes.count, 2) << "once for the first item, once for the overflow";
 }
 
+// A client's own watcher that leaves sessions to report their operations
+// still hears of those a unary Submit asked for.
+TEST(CompletionHub, AWatcherCanLeaveOutWhatOnlySessionsSubmitted) {
+  CompletionHub hub;
+  Subscriber::Filter f;
+  f.client = "alice";
+  f.exclude_session_operations = true;
+  auto watcher = std::make_shared<Subscriber>(f, 100, [] {});
+  Subscriber::Filter all;
+  all.client = "alice";
+  auto everything = std::make_shared<Subscriber>(all, 100, [] {});
+  hub.Subscribe(watcher);
+  hub.Subscribe(everything);
+  CompletionRecord unary = Completion(1, "alice", 5);
+  unary.unary = true;
+  hub.OnCompletion(unary);
+  hub.OnCompletion(Completion(2, "alice", 5, 7));  // session 7's alone
+  CompletionRecord retried = Completion(3, "alice", 5, 7);
+  retried.unary = true;  // session 7's, retried with a unary Submit
+  hub.OnCompletion(retried);
+  ProgressRecord progress;
+  progress.client = "alice";
+  progress.operation_id = "op-4";
+  progress.session = 7;
+  Subscriber::Filter with_progress = f;
+  with_progress.include_progress = true;
+  auto progress_watcher = std::make_shared<Subscriber>(with_progress, 100, [] {});
+  hub.Subscribe(progress_watcher);
+  hub.OnProgress(progress, 3);  // session 7's alone: left out too
+  bool overflowed;
+  auto got = watcher->Take(10, &overflowed);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].sequence, 1u);
+  EXPECT_EQ(got[1].sequence, 3u);
+  EXPECT_TRUE(progress_watcher->Take(10, &overflowed).empty());
+  EXPECT_EQ(everything->Take(10, &overflowed).size(), 3u);
+}
+
 TEST(CompletionHub, ASessionHearsItsOwnOperationsAndAddedOnesOnce) {
   CompletionHub hub;
   Subscriber::Filter f;

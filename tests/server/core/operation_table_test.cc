@@ -2,6 +2,7 @@
 // events, cancel at every stage, deadlines, and one numbered completion per
 // operation, on real MF work queues.
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <span>
@@ -302,6 +303,37 @@ TEST_F(OperationTableTest, ABatchIsAnsweredRequestByRequest) {
   EXPECT_EQ(third->completion->result, "c");
   EXPECT_EQ(listener_.Records().size(), 2u);
   EXPECT_EQ(table_->outstanding(), 0u);
+}
+
+// A completion says whether a unary Submit (no session) asked for its
+// operation, first or as a retry of a session's: a client's own watcher
+// leaves the others to their sessions.
+TEST_F(OperationTableTest, ACompletionSaysWhetherAUnarySubmitAskedForIt) {
+  SubmitSpec alone = Echo("alone");
+  alone.session = 7;
+  alone.request_id = "alone";
+  alone.delay = std::chrono::hours(1);  // completes when cancelled
+  SubmitSpec retried = alone;
+  retried.request_id = "retried";
+  auto a = table_->Submit(alone);
+  auto b = table_->Submit(retried);
+  retried.session = 0;
+  auto again = table_->Submit(retried);
+  auto plain = table_->Submit(Echo("plain"));
+  ASSERT_TRUE(a.ok() && b.ok() && again.ok() && plain.ok());
+  EXPECT_TRUE(again->deduplicated);
+  EXPECT_EQ(again->operation.id, b->operation.id);
+  ASSERT_TRUE(table_->Cancel("alice", a->operation.id).ok());
+  ASSERT_TRUE(table_->Cancel("alice", b->operation.id).ok());
+  ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
+  std::map<std::string, CompletionRecord> by_id;
+  for (CompletionRecord& c : listener_.Records()) by_id[c.operation_id] = c;
+  ASSERT_EQ(by_id.size(), 3u);
+  EXPECT_FALSE(by_id[a->operation.id].unary);
+  EXPECT_EQ(by_id[a->operation.id].session, 7u);
+  EXPECT_TRUE(by_id[b->operation.id].unary);
+  EXPECT_EQ(by_id[b->operation.id].session, 7u);
+  EXPECT_TRUE(by_id[plain->operation.id].unary);
 }
 
 std::string RequestId(int round, int i) {
