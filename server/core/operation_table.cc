@@ -217,7 +217,9 @@ Status OperationTable::Restore() {
   pruned_through_ = dropped_through_;
   if (listener_ != nullptr) {
     for (const auto& [sequence, entry] : by_sequence_) {
-      if (sequence > contents->last_sequence) listener_->OnCompletions({&entry->view.completion, 1});
+      if (sequence > contents->last_sequence) {
+        listener_->OnCompletions({&entry->view.completion, 1});
+      }
     }
   }
   std::vector<std::shared_ptr<Entry>> dropped;
