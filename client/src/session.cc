@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
-#include <map>
+#include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 

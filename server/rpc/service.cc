@@ -4,7 +4,6 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <unordered_set>
 
 #include <google/protobuf/arena.h>
