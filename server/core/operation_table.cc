@@ -69,6 +69,7 @@ struct OperationTable::Entry {
   bool accepted = false;  // dispatched to MF; before that, clients cannot see it
   bool claimed = false;   // its completion is being (or has been) delivered
   bool delivered = false;  // the listener has had its completion
+  bool ready = false;  // put on its queue to run at once, not started: counted in ready_
   std::optional<std::string> cancel_message;  // set once a cancel is asked for
   HRESULT cancel_status = MF_E_OPERATION_CANCELLED;  // with cancel_message
 };
@@ -133,12 +134,20 @@ class OperationTable::DeadlineCallback final
 
 namespace {
 
-
 // Completions dropped by retention before the journal is told to forget them.
 constexpr std::uint64_t kPruneBatch = 1024;
 
 // Completions delivered (journaled, numbered, published) together at most.
 constexpr std::size_t kMaxDeliveryBatch = 1024;
+
+// Group commit. A delivery is one journal transaction, whose cost hardly
+// depends on how many completions it holds, and one message to each
+// stream. While other operations wait on their queues to run at once, more
+// completions are on their way: the delivery thread gathers them, up to
+// kGather or for at most kLinger, rather than deliver a handful at a time.
+// A lone operation is delivered at once by the thread that completed it.
+constexpr std::size_t kGather = 256;
+constexpr auto kLinger = std::chrono::microseconds(200);
 
 constexpr char kRestartMessage[] =
     "interrupted: the server stopped before the operation completed";
@@ -152,12 +161,19 @@ OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, Ev
       events_(events),
       listener_(listener),
       options_(options),
-      observer_(std::make_shared<Observer>(this)) {}
+      observer_(std::make_shared<Observer>(this)),
+      deliverer_([this] { DeliveryThread(); }) {}
 
 OperationTable::~OperationTable() {
   StopAccepting();
   CancelAll("server shutting down");
   observer_->Detach();
+  {
+    std::lock_guard lock(claimed_mu_);
+    stopping_ = true;
+  }
+  deliverer_cv_.notify_one();
+  deliverer_.join();
 }
 
 Status OperationTable::Restore() {
@@ -390,6 +406,13 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief
     }
     journaled = options_.journal->Accepted(records);
   }
+  if (journaled.ok()) {
+    // Counted before they are put on their queues, where they may start at once.
+    std::lock_guard lock(mu_);
+    for (Admission& a : admitted) {
+      if (!a.entry->delay && !a.entry->wait_event) MarkReadyLocked(*a.entry, true);
+    }
+  }
   for (Admission& a : admitted) {
     const std::shared_ptr<Entry>& entry = a.entry;
     const HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
@@ -404,6 +427,7 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief
     }
     {
       std::lock_guard lock(mu_);
+      MarkReadyLocked(*entry, false);
       operations_.erase(entry->number);
       if (!entry->view.request_id.empty())
         by_request_.erase(RequestKey(entry->view.client, entry->view.request_id));
@@ -491,6 +515,7 @@ bool OperationTable::Start(const std::string& id) {
     auto it = FindLocked(id);
     if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
     Entry& entry = *it->second;
+    MarkReadyLocked(entry, false);
     if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
     entry.view.state = OperationState::kRunning;
     entry.key = 0;  // fired: nothing left to cancel in MF
@@ -523,15 +548,39 @@ void OperationTable::Deliver(std::shared_ptr<Entry> entry) {
   {
     std::lock_guard lock(claimed_mu_);
     claimed_.push_back(std::move(entry));
-    if (delivering_) return;  // the thread delivering takes it along
+    if (delivering_) {
+      // The thread delivering takes it along; it may be waiting for it.
+      if (gathering_ && GatheredLocked()) deliverer_cv_.notify_one();
+      return;
+    }
     delivering_ = true;
+    if (ready_.load() != 0) {
+      // More are on their way: the delivery thread gathers them, and this
+      // one goes back to its queue.
+      wake_deliverer_ = true;
+      deliverer_cv_.notify_one();
+      return;
+    }
   }
-  // This thread delivers, in batches, until no claimed completion is left:
-  // those claimed meanwhile (by other threads) share a journal write.
+  DeliverClaimed(false);
+}
+
+bool OperationTable::GatheredLocked() const {
+  return claimed_.size() >= kGather || ready_.load() == 0;
+}
+
+void OperationTable::DeliverClaimed(bool gather) {
+  // Until no claimed completion is left: those claimed meanwhile (by other
+  // threads) share a journal write.
   std::vector<std::shared_ptr<Entry>> batch;
   for (;;) {
     {
-      std::lock_guard lock(claimed_mu_);
+      std::unique_lock lock(claimed_mu_);
+      if (gather && !GatheredLocked()) {
+        gathering_ = true;
+        deliverer_cv_.wait_for(lock, kLinger, [this] { return GatheredLocked(); });
+        gathering_ = false;
+      }
       if (claimed_.empty()) {
         delivering_ = false;
         return;
@@ -543,6 +592,18 @@ void OperationTable::Deliver(std::shared_ptr<Entry> entry) {
     }
     DeliverBatch(batch);
     batch.clear();
+  }
+}
+
+void OperationTable::DeliveryThread() {
+  std::unique_lock lock(claimed_mu_);
+  for (;;) {
+    deliverer_cv_.wait(lock, [this] { return wake_deliverer_ || stopping_; });
+    if (!wake_deliverer_) return;
+    wake_deliverer_ = false;
+    lock.unlock();
+    DeliverClaimed(true);
+    lock.lock();
   }
 }
 
@@ -611,6 +672,7 @@ void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& bat
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Entry& entry = *batch[i];
       const CompletionRecord& record = *records[i];
+      MarkReadyLocked(entry, false);  // claimed before its turn came
       if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
       entry.view.state = OperationState::kCompleted;
       entry.view.progress.reset();
@@ -646,6 +708,18 @@ void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& bat
   for (const auto& entry : batch) entry->delivered = true;
   outstanding_ -= batch.size();
   completed_cv_.notify_all();
+}
+
+void OperationTable::MarkReadyLocked(Entry& entry, bool ready) {
+  if (entry.ready == ready) return;
+  entry.ready = ready;
+  if (ready) {
+    ready_.fetch_add(1);
+  } else if (ready_.fetch_sub(1) == 1) {
+    // None left to wait for.
+    std::lock_guard lock(claimed_mu_);
+    if (gathering_) deliverer_cv_.notify_one();
+  }
 }
 
 void OperationTable::LeaveWaitingLocked(const Entry& entry) {
@@ -974,5 +1048,7 @@ std::size_t OperationTable::outstanding() const {
   std::lock_guard lock(mu_);
   return outstanding_;
 }
+
+std::size_t OperationTable::ready() const { return ready_.load(); }
 
 }  // namespace mfwq::server

@@ -13,6 +13,7 @@
 #ifndef MFWQ_SERVER_CORE_OPERATION_TABLE_H_
 #define MFWQ_SERVER_CORE_OPERATION_TABLE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -177,6 +179,8 @@ class OperationTable {
   void Maintain();
   // Accepted operations not completed yet.
   std::size_t outstanding() const;
+  // Of those, the ones on their queues to run at once, waiting for their turn.
+  std::size_t ready() const;
 
  private:
   struct Entry;
@@ -213,12 +217,21 @@ class OperationTable {
   // REQUIRES: no lock held.
   void Finish(const std::string& id, bool only_if_not_started);
   // Delivers a claimed completion: at once on this thread, together with
-  // any others claimed meanwhile, or, if another thread is delivering, by
-  // that thread soon after. REQUIRES: no lock held.
+  // any others claimed meanwhile; or, if another thread is delivering, by
+  // that thread soon after; or, if more completions are on their way, by
+  // the delivery thread, together with them. REQUIRES: no lock held.
   void Deliver(std::shared_ptr<Entry> entry);
+  // Delivers what is claimed until nothing is, first waiting for more if
+  // `gather`. REQUIRES: no lock held; delivering_ set by the caller.
+  void DeliverClaimed(bool gather);
+  // Enough claimed to deliver without waiting. REQUIRES: claimed_mu_ held.
+  bool GatheredLocked() const;
+  void DeliveryThread();
   // Numbers, journals (in one write) and publishes claimed completions, in
   // order. REQUIRES: no lock held; only one thread at a time.
   void DeliverBatch(const std::vector<std::shared_ptr<Entry>>& batch);
+  // Counts the operation in ready_, or no longer. REQUIRES: mu_ held.
+  void MarkReadyLocked(Entry& entry, bool ready);
   // The completion of a claimed operation. REQUIRES: mu_ held.
   CompletionRecord RecordLocked(const Entry& entry) const;
   // False if it had completed already. `status` is what the completion
@@ -261,9 +274,18 @@ class OperationTable {
   const std::shared_ptr<Observer> observer_;
 
   // Completions claimed, waiting for the thread delivering to take them.
+  // Lock order: mu_, then claimed_mu_.
   std::mutex claimed_mu_;
   std::deque<std::shared_ptr<Entry>> claimed_;  // guarded by claimed_mu_
-  bool delivering_ = false;  // a thread is delivering; guarded by claimed_mu_
+  // Guarded by claimed_mu_:
+  bool delivering_ = false;      // a thread is delivering
+  bool gathering_ = false;       // the delivery thread waits for more
+  bool wake_deliverer_ = false;  // the delivery thread is to deliver
+  bool stopping_ = false;        // the delivery thread is to end
+  std::condition_variable deliverer_cv_;
+  // Operations put on their queues to run at once and not started yet: their
+  // completions are on their way. Changed with mu_ held.
+  std::atomic<std::size_t> ready_{0};
 
   std::mutex delivery_mu_;  // serialises completions: numbering and delivery
   std::uint64_t next_sequence_ = 1;  // guarded by delivery_mu_
@@ -286,6 +308,9 @@ class OperationTable {
   // Operations in state kWaiting, by (client, event name); guarded by mu_.
   std::map<std::pair<std::string, std::string>, std::uint32_t> waiting_;
   bool accepting_ = true;        // guarded by mu_
+
+  // Runs DeliveryThread; last, as it uses all of the above.
+  std::thread deliverer_;
 };
 
 }  // namespace mfwq::server

@@ -417,6 +417,56 @@ TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
   EXPECT_LE(batches.calls, static_cast<int>(kOps + 1));
 }
 
+// Operations on their queue waiting for their turn are counted as ready
+// (their completions are on their way, and deliveries wait for them) until
+// they start or complete otherwise; delayed and waiting ones are not. Once
+// the queue runs them, each is delivered once, in sequence order.
+TEST_F(OperationTableTest, OperationsWaitingForTheirTurnAreReadyUntilTheyStart) {
+  auto created = queues_->Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(created.ok());
+  test::QueueBlocker blocker;
+  ASSERT_TRUE(blocker.Block(created->id));
+  constexpr std::size_t kOps = 50;
+  std::vector<SubmitSpec> specs;
+  for (std::size_t i = 0; i < kOps; ++i) specs.push_back(Echo(std::to_string(i), created->id));
+  SubmitSpec later = Echo("later", created->id);
+  later.delay = std::chrono::hours(1);
+  specs.push_back(later);
+  ASSERT_TRUE(events_.Create("alice", "never", true, false).ok());
+  SubmitSpec waiting = Echo("waiting", created->id);
+  waiting.wait_event = "never";
+  specs.push_back(waiting);
+  auto answers = table_->SubmitBatch(std::move(specs));
+  for (const auto& a : answers) ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(table_->ready(), kOps);
+
+  // Cancelled before its turn: no longer on its way.
+  ASSERT_TRUE(table_->Cancel("alice", answers[0]->operation.id)->cancelled);
+  EXPECT_EQ(table_->ready(), kOps - 1);
+  ASSERT_TRUE(table_->Cancel("alice", answers[kOps]->operation.id)->cancelled);
+  ASSERT_TRUE(table_->Cancel("alice", answers[kOps + 1]->operation.id)->cancelled);
+  EXPECT_EQ(table_->ready(), kOps - 1);
+
+  blocker.Release();
+  ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
+  EXPECT_EQ(table_->ready(), 0u);
+  auto records = listener_.Records();
+  ASSERT_EQ(records.size(), kOps + 2);
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].sequence, i + 1);
+    ++seen[records[i].operation_id];
+  }
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(seen[answers[i]->operation.id], 1u) << i;
+  }
+  for (const CompletionRecord& c : records) {
+    if (c.operation_id == answers[1]->operation.id) {
+      EXPECT_EQ(c.result, "1");
+    }
+  }
+}
+
 // A submission MF refuses leaves nothing behind: no completion, no counts,
 // and its request id free for a later attempt.
 TEST_F(OperationTableTest, ASubmissionMfRefusesLeavesNothingBehind) {
