@@ -289,32 +289,42 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
   return results;
 }
 
+OperationTable::Admitted OperationTable::RetriedLocked(std::unique_lock<std::mutex>& lock,
+                                                       std::uint64_t first_number,
+                                                       const SubmitSpec& spec, bool brief,
+                                                       StatusOr<SubmitResult>* answer) {
+  const std::shared_ptr<Entry> first = operations_.at(first_number);
+  if (!first->accepted) return Admitted::kBusy;
+  if (spec.session == 0 && !first->unary) {
+    first->unary = true;
+    // Its completion may have been made before this asked (without
+    // `unary`) and be on its way: answer with it.
+    completed_cv_.wait(lock, [&] { return !first->claimed || first->delivered; });
+  }
+  *answer = SubmitResult{ViewLocked(*first, brief), true};
+  return Admitted::kAnswered;
+}
+
 OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
                                                StatusOr<SubmitResult>* answer,
                                                Admission* admission) {
-  const auto refuse = [answer](Status status) {
+  if (spec.request_id.size() > 128) {
+    *answer = InvalidArgument("request_id: longer than 128 bytes");
+    return Admitted::kAnswered;
+  }
+  const std::string key =
+      spec.request_id.empty() ? std::string() : RequestKey(spec.client, spec.request_id);
+  // A retry gets the first attempt's operation, whatever has changed since
+  // (deadline passed, event deleted): refused only if it is no retry.
+  const auto refuse = [&](Status status) {
+    if (!key.empty()) {
+      std::unique_lock lock(mu_);
+      auto seen = by_request_.find(key);
+      if (seen != by_request_.end()) return RetriedLocked(lock, seen->second, spec, brief, answer);
+    }
     *answer = std::move(status);
     return Admitted::kAnswered;
   };
-  if (spec.request_id.size() > 128) return refuse(InvalidArgument("request_id: longer than 128 bytes"));
-  // A retry gets the first attempt's operation, whatever has changed since
-  // (deadline passed, event deleted): checked before anything else.
-  if (!spec.request_id.empty()) {
-    std::unique_lock lock(mu_);
-    auto seen = by_request_.find(RequestKey(spec.client, spec.request_id));
-    if (seen != by_request_.end()) {
-      const std::shared_ptr<Entry> first = operations_.at(seen->second);
-      if (!first->accepted) return Admitted::kBusy;
-      if (spec.session == 0 && !first->unary) {
-        first->unary = true;
-        // Its completion may have been made before this asked (without
-        // `unary`) and be on its way: answer with it.
-        completed_cv_.wait(lock, [&] { return !first->claimed || first->delivered; });
-      }
-      *answer = SubmitResult{ViewLocked(*first, brief), true};
-      return Admitted::kAnswered;
-    }
-  }
   std::shared_ptr<const OperationKind> kind = kinds_.Find(spec.kind);
   if (!kind) return refuse(InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)"));
   if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return refuse(s);
@@ -346,17 +356,26 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
     entry->signal_event = handle.value();
   }
 
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  // Its request id, taken in the one look-up a submission needs; an
+  // earlier attempt's outcome is this one's.
+  RequestIndex::iterator slot = by_request_.end();
+  if (!key.empty()) {
+    auto [it, fresh] = by_request_.try_emplace(key, 0);
+    if (!fresh) return RetriedLocked(lock, it->second, spec, brief, answer);
+    slot = it;
+  }
+  const auto refuse_locked = [&](Status status) {
+    if (slot != by_request_.end()) by_request_.erase(slot);
+    *answer = std::move(status);
+    return Admitted::kAnswered;
+  };
   // Checked under the lock that inserts: CancelAll must see every
   // operation accepted before StopAccepting.
-  if (!accepting_) return refuse(Status(StatusCode::kUnavailable, "the server is shutting down"));
-  // Another attempt with this request id got in while this one was being
-  // checked: its outcome is this one's.
-  if (!spec.request_id.empty() &&
-      by_request_.count(RequestKey(spec.client, spec.request_id)) != 0) {
-    return Admitted::kBusy;
+  if (!accepting_) {
+    return refuse_locked(Status(StatusCode::kUnavailable, "the server is shutting down"));
   }
-  if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return refuse(s);
+  if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return refuse_locked(s);
   admission->number = entry->number = next_id_++;
   admission->deadline = spec.deadline;
   entry->view.id = OperationId(entry->number);
@@ -381,8 +400,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
   // In the table from now on (MF may run it the moment it is dispatched),
   // but not visible to clients until accepted.
   operations_.emplace(entry->number, entry);
-  if (!entry->view.request_id.empty())
-    by_request_[RequestKey(entry->view.client, entry->view.request_id)] = entry->number;
+  if (slot != by_request_.end()) slot->second = entry->number;
   ++outstanding_;
   ++inflight_[entry->view.client];
   ++depth_[entry->view.queue];

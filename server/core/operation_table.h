@@ -193,6 +193,10 @@ class OperationTable {
     kBusy,      // another attempt with its request id is being accepted
   };
 
+  // Answers a retry of the operation numbered `first_number` (kBusy while
+  // that one is being accepted). REQUIRES: `lock` holds mu_.
+  Admitted RetriedLocked(std::unique_lock<std::mutex>& lock, std::uint64_t first_number,
+                         const SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer);
   // Checks a request and reserves its operation in the table. REQUIRES: no
   // lock held.
   Admitted Admit(SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer,
@@ -297,7 +301,8 @@ class OperationTable {
   // By number: in submission order.
   Operations operations_;  // guarded by mu_
   // Operation numbers by RequestKey.
-  std::unordered_map<std::string, std::uint64_t> by_request_;  // guarded by mu_
+  using RequestIndex = std::unordered_map<std::string, std::uint64_t>;
+  RequestIndex by_request_;  // guarded by mu_
   // Completed operations retained, by sequence.
   std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_
   std::uint64_t completed_sequence_ = 0;                       // guarded by mu_

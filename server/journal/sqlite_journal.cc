@@ -82,12 +82,13 @@ std::string Text(sqlite3_stmt* stmt, int column) {
   return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
-// Binds text or blob by copy.
+// Binds text or blob without a copy: `s` must outlive the statement's
+// step (the Statement below clears the bindings before it goes).
 void BindText(sqlite3_stmt* stmt, int index, const std::string& s) {
-  sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
 void BindBlob(sqlite3_stmt* stmt, int index, const std::string& s) {
-  sqlite3_bind_blob(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_blob(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
 
 // Resets a statement however the caller leaves.
@@ -338,13 +339,14 @@ Status SqliteJournal::TransactionLocked(Write&& write) {
 
 Status SqliteJournal::InsertLocked(const AcceptedRecord& accepted) {
   const OperationView& v = *accepted.operation;
+  const std::string parameters = EncodeParameters(v.parameters);
   Statement stmt(insert_);
   sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(accepted.number));
   BindText(insert_, 2, v.request_id);
   BindText(insert_, 3, v.client);
   sqlite3_bind_int64(insert_, 4, v.queue);
   BindText(insert_, 5, v.kind);
-  BindBlob(insert_, 6, EncodeParameters(v.parameters));
+  BindBlob(insert_, 6, parameters);
   sqlite3_bind_int64(insert_, 7, v.priority);
   BindBlob(insert_, 8, *accepted.state);
   sqlite3_bind_int64(insert_, 9, ToNanos(v.submit_time));

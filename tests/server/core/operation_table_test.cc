@@ -126,6 +126,15 @@ TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
   EXPECT_EQ(a->operation.id, b->operation.id);
   ASSERT_TRUE(table_->Wait("alice", a->operation.id, milliseconds(test::kPatienceMs))->completion);
   EXPECT_EQ(listener_.Records().size(), 1u);
+  // A retry is answered even when the attempt itself would now be refused.
+  SubmitSpec late = Echo("once");
+  late.request_id = "req-1";
+  late.deadline = Clock::now() - milliseconds(1);
+  late.wait_event = "gone";
+  auto d = table_->Submit(std::move(late));
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_TRUE(d->deduplicated);
+  EXPECT_EQ(d->operation.id, a->operation.id);
   // Another client's request ids are its own.
   SubmitSpec other = Echo("other");
   other.client = "bob";
@@ -465,6 +474,31 @@ TEST_F(OperationTableTest, OperationsWaitingForTheirTurnAreReadyUntilTheyStart) 
       EXPECT_EQ(c.result, "1");
     }
   }
+}
+
+// A submission refused by a limit leaves its request id free for a later
+// attempt, which then runs.
+TEST_F(OperationTableTest, ASubmissionALimitRefusesLeavesItsRequestIdFree) {
+  table_.reset();
+  OperationTableOptions options;
+  options.max_inflight_per_client = 1;
+  table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &listener_, options);
+  auto blocking = table_->Submit(Sleep(std::chrono::hours(1)));
+  ASSERT_TRUE(blocking.ok());
+  SubmitSpec spec = Echo("later");
+  spec.request_id = "req-limited";
+  SubmitSpec again = spec;
+  auto refused = table_->Submit(std::move(spec));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(table_->Cancel("alice", blocking->operation.id)->cancelled);
+  ASSERT_TRUE(table_->Wait("alice", blocking->operation.id, milliseconds(test::kPatienceMs))->completion);
+  auto accepted = table_->Submit(std::move(again));
+  ASSERT_TRUE(accepted.ok()) << accepted.status().message();
+  EXPECT_FALSE(accepted->deduplicated);
+  auto done = table_->Wait("alice", accepted->operation.id, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(done.ok() && done->completion);
+  EXPECT_EQ(done->completion->result, "later");
 }
 
 // A submission MF refuses leaves nothing behind: no completion, no counts,
