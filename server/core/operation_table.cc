@@ -556,6 +556,7 @@ void OperationTable::Finish(const std::string& id, bool only_if_not_started) {
     if (only_if_not_started && it->second->start_time) return;
     entry = it->second;
     entry->claimed = true;
+    MarkReadyLocked(*entry, false);  // claimed before its turn came: not on its way
     deadline_key = std::exchange(entry->deadline_key, 0);
   }
   if (deadline_key != 0) MFCancelWorkItem(deadline_key);
@@ -690,7 +691,6 @@ void OperationTable::DeliverBatch(const std::vector<std::shared_ptr<Entry>>& bat
     for (std::size_t i = 0; i < batch.size(); ++i) {
       Entry& entry = *batch[i];
       const CompletionRecord& record = *records[i];
-      MarkReadyLocked(entry, false);  // claimed before its turn came
       if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
       entry.view.state = OperationState::kCompleted;
       entry.view.progress.reset();
