@@ -264,10 +264,12 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       specs.size(), Status(StatusCode::kInternal, "not submitted"));
   std::vector<Admission> admitted;
   admitted.reserve(specs.size());
+  NumberBlock numbers;
   for (std::size_t i = 0; i < specs.size(); ++i) {
     for (;;) {
       Admission admission;
-      const Admitted outcome = Admit(specs[i], brief, &results[i], &admission);
+      const Admitted outcome =
+          Admit(specs[i], numbers, specs.size() - i, brief, &results[i], &admission);
       if (outcome == Admitted::kReserved) {
         admission.index = i;
         admitted.push_back(std::move(admission));
@@ -305,7 +307,8 @@ OperationTable::Admitted OperationTable::RetriedLocked(std::unique_lock<std::mut
   return Admitted::kAnswered;
 }
 
-OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
+OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& numbers,
+                                               std::size_t left, bool brief,
                                                StatusOr<SubmitResult>* answer,
                                                Admission* admission) {
   if (spec.request_id.size() > 128) {
@@ -376,7 +379,12 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, bool brief,
     return refuse_locked(Status(StatusCode::kUnavailable, "the server is shutting down"));
   }
   if (Status s = CheckLimitsLocked(spec.client, spec.queue); !s.ok()) return refuse_locked(s);
-  admission->number = entry->number = next_id_++;
+  if (numbers.next == numbers.end) {
+    numbers.next = next_id_;
+    next_id_ += left;
+    numbers.end = next_id_;
+  }
+  admission->number = entry->number = numbers.next++;
   admission->deadline = spec.deadline;
   entry->view.id = OperationId(entry->number);
   entry->view.request_id = spec.request_id;

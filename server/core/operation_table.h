@@ -197,10 +197,19 @@ class OperationTable {
   // that one is being accepted). REQUIRES: `lock` holds mu_.
   Admitted RetriedLocked(std::unique_lock<std::mutex>& lock, std::uint64_t first_number,
                          const SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer);
-  // Checks a request and reserves its operation in the table. REQUIRES: no
-  // lock held.
-  Admitted Admit(SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer,
-                 Admission* admission);
+  // The operation numbers of a batch: one block of consecutive numbers,
+  // taken when the first is needed, big enough for the rest of the batch
+  // (those refused go unused). Batches accepted at the same time then
+  // never interleave their numbers, and the journal finds an operation's
+  // batch by its number alone.
+  struct NumberBlock {
+    std::uint64_t next = 0, end = 0;
+  };
+  // Checks a request and reserves its operation in the table, numbered from
+  // `numbers` (a block for `left` operations taken if it is empty).
+  // REQUIRES: no lock held.
+  Admitted Admit(SubmitSpec& spec, NumberBlock& numbers, std::size_t left, bool brief,
+                 StatusOr<SubmitResult>* answer, Admission* admission);
   // Journals what was admitted (one write), dispatches each to MF and
   // answers it; what cannot be leaves the table again. REQUIRES: no lock held.
   void AcceptAdmitted(std::vector<Admission>& admitted, bool brief,

@@ -68,6 +68,8 @@ class [[nodiscard]] StatusOr {
   // REQUIRES: ok().
   T& value() { return *value_; }
   const T& value() const { return *value_; }
+  T& operator*() { return *value_; }
+  const T& operator*() const { return *value_; }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
 

@@ -3,48 +3,73 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 
 namespace mfwq::server {
 namespace {
 
-// Schema version 2: operations and their completions in two tables, each
-// keyed by its own number (rowid), with no other index. Accepting appends
-// to one, completing to the other, and pruning deletes from the oldest end
-// of both: the cheapest writes SQLite has.
-constexpr int kSchemaVersion = 2;
+// Schema version 3: a batch of accepted operations is one row, and so is a
+// batch of completions, each holding its records in one blob (the formats
+// below). Writing a batch is one insert, whatever its size: per-row work
+// was most of what the journal cost. Both tables are keyed by the batch's
+// first number, with no other index.
+//
+// Retention forgets completions up to a sequence: rows wholly before it
+// go, a row that straddles it stays and `pruned_sequence` (meta) says which
+// of its completions are forgotten; the operations they completed are taken
+// out of their accepted rows (a row rewritten without them, or deleted
+// when none is left).
+constexpr int kSchemaVersion = 3;
 
 constexpr char kMeta[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 2);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 3);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_operation_number', 0);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('pruned_sequence', 0);
 )sql";
 
 constexpr char kTables[] = R"sql(
-CREATE TABLE IF NOT EXISTS operations (
-  number INTEGER PRIMARY KEY,        -- the n in its id, op-%016x
+CREATE TABLE IF NOT EXISTS accepted (
+  first_number INTEGER PRIMARY KEY,  -- the smallest operation number in the batch
+  last_number INTEGER NOT NULL,      -- the largest
+  operations BLOB NOT NULL           -- the batch's operations (OperationRow)
+);
+CREATE TABLE IF NOT EXISTS completed (
+  first_sequence INTEGER PRIMARY KEY,
+  last_sequence INTEGER NOT NULL,
+  completions BLOB NOT NULL          -- the batch's completions (CompletionRow)
+);
+)sql";
+
+// Version 2 kept a row per operation and one per completion.
+constexpr char kTablesV2[] = R"sql(
+CREATE TABLE operations (
+  number INTEGER PRIMARY KEY,
   request_id TEXT NOT NULL,
   client TEXT NOT NULL,
   queue INTEGER NOT NULL,
   kind TEXT NOT NULL,
-  parameters BLOB NOT NULL,          -- EncodeParameters
+  parameters BLOB NOT NULL,
   priority INTEGER NOT NULL,
   state BLOB NOT NULL,
-  submit_time INTEGER NOT NULL       -- nanoseconds since the Unix epoch
+  submit_time INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS completions (
+CREATE TABLE completions (
   sequence INTEGER PRIMARY KEY,
-  number INTEGER NOT NULL,           -- the operation's
-  status INTEGER NOT NULL,           -- the HRESULT, as its 32-bit pattern
+  number INTEGER NOT NULL,
+  status INTEGER NOT NULL,
   message TEXT NOT NULL,
   bytes_transferred INTEGER NOT NULL,
   result BLOB NOT NULL,
-  start_time INTEGER,                -- NULL: it never started
+  start_time INTEGER,
   complete_time INTEGER NOT NULL
 );
 )sql";
@@ -69,6 +94,204 @@ UPDATE meta SET value = 2 WHERE key = 'schema_version';
 COMMIT;
 )sql";
 
+// A row's blob is its records one after another. Integers are LEB128
+// varints (signed ones zigzagged), strings a varint length and the bytes.
+// Times are nanoseconds since the Unix epoch, each written as the
+// difference from the record before (the first from zero). The client and
+// the kind, the same in most of a batch, are written as 0 when they repeat
+// the record before's, and as their length + 1 and the bytes otherwise.
+//
+//   operation:  number, request_id, client*, queue, kind*, parameters
+//               (EncodeParameters), priority (signed), state, submit_time
+//   completion: sequence, number, status (the HRESULT's 32-bit pattern),
+//               message, bytes_transferred, result, complete_time,
+//               started (0 or 1) and, if 1, complete_time - start_time
+struct OperationRow {
+  std::uint64_t number = 0;
+  std::string_view request_id, client;
+  std::uint64_t queue = 0;
+  std::string_view kind, parameters;
+  std::int64_t priority = 0;
+  std::string_view state;
+  std::int64_t submit_time = 0;
+};
+
+struct CompletionRow {
+  std::uint64_t sequence = 0, number = 0;
+  std::uint32_t status = 0;
+  std::string_view message;
+  std::uint64_t bytes_transferred = 0;
+  std::string_view result;
+  std::int64_t complete_time = 0;
+  std::optional<std::int64_t> start_time;
+};
+
+// A row is closed at this size and the batch goes on in another: a batch
+// of large requests never makes a row SQLite would refuse.
+constexpr std::size_t kRowBytes = 1 << 20;
+
+std::uint64_t ZigZag(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+std::int64_t UnZigZag(std::uint64_t v) {
+  return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+// a - b and a + b, wrapping: times of any value round-trip.
+std::int64_t Minus(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) - static_cast<std::uint64_t>(b));
+}
+std::int64_t Plus(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
+class RowWriter {
+ public:
+  void Put(const OperationRow& r) {
+    Varint(r.number);
+    String(r.request_id);
+    Repeated(r.client, client_);
+    Varint(r.queue);
+    Repeated(r.kind, kind_);
+    String(r.parameters);
+    Varint(ZigZag(r.priority));
+    String(r.state);
+    Time(r.submit_time);
+    seen_ = true;
+  }
+  void Put(const CompletionRow& r) {
+    Varint(r.sequence);
+    Varint(r.number);
+    Varint(r.status);
+    String(r.message);
+    Varint(r.bytes_transferred);
+    String(r.result);
+    Time(r.complete_time);
+    out_.push_back(r.start_time ? 1 : 0);
+    if (r.start_time) Varint(ZigZag(Minus(r.complete_time, *r.start_time)));
+    seen_ = true;
+  }
+  const std::string& bytes() const { return out_; }
+  bool empty() const { return !seen_; }
+  // Ready for the next row.
+  void Clear() {
+    out_.clear();
+    time_ = 0;
+    seen_ = false;
+  }
+
+ private:
+  void Varint(std::uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void String(std::string_view s) {
+    Varint(s.size());
+    out_.append(s);
+  }
+  void Repeated(std::string_view s, std::string& previous) {
+    if (seen_ && s == previous) {
+      Varint(0);
+    } else {
+      Varint(s.size() + 1);
+      out_.append(s);
+      previous.assign(s);
+    }
+  }
+  void Time(std::int64_t t) {
+    Varint(ZigZag(Minus(t, time_)));
+    time_ = t;
+  }
+
+  std::string out_;
+  std::string client_, kind_;  // copies: a record's strings may go once it is written
+  std::int64_t time_ = 0;
+  bool seen_ = false;  // a record was written: there is one to repeat
+};
+
+// Reads what RowWriter wrote. The views point into the blob given.
+class RowReader {
+ public:
+  explicit RowReader(std::string_view in) : in_(in) {}
+  bool done() const { return in_.empty(); }
+  bool Get(OperationRow* r) {
+    std::uint64_t priority;
+    if (!Varint(&r->number) || !String(&r->request_id) || !Repeated(&r->client, client_) ||
+        !Varint(&r->queue) || !Repeated(&r->kind, kind_) || !String(&r->parameters) ||
+        !Varint(&priority) || !String(&r->state) || !Time(&r->submit_time)) {
+      return false;
+    }
+    r->priority = UnZigZag(priority);
+    seen_ = true;
+    return true;
+  }
+  bool Get(CompletionRow* r) {
+    std::uint64_t status, started = 0, took;
+    if (!Varint(&r->sequence) || !Varint(&r->number) || !Varint(&status) ||
+        status > 0xFFFFFFFFu || !String(&r->message) || !Varint(&r->bytes_transferred) ||
+        !String(&r->result) || !Time(&r->complete_time) || !Varint(&started) || started > 1) {
+      return false;
+    }
+    r->status = static_cast<std::uint32_t>(status);
+    r->start_time.reset();
+    if (started == 1) {
+      if (!Varint(&took)) return false;
+      r->start_time = Minus(r->complete_time, UnZigZag(took));
+    }
+    seen_ = true;
+    return true;
+  }
+
+ private:
+  bool Varint(std::uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && !in_.empty(); shift += 7) {
+      const auto byte = static_cast<unsigned char>(in_.front());
+      in_.remove_prefix(1);
+      *v |= std::uint64_t{byte & 0x7Fu} << shift;
+      if ((byte & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool Bytes(std::uint64_t n, std::string_view* s) {
+    if (n > in_.size()) return false;
+    *s = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool String(std::string_view* s) {
+    std::uint64_t n;
+    return Varint(&n) && Bytes(n, s);
+  }
+  bool Repeated(std::string_view* s, std::string_view& previous) {
+    std::uint64_t n;
+    if (!Varint(&n)) return false;
+    if (n == 0) {
+      if (!seen_) return false;  // nothing to repeat
+      *s = previous;
+      return true;
+    }
+    if (!Bytes(n - 1, s)) return false;
+    previous = *s;
+    return true;
+  }
+  bool Time(std::int64_t* t) {
+    std::uint64_t delta;
+    if (!Varint(&delta)) return false;
+    time_ = Plus(time_, UnZigZag(delta));
+    *t = time_;
+    return true;
+  }
+
+  std::string_view in_;
+  std::string_view client_, kind_;
+  std::int64_t time_ = 0;
+  bool seen_ = false;  // a record was read: there is one to repeat
+};
+
 std::int64_t ToNanos(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -77,17 +300,15 @@ Clock::time_point FromNanos(std::int64_t ns) {
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
-std::string Text(sqlite3_stmt* stmt, int column) {
+std::string_view Blob(sqlite3_stmt* stmt, int column) {
   const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, column));
-  return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+  return p == nullptr ? std::string_view()
+                      : std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
-// Binds text or blob without a copy: `s` must outlive the statement's
-// step (the Statement below clears the bindings before it goes).
-void BindText(sqlite3_stmt* stmt, int index, const std::string& s) {
-  sqlite3_bind_text(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
-}
-void BindBlob(sqlite3_stmt* stmt, int index, const std::string& s) {
+// Binds a blob without a copy: `s` must outlive the statement's step (the
+// Statement below clears the bindings before it goes).
+void BindBlob(sqlite3_stmt* stmt, int index, std::string_view s) {
   sqlite3_bind_blob(stmt, index, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
 }
 
@@ -106,6 +327,49 @@ class Statement {
  private:
   sqlite3_stmt* stmt_;
 };
+
+std::uint64_t KeyOf(const OperationRow& r) { return r.number; }
+std::uint64_t KeyOf(const CompletionRow& r) { return r.sequence; }
+
+// Writes records as rows of `insert` (?1 the smallest key, ?2 the largest,
+// ?3 the blob): a new row every `per_row` records, or sooner at kRowBytes.
+class RowInserter {
+ public:
+  explicit RowInserter(sqlite3_stmt* insert, std::size_t per_row = SIZE_MAX)
+      : insert_(insert), per_row_(per_row) {}
+  // False if SQLite refused a row (its message says why).
+  template <typename Row>
+  bool Add(const Row& r) {
+    const std::uint64_t key = KeyOf(r);
+    if (count_ == 0) first_ = last_ = key;
+    first_ = std::min(first_, key);
+    last_ = std::max(last_, key);
+    writer_.Put(r);
+    ++count_;
+    return (count_ < per_row_ && writer_.bytes().size() < kRowBytes) || Flush();
+  }
+  bool Flush() {
+    if (count_ == 0) return true;
+    Statement stmt(insert_);
+    sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(first_));
+    sqlite3_bind_int64(insert_, 2, static_cast<sqlite3_int64>(last_));
+    BindBlob(insert_, 3, writer_.bytes());
+    const bool ok = sqlite3_step(insert_) == SQLITE_DONE;
+    writer_.Clear();
+    count_ = 0;
+    return ok;
+  }
+
+ private:
+  sqlite3_stmt* insert_;
+  const std::size_t per_row_;
+  RowWriter writer_;
+  std::size_t count_ = 0;
+  std::uint64_t first_ = 0, last_ = 0;
+};
+
+// Rows of schema version 2 carried over in groups of this many.
+constexpr std::size_t kMigratedPerRow = 256;
 
 }  // namespace
 
@@ -136,29 +400,112 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
 
 Status SqliteJournal::CreateOrMigrate() {
   if (Status s = ExecLocked(kMeta); !s.ok()) return s;
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &raw,
-                         nullptr) != SQLITE_OK) {
-    return ErrorLocked("reading its schema version");
-  }
-  const std::int64_t version = sqlite3_step(raw) == SQLITE_ROW ? sqlite3_column_int64(raw, 0) : 0;
-  sqlite3_finalize(raw);
-  if (version == 1) {
+  auto version = MetaLocked("schema_version");
+  if (!version.ok()) return version.status();
+  if (*version == 1) {
     std::string sql = kMigrateFrom1;
-    sql.replace(sql.find("%TABLES%"), 8, kTables);
+    sql.replace(sql.find("%TABLES%"), 8, kTablesV2);
     if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
       (void)ExecLocked("ROLLBACK");
       return Status(StatusCode::kUnavailable, s.message() + " (upgrading it from schema version 1)");
     }
+    *version = 2;
+  }
+  if (*version == 2) {
+    if (Status s = MigrateFrom2(); !s.ok()) {
+      (void)ExecLocked("ROLLBACK");
+      return Status(StatusCode::kUnavailable,
+                    s.message() + " (upgrading it from schema version 2)");
+    }
     return OkStatus();
   }
-  if (version != kSchemaVersion) {
+  if (*version != kSchemaVersion) {
     return Status(StatusCode::kFailedPrecondition,
-                  "journal " + path_ + ": schema version " + std::to_string(version) +
-                      " is not one this server knows (it knows 1 and " +
+                  "journal " + path_ + ": schema version " + std::to_string(*version) +
+                      " is not one this server knows (it knows 1 to " +
                       std::to_string(kSchemaVersion) + ")");
   }
   return ExecLocked(kTables);
+}
+
+Status SqliteJournal::MigrateFrom2() {
+  if (Status s = ExecLocked("BEGIN"); !s.ok()) return s;
+  if (Status s = ExecLocked(kTables); !s.ok()) return s;
+  sqlite3_stmt* read = nullptr;
+  sqlite3_stmt* write = nullptr;
+  const auto fail = [&](const std::string& what) {
+    Status error = ErrorLocked(what);
+    sqlite3_finalize(read);
+    sqlite3_finalize(write);
+    return error;
+  };
+  // The operations, in groups of consecutive numbers ...
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT number, request_id, client, queue, kind, parameters, priority, "
+                         "state, submit_time FROM operations ORDER BY number",
+                         -1, &read, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_,
+                         "INSERT INTO accepted (first_number, last_number, operations) "
+                         "VALUES (?1, ?2, ?3)",
+                         -1, &write, nullptr) != SQLITE_OK) {
+    return fail("preparing");
+  }
+  {
+    RowInserter rows(write, kMigratedPerRow);
+    int rc;
+    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+      OperationRow r;
+      r.number = static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
+      r.request_id = Blob(read, 1);
+      r.client = Blob(read, 2);
+      r.queue = static_cast<std::uint64_t>(sqlite3_column_int64(read, 3));
+      r.kind = Blob(read, 4);
+      r.parameters = Blob(read, 5);
+      r.priority = sqlite3_column_int64(read, 6);
+      r.state = Blob(read, 7);
+      r.submit_time = sqlite3_column_int64(read, 8);
+      if (!rows.Add(r)) return fail("writing operations");
+    }
+    if (rc != SQLITE_DONE) return fail("reading operations");
+    if (!rows.Flush()) return fail("writing operations");
+  }
+  sqlite3_finalize(read);
+  sqlite3_finalize(write);
+  read = write = nullptr;
+  // ... and the completions, in groups of consecutive sequences.
+  if (sqlite3_prepare_v2(db_,
+                         "SELECT sequence, number, status, message, bytes_transferred, result, "
+                         "start_time, complete_time FROM completions ORDER BY sequence",
+                         -1, &read, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_,
+                         "INSERT INTO completed (first_sequence, last_sequence, completions) "
+                         "VALUES (?1, ?2, ?3)",
+                         -1, &write, nullptr) != SQLITE_OK) {
+    return fail("preparing");
+  }
+  {
+    RowInserter rows(write, kMigratedPerRow);
+    int rc;
+    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+      CompletionRow r;
+      r.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
+      r.number = static_cast<std::uint64_t>(sqlite3_column_int64(read, 1));
+      r.status = static_cast<std::uint32_t>(sqlite3_column_int64(read, 2));
+      r.message = Blob(read, 3);
+      r.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(read, 4));
+      r.result = Blob(read, 5);
+      if (sqlite3_column_type(read, 6) != SQLITE_NULL) r.start_time = sqlite3_column_int64(read, 6);
+      r.complete_time = sqlite3_column_int64(read, 7);
+      if (!rows.Add(r)) return fail("writing completions");
+    }
+    if (rc != SQLITE_DONE) return fail("reading completions");
+    if (!rows.Flush()) return fail("writing completions");
+  }
+  sqlite3_finalize(read);
+  sqlite3_finalize(write);
+  return ExecLocked(
+      "DROP TABLE operations; DROP TABLE completions;"
+      "UPDATE meta SET value = 3 WHERE key = 'schema_version'; COMMIT;");
 }
 
 SqliteJournal::~SqliteJournal() { Close(); }
@@ -166,13 +513,11 @@ SqliteJournal::~SqliteJournal() { Close(); }
 void SqliteJournal::Close() {
   std::lock_guard lock(mu_);
   if (db_ == nullptr) return;
-  sqlite3_finalize(insert_);
-  sqlite3_finalize(complete_);
-  sqlite3_finalize(withdraw_);
-  sqlite3_finalize(begin_);
-  sqlite3_finalize(commit_);
-  sqlite3_finalize(rollback_);
-  insert_ = complete_ = withdraw_ = begin_ = commit_ = rollback_ = nullptr;
+  for (sqlite3_stmt** stmt : {&insert_accepted_, &insert_completed_, &find_accepted_,
+                              &delete_accepted_, &begin_, &commit_, &rollback_}) {
+    sqlite3_finalize(*stmt);
+    *stmt = nullptr;
+  }
   sqlite3_close(db_);
   db_ = nullptr;
 }
@@ -187,6 +532,10 @@ Status SqliteJournal::ErrorLocked(const std::string& what) {
                 "journal " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
 }
 
+Status SqliteJournal::DamagedLocked(const std::string& what) const {
+  return Status(StatusCode::kDataLoss, "journal " + path_ + ": " + what + " is damaged");
+}
+
 Status SqliteJournal::ExecLocked(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -197,15 +546,44 @@ Status SqliteJournal::ExecLocked(const char* sql) {
   return OkStatus();
 }
 
+StatusOr<std::int64_t> SqliteJournal::MetaLocked(const char* key) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT value FROM meta WHERE key = ?1", -1, &raw, nullptr) !=
+      SQLITE_OK) {
+    return ErrorLocked(std::string("reading ") + key);
+  }
+  sqlite3_bind_text(raw, 1, key, -1, SQLITE_STATIC);
+  const int rc = sqlite3_step(raw);
+  const std::int64_t value = rc == SQLITE_ROW ? sqlite3_column_int64(raw, 0) : 0;
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return ErrorLocked(std::string("reading ") + key);
+  return value;
+}
+
+Status SqliteJournal::RaiseMetaLocked(const char* key, std::uint64_t value) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "UPDATE meta SET value = MAX(value, ?2) WHERE key = ?1", -1, &raw,
+                         nullptr) != SQLITE_OK) {
+    return ErrorLocked(std::string("writing ") + key);
+  }
+  sqlite3_bind_text(raw, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(raw, 2, static_cast<sqlite3_int64>(value));
+  const int rc = sqlite3_step(raw);
+  sqlite3_finalize(raw);
+  if (rc != SQLITE_DONE) return ErrorLocked(std::string("writing ") + key);
+  return OkStatus();
+}
+
 Status SqliteJournal::PrepareAll() {
   const std::pair<sqlite3_stmt**, const char*> statements[] = {
-      {&insert_,
-       "INSERT INTO operations (number, request_id, client, queue, kind, parameters, priority, "
-       "state, submit_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
-      {&complete_,
-       "INSERT INTO completions (sequence, number, status, message, bytes_transferred, result, "
-       "start_time, complete_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
-      {&withdraw_, "DELETE FROM operations WHERE number = ?1"},
+      {&insert_accepted_,
+       "INSERT INTO accepted (first_number, last_number, operations) VALUES (?1, ?2, ?3)"},
+      {&insert_completed_,
+       "INSERT INTO completed (first_sequence, last_sequence, completions) VALUES (?1, ?2, ?3)"},
+      {&find_accepted_,
+       "SELECT first_number, last_number, operations FROM accepted WHERE first_number <= ?1 "
+       "ORDER BY first_number DESC LIMIT 1"},
+      {&delete_accepted_, "DELETE FROM accepted WHERE first_number = ?1"},
       {&begin_, "BEGIN"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
@@ -222,94 +600,107 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   std::lock_guard lock(mu_);
   if (Status s = CheckOpenLocked(); !s.ok()) return s;
   JournalContents contents;
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT (SELECT value FROM meta WHERE key = 'last_sequence'), "
-                         "(SELECT value FROM meta WHERE key = 'last_operation_number'), "
-                         "(SELECT IFNULL(MAX(sequence), 0) FROM completions), "
-                         "(SELECT IFNULL(MAX(number), 0) FROM operations)",
-                         -1, &raw, nullptr) != SQLITE_OK) {
-    return ErrorLocked("reading");
+  auto last_sequence = MetaLocked("last_sequence");
+  auto last_number = MetaLocked("last_operation_number");
+  auto pruned = MetaLocked("pruned_sequence");
+  for (const auto* value : {&last_sequence, &last_number, &pruned}) {
+    if (!value->ok()) return value->status();
   }
-  if (sqlite3_step(raw) == SQLITE_ROW) {
-    contents.last_sequence = static_cast<std::uint64_t>(
-        std::max(sqlite3_column_int64(raw, 0), sqlite3_column_int64(raw, 2)));
-    contents.last_operation_number = static_cast<std::uint64_t>(
-        std::max(sqlite3_column_int64(raw, 1), sqlite3_column_int64(raw, 3)));
-  }
-  sqlite3_finalize(raw);
+  contents.last_sequence = static_cast<std::uint64_t>(*last_sequence);
+  contents.last_operation_number = static_cast<std::uint64_t>(*last_number);
+  const auto pruned_sequence = static_cast<std::uint64_t>(*pruned);
 
-  // The operations, in number order ...
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT number, request_id, client, queue, kind, parameters, priority, "
-                         "state, submit_time FROM operations ORDER BY number",
+  // The operations ...
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT first_number, operations FROM accepted ORDER BY first_number",
                          -1, &raw, nullptr) != SQLITE_OK) {
     return ErrorLocked("reading");
   }
-  std::unordered_map<std::uint64_t, std::size_t> index;  // by number
   int rc;
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    JournaledOperation op;
-    OperationView& v = op.view;
-    const auto number = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 0));
-    v.id = OperationId(number);
-    v.request_id = Text(raw, 1);
-    v.client = Text(raw, 2);
-    v.queue = static_cast<DWORD>(sqlite3_column_int64(raw, 3));
-    v.kind = Text(raw, 4);
-    if (!DecodeParameters(Text(raw, 5), &v.parameters)) {
-      sqlite3_finalize(raw);
-      return Status(StatusCode::kDataLoss,
-                    "journal " + path_ + ": operation " + v.id + ": parameters are damaged");
+    RowReader in(Blob(raw, 1));
+    while (!in.done()) {
+      OperationRow r;
+      JournaledOperation op;
+      OperationView& v = op.view;
+      if (!in.Get(&r) || !DecodeParameters(r.parameters, &v.parameters)) {
+        const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
+        sqlite3_finalize(raw);
+        return DamagedLocked("the operations accepted from number " + row);
+      }
+      v.id = OperationId(r.number);
+      v.request_id = r.request_id;
+      v.client = r.client;
+      v.queue = static_cast<DWORD>(r.queue);
+      v.kind = r.kind;
+      v.priority = static_cast<LONG>(r.priority);
+      v.submit_time = FromNanos(r.submit_time);
+      op.state = r.state;
+      contents.last_operation_number = std::max(contents.last_operation_number, r.number);
+      contents.operations.push_back(std::move(op));
     }
-    v.priority = static_cast<LONG>(sqlite3_column_int64(raw, 6));
-    op.state = Text(raw, 7);
-    v.submit_time = FromNanos(sqlite3_column_int64(raw, 8));
-    index.emplace(number, contents.operations.size());
-    contents.operations.push_back(std::move(op));
   }
   sqlite3_finalize(raw);
   if (rc != SQLITE_DONE) return ErrorLocked("reading");
+  // (Batches accepted at the same time may interleave their numbers.)
+  std::sort(contents.operations.begin(), contents.operations.end(),
+            [](const JournaledOperation& a, const JournaledOperation& b) {
+              return a.view.id < b.view.id;
+            });
+  std::unordered_map<std::uint64_t, std::size_t> index;  // by number
+  index.reserve(contents.operations.size());
+  for (std::size_t i = 0; i < contents.operations.size(); ++i) {
+    const std::string& id = contents.operations[i].view.id;
+    if (!index.emplace(*OperationNumber(id), i).second) {
+      return DamagedLocked("operation " + id + ", accepted twice,");
+    }
+  }
 
-  // ... and their completions.
+  // ... and their completions, but those retention forgot.
   if (sqlite3_prepare_v2(db_,
-                         "SELECT sequence, number, status, message, bytes_transferred, result, "
-                         "start_time, complete_time FROM completions ORDER BY sequence",
+                         "SELECT first_sequence, completions FROM completed ORDER BY first_sequence",
                          -1, &raw, nullptr) != SQLITE_OK) {
     return ErrorLocked("reading");
   }
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    const auto sequence = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 0));
-    const auto number = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 1));
-    auto at = index.find(number);
-    if (at == index.end() || contents.operations[at->second].view.completion) {
-      sqlite3_finalize(raw);
-      return Status(StatusCode::kDataLoss,
-                    "journal " + path_ + ": completion " + std::to_string(sequence) + " of " +
-                        OperationId(number) +
-                        (at == index.end() ? ", which it does not hold" : ", completed already"));
+    RowReader in(Blob(raw, 1));
+    while (!in.done()) {
+      CompletionRow r;
+      if (!in.Get(&r)) {
+        const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
+        sqlite3_finalize(raw);
+        return DamagedLocked("the completions from sequence " + row);
+      }
+      contents.last_sequence = std::max(contents.last_sequence, r.sequence);
+      if (r.sequence <= pruned_sequence) continue;
+      auto at = index.find(r.number);
+      if (at == index.end() || contents.operations[at->second].view.completion) {
+        sqlite3_finalize(raw);
+        return Status(StatusCode::kDataLoss,
+                      "journal " + path_ + ": completion " + std::to_string(r.sequence) + " of " +
+                          OperationId(r.number) +
+                          (at == index.end() ? ", which it does not hold" : ", completed already"));
+      }
+      JournaledOperation& op = contents.operations[at->second];
+      OperationView& v = op.view;
+      CompletionRecord c;
+      c.sequence = r.sequence;
+      c.operation_id = v.id;
+      c.request_id = v.request_id;
+      c.client = v.client;
+      c.queue = v.queue;
+      c.kind = v.kind;
+      c.status = static_cast<HRESULT>(r.status);
+      c.message = r.message;
+      c.bytes_transferred = r.bytes_transferred;
+      c.result = r.result;
+      c.state = op.state;
+      c.submit_time = v.submit_time;
+      if (r.start_time) c.start_time = FromNanos(*r.start_time);
+      c.complete_time = FromNanos(r.complete_time);
+      v.state = OperationState::kCompleted;
+      v.completion = std::make_shared<const CompletionRecord>(std::move(c));
     }
-    JournaledOperation& op = contents.operations[at->second];
-    OperationView& v = op.view;
-    CompletionRecord c;
-    c.sequence = sequence;
-    c.operation_id = v.id;
-    c.request_id = v.request_id;
-    c.client = v.client;
-    c.queue = v.queue;
-    c.kind = v.kind;
-    c.status = static_cast<HRESULT>(static_cast<std::uint32_t>(sqlite3_column_int64(raw, 2)));
-    c.message = Text(raw, 3);
-    c.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 4));
-    c.result = Text(raw, 5);
-    c.state = op.state;
-    c.submit_time = v.submit_time;
-    if (sqlite3_column_type(raw, 6) != SQLITE_NULL) {
-      c.start_time = FromNanos(sqlite3_column_int64(raw, 6));
-    }
-    c.complete_time = FromNanos(sqlite3_column_int64(raw, 7));
-    v.state = OperationState::kCompleted;
-    v.completion = std::make_shared<const CompletionRecord>(std::move(c));
   }
   sqlite3_finalize(raw);
   if (rc != SQLITE_DONE) return ErrorLocked("reading");
@@ -337,96 +728,220 @@ Status SqliteJournal::TransactionLocked(Write&& write) {
   return written;
 }
 
-Status SqliteJournal::InsertLocked(const AcceptedRecord& accepted) {
-  const OperationView& v = *accepted.operation;
-  const std::string parameters = EncodeParameters(v.parameters);
-  Statement stmt(insert_);
-  sqlite3_bind_int64(insert_, 1, static_cast<sqlite3_int64>(accepted.number));
-  BindText(insert_, 2, v.request_id);
-  BindText(insert_, 3, v.client);
-  sqlite3_bind_int64(insert_, 4, v.queue);
-  BindText(insert_, 5, v.kind);
-  BindBlob(insert_, 6, parameters);
-  sqlite3_bind_int64(insert_, 7, v.priority);
-  BindBlob(insert_, 8, *accepted.state);
-  sqlite3_bind_int64(insert_, 9, ToNanos(v.submit_time));
-  if (sqlite3_step(insert_) != SQLITE_DONE) return ErrorLocked("writing operation " + v.id);
-  return OkStatus();
-}
-
 Status SqliteJournal::Accepted(std::span<const AcceptedRecord> operations) {
   if (operations.empty()) return OkStatus();
+  std::vector<std::string> parameters;
+  parameters.reserve(operations.size());
+  for (const AcceptedRecord& a : operations) {
+    parameters.push_back(EncodeParameters(a.operation->parameters));
+  }
   std::lock_guard lock(mu_);
   return TransactionLocked([&] {
-    for (const AcceptedRecord& accepted : operations) {
-      if (Status s = InsertLocked(accepted); !s.ok()) return s;
+    RowInserter rows(insert_accepted_);
+    for (std::size_t i = 0; i < operations.size(); ++i) {
+      const AcceptedRecord& a = operations[i];
+      const OperationView& v = *a.operation;
+      OperationRow r;
+      r.number = a.number;
+      r.request_id = v.request_id;
+      r.client = v.client;
+      r.queue = v.queue;
+      r.kind = v.kind;
+      r.parameters = parameters[i];
+      r.priority = v.priority;
+      r.state = *a.state;
+      r.submit_time = ToNanos(v.submit_time);
+      if (!rows.Add(r)) return ErrorLocked("writing operation " + v.id);
     }
-    return OkStatus();
+    return rows.Flush() ? OkStatus() : ErrorLocked("writing operations");
   });
 }
 
 Status SqliteJournal::Withdrawn(const std::string& operation_id) {
-  std::lock_guard lock(mu_);
-  if (Status s = CheckOpenLocked(); !s.ok()) return s;
   auto number = OperationNumber(operation_id);
   if (!number) return InvalidArgument("journal: \"" + operation_id + "\" is not an operation id");
-  Statement stmt(withdraw_);
-  sqlite3_bind_int64(withdraw_, 1, static_cast<sqlite3_int64>(*number));
-  if (sqlite3_step(withdraw_) != SQLITE_DONE) return ErrorLocked("withdrawing " + operation_id);
-  return OkStatus();
-}
-
-Status SqliteJournal::CompleteLocked(const CompletionRecord& c) {
-  auto number = OperationNumber(c.operation_id);
-  if (!number) return InvalidArgument("journal: \"" + c.operation_id + "\" is not an operation id");
-  Statement stmt(complete_);
-  sqlite3_bind_int64(complete_, 1, static_cast<sqlite3_int64>(c.sequence));
-  sqlite3_bind_int64(complete_, 2, static_cast<sqlite3_int64>(*number));
-  sqlite3_bind_int64(complete_, 3, static_cast<std::uint32_t>(c.status));
-  BindText(complete_, 4, c.message);
-  sqlite3_bind_int64(complete_, 5, static_cast<sqlite3_int64>(c.bytes_transferred));
-  BindBlob(complete_, 6, c.result);
-  if (c.start_time) {
-    sqlite3_bind_int64(complete_, 7, ToNanos(*c.start_time));
-  } else {
-    sqlite3_bind_null(complete_, 7);
-  }
-  sqlite3_bind_int64(complete_, 8, ToNanos(c.complete_time));
-  if (sqlite3_step(complete_) != SQLITE_DONE) {
-    return ErrorLocked("writing the completion of " + c.operation_id);
-  }
-  return OkStatus();
+  std::lock_guard lock(mu_);
+  return TransactionLocked([&] { return RemoveOperationsLocked({*number}); });
 }
 
 Status SqliteJournal::Completed(std::span<const CompletionPtr> completions) {
   if (completions.empty()) return OkStatus();
   std::lock_guard lock(mu_);
   return TransactionLocked([&] {
+    RowInserter rows(insert_completed_);
     for (const CompletionPtr& c : completions) {
-      if (Status s = CompleteLocked(*c); !s.ok()) return s;
+      auto number = OperationNumber(c->operation_id);
+      if (!number) {
+        return InvalidArgument("journal: \"" + c->operation_id + "\" is not an operation id");
+      }
+      CompletionRow r;
+      r.sequence = c->sequence;
+      r.number = *number;
+      r.status = static_cast<std::uint32_t>(c->status);
+      r.message = c->message;
+      r.bytes_transferred = c->bytes_transferred;
+      r.result = c->result;
+      r.complete_time = ToNanos(c->complete_time);
+      if (c->start_time) r.start_time = ToNanos(*c->start_time);
+      if (!rows.Add(r)) return ErrorLocked("writing the completion of " + c->operation_id);
     }
-    return OkStatus();
+    return rows.Flush() ? OkStatus() : ErrorLocked("writing completions");
   });
+}
+
+StatusOr<bool> SqliteJournal::FindAcceptedLocked(std::uint64_t number, bool scan,
+                                                 AcceptedBatch* batch) {
+  sqlite3_stmt* raw = nullptr;
+  if (scan && sqlite3_prepare_v2(db_,
+                                 "SELECT first_number, last_number, operations FROM accepted "
+                                 "WHERE first_number <= ?1 AND last_number >= ?1",
+                                 -1, &raw, nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading");
+  }
+  sqlite3_stmt* const find = scan ? raw : find_accepted_;
+  bool found = false;
+  int rc = SQLITE_DONE;
+  {
+    Statement stmt(find);
+    sqlite3_bind_int64(find, 1, static_cast<sqlite3_int64>(number));
+    while (!found && (rc = sqlite3_step(find)) == SQLITE_ROW) {
+      batch->first = static_cast<std::uint64_t>(sqlite3_column_int64(find, 0));
+      batch->last = static_cast<std::uint64_t>(sqlite3_column_int64(find, 1));
+      batch->operations.assign(Blob(find, 2));
+      if (number > batch->last) break;
+      // Within its range; one of another batch's numbers if that batch
+      // was accepted at the same time.
+      RowReader in(batch->operations);
+      OperationRow r;
+      while (!found && in.Get(&r)) found = r.number == number;
+    }
+    if (!found && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+      Status error = ErrorLocked("reading");
+      if (scan) sqlite3_finalize(raw);
+      return error;
+    }
+  }
+  if (scan) sqlite3_finalize(raw);
+  return found;
+}
+
+Status SqliteJournal::RemoveOperationsLocked(std::vector<std::uint64_t> numbers) {
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  std::uint64_t largest = 0;
+  // Each batch once for all its numbers, found by the cheap look-up; a
+  // number it misses (an interleaved batch holds it) by a scan.
+  std::vector<std::uint64_t> elsewhere;
+  std::size_t i = 0;
+  while (i < numbers.size()) {
+    AcceptedBatch batch;
+    auto found = FindAcceptedLocked(numbers[i], false, &batch);
+    if (!found.ok()) return found.status();
+    if (!*found) {
+      elsewhere.push_back(numbers[i++]);
+      continue;
+    }
+    std::size_t end = i;
+    while (end < numbers.size() && numbers[end] <= batch.last) ++end;
+    std::span<const std::uint64_t> in_range(numbers.data() + i, end - i);
+    if (Status s = RewriteWithoutLocked(batch, in_range, &elsewhere); !s.ok()) return s;
+    largest = std::max(largest, numbers[end - 1]);
+    i = end;
+  }
+  for (const std::uint64_t number : elsewhere) {
+    AcceptedBatch batch;
+    auto found = FindAcceptedLocked(number, true, &batch);
+    if (!found.ok()) return found.status();
+    if (!*found) continue;  // gone already
+    if (Status s = RewriteWithoutLocked(batch, {&number, 1}, nullptr); !s.ok()) return s;
+    largest = std::max(largest, number);
+  }
+  // Numbering carries on after those that go.
+  return largest == 0 ? OkStatus() : RaiseMetaLocked("last_operation_number", largest);
+}
+
+Status SqliteJournal::RewriteWithoutLocked(const AcceptedBatch& batch,
+                                           std::span<const std::uint64_t> numbers,
+                                           std::vector<std::uint64_t>* missing) {
+  {
+    Statement stmt(delete_accepted_);
+    sqlite3_bind_int64(delete_accepted_, 1, static_cast<sqlite3_int64>(batch.first));
+    if (sqlite3_step(delete_accepted_) != SQLITE_DONE) return ErrorLocked("deleting operations");
+  }
+  std::vector<bool> held(numbers.size(), false);
+  RowInserter rows(insert_accepted_);
+  RowReader in(batch.operations);
+  while (!in.done()) {
+    OperationRow r;
+    if (!in.Get(&r)) {
+      return DamagedLocked("the operations accepted from number " + std::to_string(batch.first));
+    }
+    auto at = std::lower_bound(numbers.begin(), numbers.end(), r.number);
+    if (at != numbers.end() && *at == r.number) {
+      held[static_cast<std::size_t>(at - numbers.begin())] = true;
+    } else if (!rows.Add(r)) {
+      return ErrorLocked("rewriting operations");
+    }
+  }
+  if (!rows.Flush()) return ErrorLocked("rewriting operations");
+  if (missing != nullptr) {
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+      if (!held[i]) missing->push_back(numbers[i]);
+    }
+  }
+  return OkStatus();
 }
 
 Status SqliteJournal::Prune(std::uint64_t sequence) {
   std::lock_guard lock(mu_);
-  if (Status s = CheckOpenLocked(); !s.ok()) return s;
-  // Numbering carries on after what goes: remember the largest numbers first.
-  const std::string sql =
-      "BEGIN;"
-      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(sequence), 0) FROM completions)) "
-      "WHERE key = 'last_sequence';"
-      "UPDATE meta SET value = MAX(value, (SELECT IFNULL(MAX(number), 0) FROM operations)) "
-      "WHERE key = 'last_operation_number';"
-      "DELETE FROM operations WHERE number IN (SELECT number FROM completions WHERE sequence <= " +
-      std::to_string(sequence) + ");DELETE FROM completions WHERE sequence <= " +
-      std::to_string(sequence) + ";COMMIT;";
-  if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
-    (void)ExecLocked("ROLLBACK");
-    return s;
-  }
-  return OkStatus();
+  return TransactionLocked([&]() -> Status {
+    auto pruned = MetaLocked("pruned_sequence");
+    if (!pruned.ok()) return pruned.status();
+    const auto previous = static_cast<std::uint64_t>(*pruned);
+    if (sequence <= previous) return OkStatus();
+    // The operations whose completions go, from the rows that hold them.
+    std::vector<std::uint64_t> numbers;
+    std::uint64_t last = 0;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT first_sequence, last_sequence, completions FROM completed "
+                           "WHERE first_sequence <= ?1 ORDER BY first_sequence",
+                           -1, &raw, nullptr) != SQLITE_OK) {
+      return ErrorLocked("reading");
+    }
+    sqlite3_bind_int64(raw, 1, static_cast<sqlite3_int64>(sequence));
+    int rc;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      last = std::max(last, static_cast<std::uint64_t>(sqlite3_column_int64(raw, 1)));
+      RowReader in(Blob(raw, 2));
+      while (!in.done()) {
+        CompletionRow r;
+        if (!in.Get(&r)) {
+          const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
+          sqlite3_finalize(raw);
+          return DamagedLocked("the completions from sequence " + row);
+        }
+        if (r.sequence > previous && r.sequence <= sequence) numbers.push_back(r.number);
+      }
+    }
+    sqlite3_finalize(raw);
+    if (rc != SQLITE_DONE) return ErrorLocked("reading");
+    if (Status s = RemoveOperationsLocked(std::move(numbers)); !s.ok()) return s;
+    // Rows wholly forgotten go; one that straddles `sequence` stays, and
+    // `pruned_sequence` says what of it is forgotten.
+    if (sqlite3_prepare_v2(db_,
+                           "DELETE FROM completed WHERE first_sequence <= ?1 AND last_sequence <= ?1",
+                           -1, &raw, nullptr) != SQLITE_OK) {
+      return ErrorLocked("pruning");
+    }
+    sqlite3_bind_int64(raw, 1, static_cast<sqlite3_int64>(sequence));
+    rc = sqlite3_step(raw);
+    sqlite3_finalize(raw);
+    if (rc != SQLITE_DONE) return ErrorLocked("pruning");
+    // Numbering carries on after what goes.
+    if (Status s = RaiseMetaLocked("last_sequence", last); !s.ok()) return s;
+    return RaiseMetaLocked("pruned_sequence", sequence);
+  });
 }
 
 }  // namespace mfwq::server

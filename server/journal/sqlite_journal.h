@@ -1,11 +1,13 @@
 // SqliteJournal: the server's journal (server/core/journal.h) in an
 // embedded SQLite database in write-ahead-log mode.
 //
-// An operation is a row in one table when it is accepted, and its
-// completion a row in another when it completes; retention deletes both.
-// Journals of the older layout (schema version 1) are upgraded on open.
-// Each call is one transaction (a batch of acceptances or completions
-// commits together), committed before the call returns. With `synchronous
+// A batch of operations accepted together is one row in one table, a batch
+// of completions one row in another, each holding its records in one blob;
+// retention deletes completions and takes their operations out of their
+// rows. Journals of older layouts (schema versions 1 and 2, a row per
+// operation) are upgraded on open. Each call is one transaction (a batch
+// of acceptances or completions commits together), committed before the
+// call returns. With `synchronous
 // = NORMAL` (the default) a commit survives the process being killed at
 // any point; `FULL` also survives the machine losing power, at the cost of
 // an fsync per commit.
@@ -14,7 +16,9 @@
 
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "journal.h"
 
@@ -46,6 +50,12 @@ class SqliteJournal final : public Journal {
   const std::string& path() const { return path_; }
 
  private:
+  // A row of accepted operations, as read.
+  struct AcceptedBatch {
+    std::uint64_t first = 0, last = 0;  // its key and its largest number
+    std::string operations;             // the blob
+  };
+
   SqliteJournal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
   // UNAVAILABLE once closed. REQUIRES: mu_ held.
   Status CheckOpenLocked() const;
@@ -53,27 +63,44 @@ class SqliteJournal final : public Journal {
   Status ExecLocked(const char* sql);
   // The error for `what` failing, with SQLite's message.
   Status ErrorLocked(const std::string& what);
+  // DATA_LOSS: `what` cannot be read back.
+  Status DamagedLocked(const std::string& what) const;
+  // A value in the meta table (0 if absent), and raising one to at least
+  // `value`. REQUIRES: mu_ held (or not yet shared).
+  StatusOr<std::int64_t> MetaLocked(const char* key);
+  Status RaiseMetaLocked(const char* key, std::uint64_t value);
   Status PrepareAll();
   // Creates the tables, or upgrades those of an older schema version.
   // REQUIRES: not yet shared.
   Status CreateOrMigrate();
+  Status MigrateFrom2();
   // Runs `write` in one transaction: committed if it returns OK, rolled
   // back otherwise. REQUIRES: mu_ held.
   template <typename Write>
   Status TransactionLocked(Write&& write);
-  // One row each. REQUIRES: mu_ held, in a transaction.
-  Status InsertLocked(const AcceptedRecord& accepted);
-  Status CompleteLocked(const CompletionRecord& completion);
+  // The row holding operation `number`: the last row to start at or
+  // before it, or with `scan` any whose range holds it. False if none
+  // does. REQUIRES: mu_ held.
+  StatusOr<bool> FindAcceptedLocked(std::uint64_t number, bool scan, AcceptedBatch* batch);
+  // Takes these operations out of their rows (rewritten without them, or
+  // deleted when empty); those not held are skipped. REQUIRES: mu_ held,
+  // in a transaction.
+  Status RemoveOperationsLocked(std::vector<std::uint64_t> numbers);
+  // Rewrites `batch` without `numbers` (sorted); adds to `missing` those
+  // it does not hold. REQUIRES: mu_ held, in a transaction.
+  Status RewriteWithoutLocked(const AcceptedBatch& batch, std::span<const std::uint64_t> numbers,
+                              std::vector<std::uint64_t>* missing);
 
   const std::string path_;
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
-  sqlite3_stmt* insert_ = nullptr;    // guarded by mu_
-  sqlite3_stmt* complete_ = nullptr;  // guarded by mu_
-  sqlite3_stmt* withdraw_ = nullptr;  // guarded by mu_
-  sqlite3_stmt* begin_ = nullptr;     // guarded by mu_
-  sqlite3_stmt* commit_ = nullptr;    // guarded by mu_
-  sqlite3_stmt* rollback_ = nullptr;  // guarded by mu_
+  sqlite3_stmt* insert_accepted_ = nullptr;   // guarded by mu_
+  sqlite3_stmt* insert_completed_ = nullptr;  // guarded by mu_
+  sqlite3_stmt* find_accepted_ = nullptr;     // guarded by mu_
+  sqlite3_stmt* delete_accepted_ = nullptr;   // guarded by mu_
+  sqlite3_stmt* begin_ = nullptr;             // guarded by mu_
+  sqlite3_stmt* commit_ = nullptr;            // guarded by mu_
+  sqlite3_stmt* rollback_ = nullptr;          // guarded by mu_
 };
 
 }  // namespace mfwq::server

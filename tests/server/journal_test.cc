@@ -3,6 +3,7 @@
 // MF_E_SHUTDOWN, keep request ids and numbering; retention drops and
 // prunes.
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <random>
 #include <set>
@@ -346,6 +347,280 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
   Open();
   EXPECT_EQ(Done(OperationId(10)).completion->result, "old");
   EXPECT_EQ(table_->last_sequence(), 10u);
+}
+
+// The journal alone: batches of operations and of completions written as
+// the table writes them, read back after retention has forgotten part of a
+// batch.
+class SqliteJournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    dir_ = std::filesystem::temp_directory_path() /
+           ("mfwq-sqlite-journal-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(dir_);
+    Reopen();
+  }
+  void TearDown() override {
+    journal_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::string path() const { return (dir_ / "journal.db").string(); }
+  void Reopen() {
+    journal_.reset();
+    auto journal = SqliteJournal::Open(path());
+    ASSERT_TRUE(journal.ok()) << journal.status().message();
+    journal_ = std::move(journal.value());
+  }
+  // Accepts operations `numbers` as one batch.
+  void Accept(const std::vector<std::uint64_t>& numbers) {
+    std::vector<OperationView> views(numbers.size());
+    std::vector<std::string> states(numbers.size());
+    std::vector<AcceptedRecord> records;
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+      OperationView& v = views[i];
+      v.id = OperationId(numbers[i]);
+      v.request_id = "req-" + std::to_string(numbers[i]);
+      v.client = numbers[i] % 2 == 0 ? "alice" : "bob";
+      v.queue = 5;
+      v.kind = "echo";
+      v.parameters = {{"data", Value(Bytes{std::to_string(numbers[i])})}};
+      v.priority = -static_cast<LONG>(numbers[i]);
+      v.submit_time = Clock::now();
+      states[i] = "state-" + std::to_string(numbers[i]);
+      records.push_back({numbers[i], &views[i], &states[i]});
+    }
+    Status s = journal_->Accepted(records);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  // Completes them as one batch: {sequence, operation number}.
+  void Complete(const std::vector<std::pair<std::uint64_t, std::uint64_t>>& completions) {
+    std::vector<CompletionPtr> records;
+    for (const auto& [sequence, number] : completions) {
+      CompletionRecord c;
+      c.sequence = sequence;
+      c.operation_id = OperationId(number);
+      c.status = static_cast<HRESULT>(0x80000000u + static_cast<std::uint32_t>(number));
+      c.message = "done " + std::to_string(number);
+      c.bytes_transferred = number * 1000;
+      c.result = "result-" + std::to_string(number);
+      if (number % 2 == 0) c.start_time = Clock::now() - std::chrono::seconds(1);
+      c.complete_time = Clock::now();
+      records.push_back(std::make_shared<const CompletionRecord>(std::move(c)));
+    }
+    Status s = journal_->Completed(records);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  // Operation number -> completion sequence (0: not completed).
+  std::map<std::uint64_t, std::uint64_t> Loaded(JournalContents* contents = nullptr) {
+    auto loaded = journal_->Load();
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    std::map<std::uint64_t, std::uint64_t> out;
+    if (!loaded.ok()) return out;
+    std::string previous;
+    for (const JournaledOperation& op : loaded->operations) {
+      EXPECT_LT(previous, op.view.id) << "in number order";
+      previous = op.view.id;
+      const std::uint64_t number = *OperationNumber(op.view.id);
+      EXPECT_EQ(op.view.request_id, "req-" + std::to_string(number));
+      EXPECT_EQ(op.view.client, number % 2 == 0 ? "alice" : "bob");
+      EXPECT_EQ(op.view.priority, -static_cast<LONG>(number));
+      EXPECT_EQ(op.state, "state-" + std::to_string(number));
+      EXPECT_EQ(op.view.parameters.at("data"), Value(Bytes{std::to_string(number)}));
+      const CompletionPtr& c = op.view.completion;
+      if (c != nullptr) {
+        EXPECT_EQ(static_cast<std::uint32_t>(c->status), 0x80000000u + number);
+        EXPECT_EQ(c->message, "done " + std::to_string(number));
+        EXPECT_EQ(c->bytes_transferred, number * 1000);
+        EXPECT_EQ(c->result, "result-" + std::to_string(number));
+        EXPECT_EQ(c->start_time.has_value(), number % 2 == 0);
+        if (c->start_time) {
+          EXPECT_LT(*c->start_time, c->complete_time);
+        }
+        EXPECT_EQ(c->submit_time, op.view.submit_time);
+      }
+      out[number] = c == nullptr ? 0 : c->sequence;
+    }
+    if (contents != nullptr) *contents = std::move(loaded.value());
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<SqliteJournal> journal_;
+};
+
+TEST_F(SqliteJournalTest, RetentionTakesItsOperationsOutOfTheirBatches) {
+  Accept({1, 2, 3});
+  Accept({4, 5, 6});
+  Complete({{1, 2}, {2, 1}, {3, 4}});
+  Complete({{4, 3}, {5, 6}});
+  using Map = std::map<std::uint64_t, std::uint64_t>;
+  EXPECT_EQ(Loaded(), (Map{{1, 2}, {2, 1}, {3, 4}, {4, 3}, {5, 0}, {6, 5}}));
+  // Sequences 1-4 go: a batch of completions straddles the cut, and both
+  // batches of operations lose some of theirs.
+  ASSERT_TRUE(journal_->Prune(4).ok());
+  JournalContents contents;
+  EXPECT_EQ(Loaded(&contents), (Map{{5, 0}, {6, 5}}));
+  EXPECT_EQ(contents.last_sequence, 5u);
+  EXPECT_EQ(contents.last_operation_number, 6u);
+  // Pruning again, or less, changes nothing; it all survives a reopen.
+  ASSERT_TRUE(journal_->Prune(4).ok());
+  ASSERT_TRUE(journal_->Prune(2).ok());
+  Reopen();
+  EXPECT_EQ(Loaded(), (Map{{5, 0}, {6, 5}}));
+  // Everything completed goes; numbering carries on after it all.
+  Complete({{6, 5}});
+  ASSERT_TRUE(journal_->Prune(6).ok());
+  EXPECT_EQ(Loaded(&contents), Map{});
+  EXPECT_EQ(contents.last_sequence, 6u);
+  EXPECT_EQ(contents.last_operation_number, 6u);
+}
+
+// Batches accepted at the same time may interleave their numbers: each
+// operation is still found in its own batch.
+TEST_F(SqliteJournalTest, InterleavedBatchesAndWithdrawals) {
+  Accept({1, 3, 5, 7});
+  Accept({2, 4, 6, 8});
+  Accept({9});
+  Complete({{1, 2}, {2, 5}, {3, 8}, {4, 1}});
+  ASSERT_TRUE(journal_->Prune(3).ok());
+  using Map = std::map<std::uint64_t, std::uint64_t>;
+  EXPECT_EQ(Loaded(), (Map{{1, 4}, {3, 0}, {4, 0}, {6, 0}, {7, 0}, {9, 0}}));
+  // A withdrawn operation goes, wherever it is; one not held changes nothing.
+  ASSERT_TRUE(journal_->Withdrawn(OperationId(7)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationId(4)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationId(9)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationId(100)).ok());
+  EXPECT_EQ(journal_->Withdrawn("not-an-id").code(), StatusCode::kInvalidArgument);
+  Reopen();
+  JournalContents contents;
+  EXPECT_EQ(Loaded(&contents), (Map{{1, 4}, {3, 0}, {6, 0}}));
+  EXPECT_EQ(contents.last_operation_number, 9u);
+}
+
+// A batch larger than a row holds is split over several, whole.
+TEST_F(SqliteJournalTest, ALargeBatchSpansRows) {
+  std::vector<OperationView> views(3);
+  std::vector<std::string> states(3, std::string(700 * 1024, 's'));
+  std::vector<AcceptedRecord> records;
+  for (std::uint64_t n = 1; n <= 3; ++n) {
+    views[n - 1].id = OperationId(n);
+    views[n - 1].kind = "echo";
+    records.push_back({n, &views[n - 1], &states[n - 1]});
+  }
+  ASSERT_TRUE(journal_->Accepted(records).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationId(2)).ok());
+  Reopen();
+  auto loaded = journal_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_EQ(loaded->operations.size(), 2u);
+  EXPECT_EQ(loaded->operations[0].view.id, OperationId(1));
+  EXPECT_EQ(loaded->operations[1].view.id, OperationId(3));
+  EXPECT_EQ(loaded->operations[1].state, states[2]);
+}
+
+// A row that cannot be read back is reported, not skipped.
+TEST_F(SqliteJournalTest, ADamagedRowIsDataLoss) {
+  Accept({1, 2});
+  journal_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE accepted SET operations = substr(operations, 1, 10)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  Reopen();
+  auto loaded = journal_->Load();
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(loaded.status().message().find("accepted from number 1 is damaged"),
+            std::string::npos)
+      << loaded.status().message();
+}
+
+// A journal of schema version 2 (a row per operation and per completion)
+// is upgraded when opened, with nothing lost and what was pruned still gone.
+TEST_F(SqliteJournalTest, AVersion2JournalIsUpgradedWithNothingLost) {
+  journal_.reset();
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    const std::string sql = R"sql(
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO meta VALUES ('schema_version', 2), ('last_sequence', 3),
+                              ('last_operation_number', 4);
+      CREATE TABLE operations (
+        number INTEGER PRIMARY KEY, request_id TEXT NOT NULL, client TEXT NOT NULL,
+        queue INTEGER NOT NULL, kind TEXT NOT NULL, parameters BLOB NOT NULL,
+        priority INTEGER NOT NULL, state BLOB NOT NULL, submit_time INTEGER NOT NULL);
+      CREATE TABLE completions (
+        sequence INTEGER PRIMARY KEY, number INTEGER NOT NULL, status INTEGER NOT NULL,
+        message TEXT NOT NULL, bytes_transferred INTEGER NOT NULL, result BLOB NOT NULL,
+        start_time INTEGER, complete_time INTEGER NOT NULL);
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
+    sqlite3_stmt* op = nullptr;
+    sqlite3_stmt* done = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO operations VALUES (?1, ?2, ?3, 5, 'echo', ?4, "
+                                     "?5, ?6, 1000)", -1, &op, nullptr),
+              SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO completions VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                     "?7, 3000)", -1, &done, nullptr),
+              SQLITE_OK);
+    // Operations 5-7 (1-4 pruned); 5 and 7 completed, 6 not.
+    for (std::uint64_t n : {5u, 6u, 7u}) {
+      const std::string request = "req-" + std::to_string(n);
+      const std::string client = n % 2 == 0 ? "alice" : "bob";
+      const std::string parameters =
+          EncodeParameters({{"data", Value(Bytes{std::to_string(n)})}});
+      const std::string state = "state-" + std::to_string(n);
+      sqlite3_bind_int64(op, 1, static_cast<sqlite3_int64>(n));
+      sqlite3_bind_text(op, 2, request.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(op, 3, client.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_blob(op, 4, parameters.data(), static_cast<int>(parameters.size()),
+                        SQLITE_TRANSIENT);
+      sqlite3_bind_int64(op, 5, -static_cast<sqlite3_int64>(n));
+      sqlite3_bind_blob(op, 6, state.data(), static_cast<int>(state.size()), SQLITE_TRANSIENT);
+      ASSERT_EQ(sqlite3_step(op), SQLITE_DONE) << sqlite3_errmsg(db);
+      sqlite3_reset(op);
+      if (n == 6) continue;
+      const std::string message = "done " + std::to_string(n);
+      const std::string result = "result-" + std::to_string(n);
+      sqlite3_bind_int64(done, 1, n == 5 ? 4 : 5);
+      sqlite3_bind_int64(done, 2, static_cast<sqlite3_int64>(n));
+      sqlite3_bind_int64(done, 3, 0x80000000LL + static_cast<sqlite3_int64>(n));
+      sqlite3_bind_text(done, 4, message.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(done, 5, static_cast<sqlite3_int64>(n * 1000));
+      sqlite3_bind_blob(done, 6, result.data(), static_cast<int>(result.size()),
+                        SQLITE_TRANSIENT);
+      if (n % 2 == 0) {
+        sqlite3_bind_int64(done, 7, 2000);
+      } else {
+        sqlite3_bind_null(done, 7);
+      }
+      ASSERT_EQ(sqlite3_step(done), SQLITE_DONE) << sqlite3_errmsg(db);
+      sqlite3_reset(done);
+    }
+    sqlite3_finalize(op);
+    sqlite3_finalize(done);
+    sqlite3_close(db);
+  }
+  Reopen();
+  using Map = std::map<std::uint64_t, std::uint64_t>;
+  JournalContents contents;
+  EXPECT_EQ(Loaded(&contents), (Map{{5, 4}, {6, 0}, {7, 5}}));
+  EXPECT_EQ(contents.last_sequence, 5u);
+  EXPECT_EQ(contents.last_operation_number, 7u);
+  // It stays upgraded, and goes on from there.
+  Complete({{6, 6}});
+  ASSERT_TRUE(journal_->Prune(5).ok());
+  Reopen();
+  EXPECT_EQ(Loaded(), (Map{{6, 6}}));
 }
 
 TEST_F(JournalTest, AJournalOfAnUnknownSchemaVersionIsRefused) {

@@ -501,6 +501,38 @@ TEST_F(OperationTableTest, ASubmissionALimitRefusesLeavesItsRequestIdFree) {
   EXPECT_EQ(done->completion->result, "later");
 }
 
+// A batch's operations are numbered consecutively, from one block taken
+// for the whole batch: batches submitted at the same time never interleave
+// their numbers (the journal relies on it to find an operation's batch).
+TEST_F(OperationTableTest, ABatchIsNumberedFromOneBlock) {
+  auto first = table_->Submit(Echo("a"));
+  ASSERT_TRUE(first.ok());
+  const std::uint64_t n = *OperationNumber(first->operation.id);
+  std::vector<SubmitSpec> batch = {Echo("b"), Echo("c"), Echo("d")};
+  batch[1].kind = "no-such-kind";
+  std::vector<StatusOr<SubmitResult>> answers = table_->SubmitBatch(batch);
+  ASSERT_TRUE(answers[0].ok() && answers[2].ok());
+  EXPECT_FALSE(answers[1].ok());
+  EXPECT_EQ(answers[0]->operation.id, OperationId(n + 1));
+  EXPECT_EQ(answers[2]->operation.id, OperationId(n + 2));
+  // The refused one's place at the end of the block stays unused; a retry
+  // answered with its first attempt takes no number at all.
+  SubmitSpec retried = Echo("e");
+  retried.request_id = "req-e";
+  auto e = table_->Submit(retried);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->operation.id, OperationId(n + 4));
+  auto again = table_->Submit(retried);
+  ASSERT_TRUE(again.ok() && again->deduplicated);
+  auto f = table_->Submit(Echo("f"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->operation.id, OperationId(n + 5));
+  for (const std::string& id : {answers[0]->operation.id, answers[2]->operation.id,
+                                e->operation.id, f->operation.id}) {
+    EXPECT_TRUE(table_->Wait("alice", id, milliseconds(test::kPatienceMs))->completion) << id;
+  }
+}
+
 // A submission MF refuses leaves nothing behind: no completion, no counts,
 // and its request id free for a later attempt.
 TEST_F(OperationTableTest, ASubmissionMfRefusesLeavesNothingBehind) {
