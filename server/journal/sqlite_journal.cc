@@ -230,9 +230,9 @@ class RowReader {
   }
   bool Get(CompletionRow* r) {
     std::uint64_t status, started = 0, took;
-    if (!Varint(&r->sequence) || !Varint(&r->number) || !Varint(&status) ||
-        status > 0xFFFFFFFFu || !String(&r->message) || !Varint(&r->bytes_transferred) ||
-        !String(&r->result) || !Time(&r->complete_time) || !Varint(&started) || started > 1) {
+    if (!Varint(&r->sequence) || !Varint(&r->number) || !Varint(&status) || status > 0xFFFFFFFFu ||
+        !String(&r->message) || !Varint(&r->bytes_transferred) || !String(&r->result) ||
+        !Time(&r->complete_time) || !Varint(&started) || started > 1) {
       return false;
     }
     r->status = static_cast<std::uint32_t>(status);
@@ -297,13 +297,15 @@ std::int64_t ToNanos(Clock::time_point t) {
 }
 
 Clock::time_point FromNanos(std::int64_t ns) {
-  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
+  return Clock::time_point(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 std::string_view Blob(sqlite3_stmt* stmt, int column) {
   const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, column));
-  return p == nullptr ? std::string_view()
-                      : std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
+  return p == nullptr
+             ? std::string_view()
+             : std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
 // Binds a blob without a copy: `s` must outlive the statement's step (the
@@ -375,9 +377,8 @@ constexpr std::size_t kMigratedPerRow = 256;
 
 StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& path, Sync sync) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "journal " + path + ": cannot open: " +
                           (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -407,7 +408,8 @@ Status SqliteJournal::CreateOrMigrate() {
     sql.replace(sql.find("%TABLES%"), 8, kTablesV2);
     if (Status s = ExecLocked(sql.c_str()); !s.ok()) {
       (void)ExecLocked("ROLLBACK");
-      return Status(StatusCode::kUnavailable, s.message() + " (upgrading it from schema version 1)");
+      return Status(StatusCode::kUnavailable,
+                    s.message() + " (upgrading it from schema version 1)");
     }
     *version = 2;
   }
@@ -657,9 +659,9 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   }
 
   // ... and their completions, but those retention forgot.
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT first_sequence, completions FROM completed ORDER BY first_sequence",
-                         -1, &raw, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(
+          db_, "SELECT first_sequence, completions FROM completed ORDER BY first_sequence", -1,
+          &raw, nullptr) != SQLITE_OK) {
     return ErrorLocked("reading");
   }
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
@@ -929,9 +931,9 @@ Status SqliteJournal::Prune(std::uint64_t sequence) {
     if (Status s = RemoveOperationsLocked(std::move(numbers)); !s.ok()) return s;
     // Rows wholly forgotten go; one that straddles `sequence` stays, and
     // `pruned_sequence` says what of it is forgotten.
-    if (sqlite3_prepare_v2(db_,
-                           "DELETE FROM completed WHERE first_sequence <= ?1 AND last_sequence <= ?1",
-                           -1, &raw, nullptr) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            db_, "DELETE FROM completed WHERE first_sequence <= ?1 AND last_sequence <= ?1", -1,
+            &raw, nullptr) != SQLITE_OK) {
       return ErrorLocked("pruning");
     }
     sqlite3_bind_int64(raw, 1, static_cast<sqlite3_int64>(sequence));

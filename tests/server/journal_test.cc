@@ -292,9 +292,9 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
                                  -1, &insert, nullptr),
               SQLITE_OK);
     // Within retention: nanoseconds since the Unix epoch, as the journal keeps times.
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 Clock::now().time_since_epoch())
-                                 .count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+            .count();
     // Operation 10 completed (sequence 8); operation 11 was never completed.
     for (int number : {10, 11}) {
       sqlite3_bind_int64(insert, 1, number);
@@ -535,8 +535,7 @@ TEST_F(SqliteJournalTest, ADamagedRowIsDataLoss) {
   auto loaded = journal_->Load();
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(loaded.status().message().find("accepted from number 1 is damaged"),
-            std::string::npos)
+  EXPECT_NE(loaded.status().message().find("accepted from number 1 is damaged"), std::string::npos)
       << loaded.status().message();
 }
 
@@ -566,18 +565,21 @@ TEST_F(SqliteJournalTest, AVersion2JournalIsUpgradedWithNothingLost) {
         << sqlite3_errmsg(db);
     sqlite3_stmt* op = nullptr;
     sqlite3_stmt* done = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO operations VALUES (?1, ?2, ?3, 5, 'echo', ?4, "
-                                     "?5, ?6, 1000)", -1, &op, nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO operations VALUES (?1, ?2, ?3, 5, 'echo', ?4, "
+                                 "?5, ?6, 1000)",
+                                 -1, &op, nullptr),
               SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO completions VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                     "?7, 3000)", -1, &done, nullptr),
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO completions VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                                 "?7, 3000)",
+                                 -1, &done, nullptr),
               SQLITE_OK);
     // Operations 5-7 (1-4 pruned); 5 and 7 completed, 6 not.
     for (std::uint64_t n : {5u, 6u, 7u}) {
       const std::string request = "req-" + std::to_string(n);
       const std::string client = n % 2 == 0 ? "alice" : "bob";
-      const std::string parameters =
-          EncodeParameters({{"data", Value(Bytes{std::to_string(n)})}});
+      const std::string parameters = EncodeParameters({{"data", Value(Bytes{std::to_string(n)})}});
       const std::string state = "state-" + std::to_string(n);
       sqlite3_bind_int64(op, 1, static_cast<sqlite3_int64>(n));
       sqlite3_bind_text(op, 2, request.c_str(), -1, SQLITE_TRANSIENT);
@@ -596,8 +598,7 @@ TEST_F(SqliteJournalTest, AVersion2JournalIsUpgradedWithNothingLost) {
       sqlite3_bind_int64(done, 3, 0x80000000LL + static_cast<sqlite3_int64>(n));
       sqlite3_bind_text(done, 4, message.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_int64(done, 5, static_cast<sqlite3_int64>(n * 1000));
-      sqlite3_bind_blob(done, 6, result.data(), static_cast<int>(result.size()),
-                        SQLITE_TRANSIENT);
+      sqlite3_bind_blob(done, 6, result.data(), static_cast<int>(result.size()), SQLITE_TRANSIENT);
       if (n % 2 == 0) {
         sqlite3_bind_int64(done, 7, 2000);
       } else {
