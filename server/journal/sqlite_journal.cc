@@ -802,10 +802,11 @@ StatusOr<bool> SqliteJournal::FindAcceptedLocked(std::uint64_t number, bool scan
   }
   sqlite3_stmt* const find = scan ? raw : find_accepted_;
   bool found = false;
-  int rc = SQLITE_DONE;
+  Status error = OkStatus();
   {
     Statement stmt(find);
     sqlite3_bind_int64(find, 1, static_cast<sqlite3_int64>(number));
+    int rc = SQLITE_DONE;
     while (!found && (rc = sqlite3_step(find)) == SQLITE_ROW) {
       batch->first = static_cast<std::uint64_t>(sqlite3_column_int64(find, 0));
       batch->last = static_cast<std::uint64_t>(sqlite3_column_int64(find, 1));
@@ -817,13 +818,10 @@ StatusOr<bool> SqliteJournal::FindAcceptedLocked(std::uint64_t number, bool scan
       OperationRow r;
       while (!found && in.Get(&r)) found = r.number == number;
     }
-    if (!found && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-      Status error = ErrorLocked("reading");
-      if (scan) sqlite3_finalize(raw);
-      return error;
-    }
+    if (!found && rc != SQLITE_DONE && rc != SQLITE_ROW) error = ErrorLocked("reading");
   }
-  if (scan) sqlite3_finalize(raw);
+  if (scan) sqlite3_finalize(raw);  // after the Statement has reset it
+  if (!error.ok()) return error;
   return found;
 }
 
