@@ -182,12 +182,17 @@ class Args {
     if (i >= positional_.size()) throw UsageError{std::string("missing ") + what};
     return positional_[i];
   }
-  // Every flag given must be one of `known`.
-  void Check(const std::vector<std::string>& known) const {
+  // Every flag given must be one of `known`, and there must be at most
+  // `positionals` arguments besides (one more is a mistake, such as a
+  // parameter given without --param, never something to ignore).
+  void Check(const std::vector<std::string>& known, std::size_t positionals = 0) const {
     for (const auto& [name, value] : flags_) {
       if (std::find(known.begin(), known.end(), name) == known.end()) {
         throw UsageError{"--" + name + ": not an option of this command"};
       }
+    }
+    if (positional_.size() > positionals) {
+      throw UsageError{"unexpected argument \"" + positional_[positionals] + "\""};
     }
   }
 
@@ -375,7 +380,7 @@ class Cli {
     }
     if (sub == "create") {
       Args args(options_.args, 2, {});
-      args.Check({"target", "name", "label"});
+      args.Check({"target", "name", "label"}, 1);
       v1::CreateQueueRequest r;
       const std::string type = args.Positional(0, "queue type (standard, multithreaded, serial)");
       if (type == "standard") {
@@ -395,7 +400,7 @@ class Cli {
     }
     if (sub == "get" || sub == "lock" || sub == "unlock") {
       Args args(options_.args, 2, {});
-      args.Check({});
+      args.Check({}, 1);
       const std::uint32_t id = ParseQueueId(args.Positional(0, "queue id"));
       v1::Queue q;
       if (sub == "get") {
@@ -416,7 +421,7 @@ class Cli {
     }
     if (sub == "delete") {
       Args args(options_.args, 2, {"cancel-pending"});
-      args.Check({"cancel-pending"});
+      args.Check({"cancel-pending"}, 1);
       v1::DeleteQueueRequest r;
       r.set_queue_id(ParseQueueId(args.Positional(0, "queue id")));
       r.set_cancel_pending(args.Has("cancel-pending"));
@@ -552,7 +557,7 @@ class Cli {
   int SubmitCommand() {
     Args args(options_.args, 1, {"wait"});
     args.Check({"queue", "param", "priority", "delay", "wait-event", "signal-event", "request-id",
-                "state", "deadline", "wait"});
+                "state", "deadline", "wait"}, 1);
     v1::SubmitRequest r;
     r.set_kind(args.Positional(0, "kind (see mfwq kinds)"));
     r.set_queue_id(args.Get("queue") ? ParseQueueId(*args.Get("queue")) : 5);
@@ -582,7 +587,7 @@ class Cli {
   int Ops(const std::string& sub) {
     if (sub == "get" || sub == "cancel") {
       Args args(options_.args, 2, {});
-      args.Check({});
+      args.Check({}, 1);
       const std::string id = args.Positional(0, "operation id");
       if (sub == "get") {
         v1::GetOperationRequest r;
@@ -602,7 +607,7 @@ class Cli {
     }
     if (sub == "wait") {
       Args args(options_.args, 2, {});
-      args.Check({"timeout"});
+      args.Check({"timeout"}, 1);
       std::optional<google::protobuf::Duration> timeout;
       if (auto t = args.Get("timeout")) timeout = ParseDuration(*t, "--timeout");
       return WaitFor(args.Positional(0, "operation id"), timeout);
@@ -696,7 +701,7 @@ class Cli {
   int Events(const std::string& sub) {
     if (sub == "create") {
       Args args(options_.args, 2, {"manual-reset", "set"});
-      args.Check({"manual-reset", "set"});
+      args.Check({"manual-reset", "set"}, 1);
       v1::CreateEventRequest r;
       r.set_name(args.Positional(0, "event name"));
       r.set_manual_reset(args.Has("manual-reset"));
@@ -706,7 +711,7 @@ class Cli {
     }
     if (sub == "set" || sub == "reset") {
       Args args(options_.args, 2, {});
-      args.Check({});
+      args.Check({}, 1);
       if (sub == "set") {
         v1::SetEventRequest r;
         r.set_name(args.Positional(0, "event name"));
@@ -720,7 +725,7 @@ class Cli {
     }
     if (sub == "delete") {
       Args args(options_.args, 2, {});
-      args.Check({});
+      args.Check({}, 1);
       v1::DeleteEventRequest r;
       r.set_name(args.Positional(0, "event name"));
       auto d = Must(client_->DeleteEvent(r));

@@ -122,6 +122,11 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
   EXPECT_EQ(typed.exit_code, 2) << typed.out;
   EXPECT_NE(typed.out.find("--param duration: expected a duration"), std::string::npos) << typed.out;
 
+  // A parameter without --param is not silently dropped.
+  Result stray = Mfwq("submit echo data=x");
+  EXPECT_EQ(stray.exit_code, 2) << stray.out;
+  EXPECT_NE(stray.out.find("unexpected argument \"data=x\""), std::string::npos) << stray.out;
+
   Result unknown = Mfwq("frobnicate");
   EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
   EXPECT_NE(unknown.out.find("unknown command \"frobnicate\""), std::string::npos) << unknown.out;
