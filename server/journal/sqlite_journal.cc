@@ -430,81 +430,71 @@ Status SqliteJournal::CreateOrMigrate() {
   return ExecLocked(kTables);
 }
 
+template <typename Row, typename Read>
+Status SqliteJournal::CopyIntoRowsLocked(const char* select, const char* insert, Read read) {
+  sqlite3_stmt* from = nullptr;
+  sqlite3_stmt* to = nullptr;
+  Status status = OkStatus();
+  if (sqlite3_prepare_v2(db_, select, -1, &from, nullptr) != SQLITE_OK ||
+      sqlite3_prepare_v2(db_, insert, -1, &to, nullptr) != SQLITE_OK) {
+    status = ErrorLocked("preparing");
+  } else {
+    RowInserter rows(to, kMigratedPerRow);
+    int rc;
+    while ((rc = sqlite3_step(from)) == SQLITE_ROW) {
+      Row r;
+      read(from, r);
+      if (!rows.Add(r)) break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      status = ErrorLocked("reading");
+    } else if (rc == SQLITE_ROW || !rows.Flush()) {
+      status = ErrorLocked("writing");
+    }
+  }
+  sqlite3_finalize(from);
+  sqlite3_finalize(to);
+  return status;
+}
+
 Status SqliteJournal::MigrateFrom2() {
   if (Status s = ExecLocked("BEGIN"); !s.ok()) return s;
   if (Status s = ExecLocked(kTables); !s.ok()) return s;
-  sqlite3_stmt* read = nullptr;
-  sqlite3_stmt* write = nullptr;
-  const auto fail = [&](const std::string& what) {
-    Status error = ErrorLocked(what);
-    sqlite3_finalize(read);
-    sqlite3_finalize(write);
-    return error;
-  };
   // The operations, in groups of consecutive numbers ...
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT number, request_id, client, queue, kind, parameters, priority, "
-                         "state, submit_time FROM operations ORDER BY number",
-                         -1, &read, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_,
-                         "INSERT INTO accepted (first_number, last_number, operations) "
-                         "VALUES (?1, ?2, ?3)",
-                         -1, &write, nullptr) != SQLITE_OK) {
-    return fail("preparing");
-  }
-  {
-    RowInserter rows(write, kMigratedPerRow);
-    int rc;
-    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-      OperationRow r;
-      r.number = static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
-      r.request_id = Blob(read, 1);
-      r.client = Blob(read, 2);
-      r.queue = static_cast<std::uint64_t>(sqlite3_column_int64(read, 3));
-      r.kind = Blob(read, 4);
-      r.parameters = Blob(read, 5);
-      r.priority = sqlite3_column_int64(read, 6);
-      r.state = Blob(read, 7);
-      r.submit_time = sqlite3_column_int64(read, 8);
-      if (!rows.Add(r)) return fail("writing operations");
-    }
-    if (rc != SQLITE_DONE) return fail("reading operations");
-    if (!rows.Flush()) return fail("writing operations");
-  }
-  sqlite3_finalize(read);
-  sqlite3_finalize(write);
-  read = write = nullptr;
+  Status s = CopyIntoRowsLocked<OperationRow>(
+      "SELECT number, request_id, client, queue, kind, parameters, priority, state, submit_time "
+      "FROM operations ORDER BY number",
+      "INSERT INTO accepted (first_number, last_number, operations) VALUES (?1, ?2, ?3)",
+      [](sqlite3_stmt* from, OperationRow& r) {
+        r.number = static_cast<std::uint64_t>(sqlite3_column_int64(from, 0));
+        r.request_id = Blob(from, 1);
+        r.client = Blob(from, 2);
+        r.queue = static_cast<std::uint64_t>(sqlite3_column_int64(from, 3));
+        r.kind = Blob(from, 4);
+        r.parameters = Blob(from, 5);
+        r.priority = sqlite3_column_int64(from, 6);
+        r.state = Blob(from, 7);
+        r.submit_time = sqlite3_column_int64(from, 8);
+      });
+  if (!s.ok()) return s;
   // ... and the completions, in groups of consecutive sequences.
-  if (sqlite3_prepare_v2(db_,
-                         "SELECT sequence, number, status, message, bytes_transferred, result, "
-                         "start_time, complete_time FROM completions ORDER BY sequence",
-                         -1, &read, nullptr) != SQLITE_OK ||
-      sqlite3_prepare_v2(db_,
-                         "INSERT INTO completed (first_sequence, last_sequence, completions) "
-                         "VALUES (?1, ?2, ?3)",
-                         -1, &write, nullptr) != SQLITE_OK) {
-    return fail("preparing");
-  }
-  {
-    RowInserter rows(write, kMigratedPerRow);
-    int rc;
-    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-      CompletionRow r;
-      r.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
-      r.number = static_cast<std::uint64_t>(sqlite3_column_int64(read, 1));
-      r.status = static_cast<std::uint32_t>(sqlite3_column_int64(read, 2));
-      r.message = Blob(read, 3);
-      r.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(read, 4));
-      r.result = Blob(read, 5);
-      if (sqlite3_column_type(read, 6) != SQLITE_NULL) r.start_time = sqlite3_column_int64(read, 6);
-      r.complete_time = sqlite3_column_int64(read, 7);
-      if (!rows.Add(r)) return fail("writing completions");
-    }
-    if (rc != SQLITE_DONE) return fail("reading completions");
-    if (!rows.Flush()) return fail("writing completions");
-  }
-  sqlite3_finalize(read);
-  sqlite3_finalize(write);
+  s = CopyIntoRowsLocked<CompletionRow>(
+      "SELECT sequence, number, status, message, bytes_transferred, result, start_time, "
+      "complete_time FROM completions ORDER BY sequence",
+      "INSERT INTO completed (first_sequence, last_sequence, completions) VALUES (?1, ?2, ?3)",
+      [](sqlite3_stmt* from, CompletionRow& r) {
+        r.sequence = static_cast<std::uint64_t>(sqlite3_column_int64(from, 0));
+        r.number = static_cast<std::uint64_t>(sqlite3_column_int64(from, 1));
+        r.status = static_cast<std::uint32_t>(sqlite3_column_int64(from, 2));
+        r.message = Blob(from, 3);
+        r.bytes_transferred = static_cast<std::uint64_t>(sqlite3_column_int64(from, 4));
+        r.result = Blob(from, 5);
+        if (sqlite3_column_type(from, 6) != SQLITE_NULL) {
+          r.start_time = sqlite3_column_int64(from, 6);
+        }
+        r.complete_time = sqlite3_column_int64(from, 7);
+      });
+  if (!s.ok()) return s;
   return ExecLocked(
       "DROP TABLE operations; DROP TABLE completions;"
       "UPDATE meta SET value = 3 WHERE key = 'schema_version'; COMMIT;");

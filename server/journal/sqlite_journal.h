@@ -74,6 +74,11 @@ class SqliteJournal final : public Journal {
   // REQUIRES: not yet shared.
   Status CreateOrMigrate();
   Status MigrateFrom2();
+  // Copies what `select` reads into rows of `insert` (in groups), `read`
+  // making a record of each row selected. REQUIRES: not yet shared, in a
+  // transaction.
+  template <typename Row, typename Read>
+  Status CopyIntoRowsLocked(const char* select, const char* insert, Read read);
   // Runs `write` in one transaction: committed if it returns OK, rolled
   // back otherwise. REQUIRES: mu_ held.
   template <typename Write>
@@ -93,7 +98,7 @@ class SqliteJournal final : public Journal {
 
   const std::string path_;
   std::mutex mu_;
-  sqlite3* db_;  // guarded by mu_
+  sqlite3* db_;                               // guarded by mu_
   sqlite3_stmt* insert_accepted_ = nullptr;   // guarded by mu_
   sqlite3_stmt* insert_completed_ = nullptr;  // guarded by mu_
   sqlite3_stmt* find_accepted_ = nullptr;     // guarded by mu_
