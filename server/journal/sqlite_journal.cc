@@ -114,6 +114,8 @@ struct OperationRow {
   std::int64_t priority = 0;
   std::string_view state;
   std::int64_t submit_time = 0;
+  // What a damaged row of these is called, before its key.
+  static constexpr const char* kRowName = "the operations accepted from number ";
 };
 
 struct CompletionRow {
@@ -124,6 +126,7 @@ struct CompletionRow {
   std::string_view result;
   std::int64_t complete_time = 0;
   std::optional<std::int64_t> start_time;
+  static constexpr const char* kRowName = "the completions from sequence ";
 };
 
 // A row is closed at this size and the batch goes on in another: a batch
@@ -528,6 +531,36 @@ Status SqliteJournal::DamagedLocked(const std::string& what) const {
   return Status(StatusCode::kDataLoss, "journal " + path_ + ": " + what + " is damaged");
 }
 
+template <typename Row>
+Status SqliteJournal::DamagedRowLocked(std::uint64_t key) const {
+  return DamagedLocked(Row::kRowName + std::to_string(key));
+}
+
+template <typename Row, typename Visit>
+Status SqliteJournal::ReadRowsLocked(const char* select, std::uint64_t bound, Visit visit) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, select, -1, &stmt, nullptr) != SQLITE_OK) {
+    return ErrorLocked("reading");
+  }
+  if (sqlite3_bind_parameter_count(stmt) > 0) {
+    sqlite3_bind_int64(stmt, 1, static_cast<sqlite3_int64>(bound));
+  }
+  const int blob = sqlite3_column_count(stmt) - 1;
+  Status status = OkStatus();
+  int rc = SQLITE_DONE;
+  while (status.ok() && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const auto key = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 0));
+    RowReader in(Blob(stmt, blob));
+    while (status.ok() && !in.done()) {
+      Row r;
+      status = in.Get(&r) ? visit(r, key, stmt) : DamagedRowLocked<Row>(key);
+    }
+  }
+  if (status.ok() && rc != SQLITE_DONE) status = ErrorLocked("reading");
+  sqlite3_finalize(stmt);
+  return status;
+}
+
 Status SqliteJournal::ExecLocked(const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
@@ -603,37 +636,27 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   const auto pruned_sequence = static_cast<std::uint64_t>(*pruned);
 
   // The operations ...
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT first_number, operations FROM accepted ORDER BY first_number",
-                         -1, &raw, nullptr) != SQLITE_OK) {
-    return ErrorLocked("reading");
-  }
-  int rc;
-  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    RowReader in(Blob(raw, 1));
-    while (!in.done()) {
-      OperationRow r;
-      JournaledOperation op;
-      OperationView& v = op.view;
-      if (!in.Get(&r) || !DecodeParameters(r.parameters, &v.parameters)) {
-        const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
-        sqlite3_finalize(raw);
-        return DamagedLocked("the operations accepted from number " + row);
-      }
-      v.id = OperationId(r.number);
-      v.request_id = r.request_id;
-      v.client = r.client;
-      v.queue = static_cast<DWORD>(r.queue);
-      v.kind = r.kind;
-      v.priority = static_cast<LONG>(r.priority);
-      v.submit_time = FromNanos(r.submit_time);
-      op.state = r.state;
-      contents.last_operation_number = std::max(contents.last_operation_number, r.number);
-      contents.operations.push_back(std::move(op));
-    }
-  }
-  sqlite3_finalize(raw);
-  if (rc != SQLITE_DONE) return ErrorLocked("reading");
+  Status read = ReadRowsLocked<OperationRow>(
+      "SELECT first_number, operations FROM accepted ORDER BY first_number", 0,
+      [&](const OperationRow& r, std::uint64_t key, sqlite3_stmt*) -> Status {
+        JournaledOperation op;
+        OperationView& v = op.view;
+        if (!DecodeParameters(r.parameters, &v.parameters)) {
+          return DamagedRowLocked<OperationRow>(key);
+        }
+        v.id = OperationId(r.number);
+        v.request_id = r.request_id;
+        v.client = r.client;
+        v.queue = static_cast<DWORD>(r.queue);
+        v.kind = r.kind;
+        v.priority = static_cast<LONG>(r.priority);
+        v.submit_time = FromNanos(r.submit_time);
+        op.state = r.state;
+        contents.last_operation_number = std::max(contents.last_operation_number, r.number);
+        contents.operations.push_back(std::move(op));
+        return OkStatus();
+      });
+  if (!read.ok()) return read;
   // (Batches accepted at the same time may interleave their numbers.)
   std::sort(contents.operations.begin(), contents.operations.end(),
             [](const JournaledOperation& a, const JournaledOperation& b) {
@@ -649,53 +672,41 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   }
 
   // ... and their completions, but those retention forgot.
-  if (sqlite3_prepare_v2(
-          db_, "SELECT first_sequence, completions FROM completed ORDER BY first_sequence", -1,
-          &raw, nullptr) != SQLITE_OK) {
-    return ErrorLocked("reading");
-  }
-  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    RowReader in(Blob(raw, 1));
-    while (!in.done()) {
-      CompletionRow r;
-      if (!in.Get(&r)) {
-        const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
-        sqlite3_finalize(raw);
-        return DamagedLocked("the completions from sequence " + row);
-      }
-      contents.last_sequence = std::max(contents.last_sequence, r.sequence);
-      if (r.sequence <= pruned_sequence) continue;
-      auto at = index.find(r.number);
-      if (at == index.end() || contents.operations[at->second].view.completion) {
-        sqlite3_finalize(raw);
-        return Status(StatusCode::kDataLoss,
-                      "journal " + path_ + ": completion " + std::to_string(r.sequence) + " of " +
-                          OperationId(r.number) +
-                          (at == index.end() ? ", which it does not hold" : ", completed already"));
-      }
-      JournaledOperation& op = contents.operations[at->second];
-      OperationView& v = op.view;
-      CompletionRecord c;
-      c.sequence = r.sequence;
-      c.operation_id = v.id;
-      c.request_id = v.request_id;
-      c.client = v.client;
-      c.queue = v.queue;
-      c.kind = v.kind;
-      c.status = static_cast<HRESULT>(r.status);
-      c.message = r.message;
-      c.bytes_transferred = r.bytes_transferred;
-      c.result = r.result;
-      c.state = op.state;
-      c.submit_time = v.submit_time;
-      if (r.start_time) c.start_time = FromNanos(*r.start_time);
-      c.complete_time = FromNanos(r.complete_time);
-      v.state = OperationState::kCompleted;
-      v.completion = std::make_shared<const CompletionRecord>(std::move(c));
-    }
-  }
-  sqlite3_finalize(raw);
-  if (rc != SQLITE_DONE) return ErrorLocked("reading");
+  read = ReadRowsLocked<CompletionRow>(
+      "SELECT first_sequence, completions FROM completed ORDER BY first_sequence", 0,
+      [&](const CompletionRow& r, std::uint64_t, sqlite3_stmt*) -> Status {
+        contents.last_sequence = std::max(contents.last_sequence, r.sequence);
+        if (r.sequence <= pruned_sequence) return OkStatus();
+        auto at = index.find(r.number);
+        if (at == index.end() || contents.operations[at->second].view.completion) {
+          return Status(
+              StatusCode::kDataLoss,
+              "journal " + path_ + ": completion " + std::to_string(r.sequence) + " of " +
+                  OperationId(r.number) +
+                  (at == index.end() ? ", which it does not hold" : ", completed already"));
+        }
+        JournaledOperation& op = contents.operations[at->second];
+        OperationView& v = op.view;
+        CompletionRecord c;
+        c.sequence = r.sequence;
+        c.operation_id = v.id;
+        c.request_id = v.request_id;
+        c.client = v.client;
+        c.queue = v.queue;
+        c.kind = v.kind;
+        c.status = static_cast<HRESULT>(r.status);
+        c.message = r.message;
+        c.bytes_transferred = r.bytes_transferred;
+        c.result = r.result;
+        c.state = op.state;
+        c.submit_time = v.submit_time;
+        if (r.start_time) c.start_time = FromNanos(*r.start_time);
+        c.complete_time = FromNanos(r.complete_time);
+        v.state = OperationState::kCompleted;
+        v.completion = std::make_shared<const CompletionRecord>(std::move(c));
+        return OkStatus();
+      });
+  if (!read.ok()) return read;
   return contents;
 }
 
@@ -863,9 +874,7 @@ Status SqliteJournal::RewriteWithoutLocked(const AcceptedBatch& batch,
   RowReader in(batch.operations);
   while (!in.done()) {
     OperationRow r;
-    if (!in.Get(&r)) {
-      return DamagedLocked("the operations accepted from number " + std::to_string(batch.first));
-    }
+    if (!in.Get(&r)) return DamagedRowLocked<OperationRow>(batch.first);
     auto at = std::lower_bound(numbers.begin(), numbers.end(), r.number);
     if (at != numbers.end() && *at == r.number) {
       held[static_cast<std::size_t>(at - numbers.begin())] = true;
@@ -892,40 +901,26 @@ Status SqliteJournal::Prune(std::uint64_t sequence) {
     // The operations whose completions go, from the rows that hold them.
     std::vector<std::uint64_t> numbers;
     std::uint64_t last = 0;
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_,
-                           "SELECT first_sequence, last_sequence, completions FROM completed "
-                           "WHERE first_sequence <= ?1 ORDER BY first_sequence",
-                           -1, &raw, nullptr) != SQLITE_OK) {
-      return ErrorLocked("reading");
-    }
-    sqlite3_bind_int64(raw, 1, static_cast<sqlite3_int64>(sequence));
-    int rc;
-    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-      last = std::max(last, static_cast<std::uint64_t>(sqlite3_column_int64(raw, 1)));
-      RowReader in(Blob(raw, 2));
-      while (!in.done()) {
-        CompletionRow r;
-        if (!in.Get(&r)) {
-          const std::string row = std::to_string(sqlite3_column_int64(raw, 0));
-          sqlite3_finalize(raw);
-          return DamagedLocked("the completions from sequence " + row);
-        }
-        if (r.sequence > previous && r.sequence <= sequence) numbers.push_back(r.number);
-      }
-    }
-    sqlite3_finalize(raw);
-    if (rc != SQLITE_DONE) return ErrorLocked("reading");
+    Status read = ReadRowsLocked<CompletionRow>(
+        "SELECT first_sequence, last_sequence, completions FROM completed "
+        "WHERE first_sequence <= ?1 ORDER BY first_sequence",
+        sequence, [&](const CompletionRow& r, std::uint64_t, sqlite3_stmt* row) {
+          last = std::max(last, static_cast<std::uint64_t>(sqlite3_column_int64(row, 1)));
+          if (r.sequence > previous && r.sequence <= sequence) numbers.push_back(r.number);
+          return OkStatus();
+        });
+    if (!read.ok()) return read;
     if (Status s = RemoveOperationsLocked(std::move(numbers)); !s.ok()) return s;
     // Rows wholly forgotten go; one that straddles `sequence` stays, and
     // `pruned_sequence` says what of it is forgotten.
+    sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(
             db_, "DELETE FROM completed WHERE first_sequence <= ?1 AND last_sequence <= ?1", -1,
             &raw, nullptr) != SQLITE_OK) {
       return ErrorLocked("pruning");
     }
     sqlite3_bind_int64(raw, 1, static_cast<sqlite3_int64>(sequence));
-    rc = sqlite3_step(raw);
+    const int rc = sqlite3_step(raw);
     sqlite3_finalize(raw);
     if (rc != SQLITE_DONE) return ErrorLocked("pruning");
     // Numbering carries on after what goes.

@@ -65,6 +65,15 @@ class SqliteJournal final : public Journal {
   Status ErrorLocked(const std::string& what);
   // DATA_LOSS: `what` cannot be read back.
   Status DamagedLocked(const std::string& what) const;
+  // DATA_LOSS: the row of `Row`s with this key cannot be read back.
+  template <typename Row>
+  Status DamagedRowLocked(std::uint64_t key) const;
+  // Decodes every row `select` reads (its first column the row's key, its
+  // last the blob; `bound` binds ?1 if it has one) and calls
+  // `visit(record, key, statement)` for each record, stopping at the first
+  // error. REQUIRES: mu_ held (or not yet shared).
+  template <typename Row, typename Visit>
+  Status ReadRowsLocked(const char* select, std::uint64_t bound, Visit visit);
   // A value in the meta table (0 if absent), and raising one to at least
   // `value`. REQUIRES: mu_ held (or not yet shared).
   StatusOr<std::int64_t> MetaLocked(const char* key);
