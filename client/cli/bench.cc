@@ -2,21 +2,30 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
-#include "mfwq/client/session.h"
 #include "cli/bench_echo.grpc.pb.h"
+#include "mfwq/client/session.h"
 
 namespace mfwq::cli {
 namespace {
@@ -26,7 +35,12 @@ namespace bench = ::mfwq::bench::v1;
 using Clock = std::chrono::steady_clock;
 using mfwq::client::Client;
 
-// --- The baseline: a bare echo server in this process ------------------------
+// --- The baseline: a bare echo server, in a process of its own ---------------
+//
+// Not in this one: a gRPC server's threads poll the process's sockets, the
+// session's among them, and would hand each of its messages to the reader
+// a thread later than an SDK user's program does. In its own process, it is
+// also where the mfwq server is: the other end of a loopback connection.
 
 // Reads and writes at once: each message is queued as it arrives and
 // written back in order, with reads going on while writes are in flight.
@@ -101,6 +115,73 @@ class EchoService final : public bench::Echo::CallbackService {
   }
 };
 
+extern "C" char** environ;
+
+// `mfwq bench-baseline`, started by `mfwq bench` and stopped by closing its
+// standard input.
+class BaselineProcess {
+ public:
+  ~BaselineProcess() { (void)Stop(); }
+
+  // Starts it and reads the address it listens on; an error says why not.
+  std::string Start() {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0) return Errno("a pipe");
+    if (pipe2(out, O_CLOEXEC) != 0) {
+      ::close(in[0]);
+      ::close(in[1]);
+      return Errno("a pipe");
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    char* argv[] = {const_cast<char*>("mfwq"), const_cast<char*>("bench-baseline"), nullptr};
+    const int spawned = posix_spawn(&pid_, "/proc/self/exe", &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (spawned != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      pid_ = -1;
+      errno = spawned;
+      return Errno("mfwq bench-baseline");
+    }
+    stdin_ = in[1];
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    ::close(out[0]);
+    if (line.empty()) {
+      const int status = Stop();
+      return "mfwq bench-baseline ended before it listened (status " + std::to_string(status) + ")";
+    }
+    address_ = line;
+    return "";
+  }
+  const std::string& address() const { return address_; }
+
+  // Closes its input, on which it ends, and waits for it. Its exit status.
+  int Stop() {
+    if (stdin_ >= 0) ::close(std::exchange(stdin_, -1));
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  static std::string Errno(const char* what) {
+    return std::string("cannot start ") + what + ": " + std::strerror(errno);
+  }
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  std::string address_;
+};
+
 // --- Measuring ---------------------------------------------------------------
 
 struct Latencies {
@@ -111,8 +192,8 @@ struct Latencies {
   double Percentile(double p) {
     if (micros.empty()) return 0;
     std::sort(micros.begin(), micros.end());
-    const std::size_t i =
-        std::min(micros.size() - 1, static_cast<std::size_t>(p * static_cast<double>(micros.size())));
+    const std::size_t i = std::min(
+        micros.size() - 1, static_cast<std::size_t>(p * static_cast<double>(micros.size())));
     return micros[i];
   }
 };
@@ -275,13 +356,13 @@ void UnaryRun(Client& client, const BenchOptions& o, Figure& f) {
       for (std::size_t i = next++; i < o.ops; i = next++) {
         window->Acquire();
         sent[i] = Clock::now();
-        client.SubmitThen(request, [&sent, &took, countdown, window, i](
-                                       absl::StatusOr<v1::Completion> c) {
-          took[i] = Clock::now() - sent[i];
-          window->Release();
-          std::string why = Outcome(c);
-          countdown->Done(why.empty(), std::move(why));
-        });
+        client.SubmitThen(request,
+                          [&sent, &took, countdown, window, i](absl::StatusOr<v1::Completion> c) {
+                            took[i] = Clock::now() - sent[i];
+                            window->Release();
+                            std::string why = Outcome(c);
+                            countdown->Done(why.empty(), std::move(why));
+                          });
       }
     });
   }
@@ -325,6 +406,16 @@ void OneAtATime(const BenchOptions& o, const char* what, Submitter submit_and_wa
   }
 }
 
+// Whether `channel` connects by `deadline`; false at its first failure.
+bool Connected(grpc::Channel& channel, std::chrono::system_clock::time_point deadline) {
+  for (;;) {
+    const grpc_connectivity_state state = channel.GetState(true);
+    if (state == GRPC_CHANNEL_READY) return true;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (!channel.WaitForStateChange(state, deadline)) return false;
+  }
+}
+
 }  // namespace
 
 int RunBench(Client& client, const std::string& server, const BenchOptions& o, bool json) {
@@ -335,28 +426,33 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     return 3;
   }
 
-  EchoService service;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  builder.SetMaxReceiveMessageSize(64 << 20);
-  std::unique_ptr<grpc::Server> bare = builder.BuildAndStart();
-  if (!bare || port == 0) {
-    std::fprintf(stderr, "mfwq bench: cannot start the baseline echo server on 127.0.0.1\n");
+  BaselineProcess baseline;
+  std::string baseline_address = o.baseline;
+  if (baseline_address.empty()) {
+    if (std::string why = baseline.Start(); !why.empty()) {
+      std::fprintf(stderr, "mfwq bench: %s\n", why.c_str());
+      return 3;
+    }
+    baseline_address = baseline.address();
+  }
+  auto channel = grpc::CreateChannel(baseline_address, grpc::InsecureChannelCredentials());
+  if (!Connected(*channel, std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "mfwq bench: cannot reach the baseline echo server at %s\n",
+                 baseline_address.c_str());
     return 3;
   }
-  auto channel = grpc::CreateChannel(std::string("127.0.0.1:") + std::to_string(port),
-                                     grpc::InsecureChannelCredentials());
   auto stub = bench::Echo::NewStub(channel);
 
   Figure bare_stream, session, unary, ping, session_one, unary_one;
   auto session_for_latency = client.OpenSession();
   const v1::SubmitRequest request = EchoRequest(o);
   if (!json) {
-    std::printf("mfwq bench: %zu echo operations of %zu bytes per run, %zu rounds; server %s;\n"
-                "baseline: a bare gRPC echo server in this process on 127.0.0.1:%d\n",
-                o.ops, o.size, o.rounds, server.c_str(), port);
+    std::printf(
+        "mfwq bench: %zu echo operations of %zu bytes per run, %zu rounds; server %s;\n"
+        "baseline: a bare gRPC echo server%s at %s\n",
+        o.ops, o.size, o.rounds, server.c_str(),
+        o.baseline.empty() ? " (mfwq bench-baseline, a process of its own)" : "",
+        baseline_address.c_str());
     std::fflush(stdout);
   }
   for (std::size_t r = 0; r < o.rounds; ++r) {
@@ -364,9 +460,10 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     SessionRun(client, o, session);
     UnaryRun(client, o, unary);
     PingPong(*stub, o, ping);
-    OneAtATime(o, "session", [&] { return session_for_latency->SubmitAsync(request).get(); },
-               session_one);
-    OneAtATime(o, "unary submit", [&] { return client.SubmitAsync(request).get(); }, unary_one);
+    OneAtATime(
+        o, "session", [&] { return session_for_latency->SubmitAsync(request).get(); }, session_one);
+    OneAtATime(
+        o, "unary submit", [&] { return client.SubmitAsync(request).get(); }, unary_one);
     for (Figure* f : {&bare_stream, &session, &unary, &ping, &session_one, &unary_one}) {
       if (!f->error.empty()) {
         std::fprintf(stderr, "mfwq bench: %s\n", f->error.c_str());
@@ -375,7 +472,10 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     }
   }
   (void)session_for_latency->Close();
-  bare->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  if (const int status = baseline.Stop(); o.baseline.empty() && status != 0) {
+    std::fprintf(stderr, "mfwq bench: the baseline echo server ended with status %d\n", status);
+    return 3;
+  }
 
   const double bare_rate = bare_stream.MedianRate();
   const double session_rate = session.MedianRate();
@@ -399,17 +499,20 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
         o.ops, o.size, o.batch, o.window, o.rounds, bare_rate, session_rate, unary_rate,
         session.latency.Percentile(0.5), session.latency.Percentile(0.99),
         unary.latency.Percentile(0.5), unary.latency.Percentile(0.99), ping_p50,
-        ping.latency.Percentile(0.99), session_p50, session_one.latency.Percentile(0.99),
-        unary_p50, unary_one.latency.Percentile(0.99), throughput_ratio, latency_ratio,
-        unary_rate / bare_rate, unary_p50 / ping_p50);
+        ping.latency.Percentile(0.99), session_p50, session_one.latency.Percentile(0.99), unary_p50,
+        unary_one.latency.Percentile(0.99), throughput_ratio, latency_ratio, unary_rate / bare_rate,
+        unary_p50 / ping_p50);
     return 0;
   }
-  std::printf("\nthroughput (median of rounds)          per second   p50 ms   p99 ms   vs bare stream\n");
+  std::printf(
+      "\nthroughput (median of rounds)          per second   p50 ms   p99 ms   vs bare stream\n");
   std::printf("  bare gRPC echo stream (messages)     %10.0f %8.2f %8.2f\n", bare_rate,
-              bare_stream.latency.Percentile(0.5) / 1000, bare_stream.latency.Percentile(0.99) / 1000);
-  std::printf("  mfwq session, batches of <= %-5zu    %10.0f %8.2f %8.2f   %.2fx (target >= 1.0x)\n",
-              o.batch, session_rate, session.latency.Percentile(0.5) / 1000,
-              session.latency.Percentile(0.99) / 1000, throughput_ratio);
+              bare_stream.latency.Percentile(0.5) / 1000,
+              bare_stream.latency.Percentile(0.99) / 1000);
+  std::printf(
+      "  mfwq session, batches of <= %-5zu    %10.0f %8.2f %8.2f   %.2fx (target >= 1.0x)\n",
+      o.batch, session_rate, session.latency.Percentile(0.5) / 1000,
+      session.latency.Percentile(0.99) / 1000, throughput_ratio);
   std::printf("  mfwq unary submits (%zu threads)      %10.0f %8.2f %8.2f   %.2fx\n",
               o.unary_threads, unary_rate, unary.latency.Percentile(0.5) / 1000,
               unary.latency.Percentile(0.99) / 1000, unary_rate / bare_rate);
@@ -420,7 +523,33 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
               session_p50, session_one.latency.Percentile(0.99), latency_ratio);
   std::printf("  mfwq unary submit -> completion      %8.0f %8.0f   %.2fx\n", unary_p50,
               unary_one.latency.Percentile(0.99), unary_p50 / ping_p50);
-  std::printf("\nlatency under load is submit -> completion of each operation during the throughput runs\n");
+  std::printf(
+      "\nlatency under load is submit -> completion of each operation during the throughput "
+      "runs\n");
+  return 0;
+}
+
+int RunBenchBaseline(const std::string& listen) {
+  EchoService service;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  std::unique_ptr<grpc::Server> bare = builder.BuildAndStart();
+  if (!bare || port == 0) {
+    std::fprintf(stderr, "mfwq bench-baseline: cannot listen on %s\n", listen.c_str());
+    return 3;
+  }
+  // The address, for `mfwq bench` (or whoever started it) to read.
+  const std::size_t colon = listen.rfind(':');
+  std::printf("%s:%d\n", listen.substr(0, colon).c_str(), port);
+  std::fflush(stdout);
+  // Serves until its input ends.
+  char buffer[256];
+  while (::read(0, buffer, sizeof buffer) > 0) {
+  }
+  bare->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }
 

@@ -57,8 +57,9 @@ Commands:
   events set|reset|delete NAME
   events list
   bench [--ops N] [--size BYTES] [--batch N] [--window N] [--rounds R]
-                                        echo operations through the session and unary
+        [--baseline HOST:PORT]          echo operations through the session and unary
                                         submits, against bare gRPC in the same run
+  bench-baseline [--listen HOST:PORT]   the bare gRPC echo server bench compares with
 
 Queue ids are MF's: 1 standard, 2 RT, 3 IO, 4 timer, 5 multithreaded (the default
 for submit), 7 long function; created queues have ids like 0x10000.
@@ -69,9 +70,11 @@ Exit status: 0 ok, 1 operation failed, 2 usage, 3 call failed.
 const std::map<std::string, std::string> kCommandHelp = {
     {"bench", R"(Usage: mfwq bench [--ops N] [--size BYTES] [--batch N] [--window N]
                   [--unary-threads T] [--latency-samples S] [--rounds R] [--queue ID]
+                  [--baseline HOST:PORT]
 Measures the server with echo operations of --size bytes (default 64), and
-in the same run a bare gRPC echo server started in this process on
-127.0.0.1, with the same message sizes and no work queue behind it:
+in the same run a bare gRPC echo server with the same message sizes and no
+work queue behind it (mfwq bench-baseline, started as a process of its own
+on 127.0.0.1, or the one at --baseline):
   throughput  --ops operations (default 20000) through a Session (batches of
               at most --batch, default 500; --window in flight, default 5000)
               and through unary Submit calls from --unary-threads threads
@@ -82,6 +85,12 @@ in the same run a bare gRPC echo server started in this process on
 Each runs --rounds times (default 3), alternating; throughput is the median
 round. Prints the figures and the ratios to the bare baseline (--json: one
 object). Operations run on queue --queue (default 5, multithreaded).
+)"},
+    {"bench-baseline", R"(Usage: mfwq bench-baseline [--listen HOST:PORT]
+The bare gRPC echo server that mfwq bench measures the server against: an
+echo stream and a unary ping-pong, nothing behind them. Listens on --listen
+(default 127.0.0.1:0, a free port), prints the address as one line, and serves
+until its standard input ends (mfwq bench starts and stops it so).
 )"},
     {"kinds", R"(Usage: mfwq kinds
 The operation kinds the server offers, each with its parameters, their types
@@ -301,6 +310,7 @@ class Cli {
     const std::string sub = a.size() > 1 ? a[1] : "";
     if (command == "kinds" || command == "catalog") return Kinds();
     if (command == "bench") return Bench();
+    if (command == "bench-baseline") return BenchBaseline();
     if (command == "queues") return Queues(sub);
     if (command == "submit") return SubmitCommand();
     if (command == "ops") return Ops(sub);
@@ -755,7 +765,7 @@ class Cli {
   int Bench() {
     Args args(options_.args, 1, {});
     args.Check({"ops", "size", "batch", "window", "unary-threads", "latency-samples", "rounds",
-                "queue"});
+                "queue", "baseline"});
     mfwq::cli::BenchOptions o;
     auto count = [&](const char* name, std::size_t& into, std::int64_t max) {
       if (auto v = args.Get(name)) {
@@ -775,7 +785,21 @@ class Cli {
     count("latency-samples", o.latency_samples, 10000000);
     count("rounds", o.rounds, 1000);
     if (auto q = args.Get("queue")) o.queue_id = ParseQueueId(*q);
+    if (auto b = args.Get("baseline")) o.baseline = *b;
     return mfwq::cli::RunBench(*client_, options_.server, o, options_.json);
+  }
+
+  int BenchBaseline() {
+    Args args(options_.args, 1, {});
+    args.Check({"listen"});
+    const std::string listen = args.Get("listen").value_or("127.0.0.1:0");
+    const std::size_t colon = listen.rfind(':');
+    const std::int64_t port =
+        colon == std::string::npos ? -1 : ParseInt(listen.substr(colon + 1), "--listen port");
+    if (colon == 0 || port < 0 || port > 65535) {
+      throw UsageError{"--listen: expected HOST:PORT with a port from 0 to 65535, got " + listen};
+    }
+    return mfwq::cli::RunBenchBaseline(listen);
   }
 
   Options options_;

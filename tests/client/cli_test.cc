@@ -60,7 +60,8 @@ TEST_F(CliTest, SubmitAndWaitExitsWithTheOperationsOutcome) {
 
   Result json = Mfwq("--json submit echo --param data=x --queue 1 --wait");
   EXPECT_EQ(json.exit_code, 0) << json.out;
-  EXPECT_NE(json.out.find("\"status\":{\"code\":0,\"name\":\"S_OK\"}"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"status\":{\"code\":0,\"name\":\"S_OK\"}"), std::string::npos)
+      << json.out;
   EXPECT_NE(json.out.find("\"queue_id\":1"), std::string::npos) << json.out;
 
   Result list = Mfwq("ops list --kind echo");
@@ -97,9 +98,9 @@ TEST_F(CliTest, BenchPrintsTheFiguresAndBothRatios) {
   const std::string small = " --ops 300 --latency-samples 20 --rounds 1 --batch 50 --window 100";
   Result table = Mfwq("bench" + small);
   EXPECT_EQ(table.exit_code, 0) << table.out;
-  for (const char* line : {"bare gRPC echo stream", "mfwq session, batches of <= 50",
-                           "mfwq unary submits (8 threads)", "bare gRPC ping-pong",
-                           "(target >= 1.0x)", "(target <= 1.5x)"}) {
+  for (const char* line :
+       {"bare gRPC echo stream", "mfwq session, batches of <= 50", "mfwq unary submits (8 threads)",
+        "bare gRPC ping-pong", "(target >= 1.0x)", "(target <= 1.5x)"}) {
     EXPECT_NE(table.out.find(line), std::string::npos) << line << "\n" << table.out;
   }
   Result json = Mfwq("--json bench" + small);
@@ -108,9 +109,38 @@ TEST_F(CliTest, BenchPrintsTheFiguresAndBothRatios) {
                             "\"bare_stream_msgs_per_s\":", "\"ping_pong_p50_us\":"}) {
     EXPECT_NE(json.out.find(field), std::string::npos) << field << "\n" << json.out;
   }
+  EXPECT_NE(table.out.find("(mfwq bench-baseline, a process of its own)"), std::string::npos)
+      << table.out;
   Result bad = Mfwq("bench --batch 5000");
   EXPECT_EQ(bad.exit_code, 2) << bad.out;
   EXPECT_NE(bad.out.find("--batch: expected 1 to 1000, got 5000"), std::string::npos) << bad.out;
+}
+
+// The baseline alone: it prints where it listens and ends with its input.
+TEST_F(CliTest, BenchBaselineListensOnLoopbackUntilItsInputEnds) {
+  Result run = Mfwq("bench-baseline < /dev/null");
+  EXPECT_EQ(run.exit_code, 0) << run.out;
+  EXPECT_EQ(run.out.rfind("127.0.0.1:", 0), 0u) << run.out;
+  EXPECT_GT(std::stoi(run.out.substr(10)), 0) << run.out;
+  EXPECT_EQ(run.out.back(), '\n') << run.out;
+
+  Result bad = Mfwq("bench-baseline --listen 127.0.0.1:99999 < /dev/null");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--listen: expected HOST:PORT with a port from 0 to 65535, got "
+                         "127.0.0.1:99999"),
+            std::string::npos)
+      << bad.out;
+  // An address of no interface here (TEST-NET-1): binding fails.
+  Result unbound = Mfwq("bench-baseline --listen 192.0.2.1:0 < /dev/null");
+  EXPECT_EQ(unbound.exit_code, 3) << unbound.out;
+  EXPECT_NE(unbound.out.find("cannot listen on 192.0.2.1:0"), std::string::npos) << unbound.out;
+
+  // A baseline that is not there (port 1 refuses) fails the bench at once.
+  Result none = Mfwq("bench --baseline 127.0.0.1:1 --ops 10 --latency-samples 1 --rounds 1");
+  EXPECT_EQ(none.exit_code, 3) << none.out;
+  EXPECT_NE(none.out.find("cannot reach the baseline echo server at 127.0.0.1:1"),
+            std::string::npos)
+      << none.out;
 }
 
 TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
@@ -120,7 +150,8 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
 
   Result typed = Mfwq("submit sleep --param duration=soon");
   EXPECT_EQ(typed.exit_code, 2) << typed.out;
-  EXPECT_NE(typed.out.find("--param duration: expected a duration"), std::string::npos) << typed.out;
+  EXPECT_NE(typed.out.find("--param duration: expected a duration"), std::string::npos)
+      << typed.out;
 
   // A parameter without --param is not silently dropped.
   Result stray = Mfwq("submit echo data=x");
@@ -134,7 +165,8 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
   Result help = Mfwq("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("Usage: mfwq"), std::string::npos);
-  for (const char* command : {"kinds", "queues", "submit", "ops", "watch", "events", "bench"}) {
+  for (const char* command :
+       {"kinds", "queues", "submit", "ops", "watch", "events", "bench", "bench-baseline"}) {
     Result own = Mfwq(std::string(command) + " --help");
     EXPECT_EQ(own.exit_code, 0) << command;
     EXPECT_EQ(own.out.rfind(std::string("Usage: mfwq ") + command, 0), 0u) << own.out;
