@@ -89,6 +89,7 @@ class Client::Watcher {
       return absl::AlreadyExistsError("request_id: a submission with \"" + request_id +
                                       "\" is still waiting for its completion on this client");
     }
+    if (pending_.size() == 1) cv_.notify_all();  // the stream is read again
     return absl::OkStatus();
   }
   // Submit answered: `completion` is set if it had completed already
@@ -159,8 +160,8 @@ class Client::Watcher {
       auto at = headers.find("mfwq-subscribed");
       const bool subscribed = at != headers.end();
       if (subscribed && !resume_after) {
-        resume_after = std::strtoull(std::string(at->second.data(), at->second.size()).c_str(),
-                                     nullptr, 10);
+        resume_after =
+            std::strtoull(std::string(at->second.data(), at->second.size()).c_str(), nullptr, 10);
       }
       bool up;
       {
@@ -175,7 +176,7 @@ class Client::Watcher {
         if (request.from_now()) CatchUp();
         backoff = std::chrono::milliseconds(50);
         v1::Notification n;
-        while (reader->Read(&n)) {
+        while (AwaitPending() && reader->Read(&n)) {
           if (n.has_progress()) {
             Progress(n.progress());
             continue;
@@ -198,6 +199,18 @@ class Client::Watcher {
       cv_.wait_for(lock, backoff, [this] { return stop_; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
+  }
+
+  // Waits until a submission waits for its completion; false once stopped.
+  // The stream is read only while one does: gRPC's blocking reads in one
+  // process take turns at polling its connections, so an idle reader here
+  // would take a Session's messages off the socket and pass them on to the
+  // Session's reader a thread hand-off later. Completions meanwhile (of
+  // nothing pending) wait in the stream, and are skipped when it is read.
+  bool AwaitPending() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+    return !stop_;
   }
 
   // To the submission's progress function, if it has one. Progress that
@@ -252,10 +265,10 @@ class Client::Watcher {
   Client& client_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;                         // guarded by mu_
-  bool connected_ = false;                    // guarded by mu_
-  grpc::ClientContext* context_ = nullptr;    // the stream's; guarded by mu_
-  std::map<std::string, Pending> pending_;    // by request id; guarded by mu_
+  bool stop_ = false;                       // guarded by mu_
+  bool connected_ = false;                  // guarded by mu_
+  grpc::ClientContext* context_ = nullptr;  // the stream's; guarded by mu_
+  std::map<std::string, Pending> pending_;  // by request id; guarded by mu_
   // Request ids of pending submissions with a progress function, by
   // operation id; guarded by mu_.
   std::unordered_map<std::string, std::string> by_operation_;
@@ -295,13 +308,13 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   return context;
 }
 
-#define MFWQ_CLIENT_UNARY(Method, Request, Response)                               \
-  absl::StatusOr<v1::Response> Client::Method(const v1::Request& request) {       \
-    auto context = NewContext();                                                   \
-    v1::Response response;                                                         \
-    grpc::Status s = stub_->Method(context.get(), request, &response);             \
-    if (!s.ok()) return ToAbsl(s);                                                 \
-    return response;                                                               \
+#define MFWQ_CLIENT_UNARY(Method, Request, Response)                        \
+  absl::StatusOr<v1::Response> Client::Method(const v1::Request& request) { \
+    auto context = NewContext();                                            \
+    v1::Response response;                                                  \
+    grpc::Status s = stub_->Method(context.get(), request, &response);      \
+    if (!s.ok()) return ToAbsl(s);                                          \
+    return response;                                                        \
   }
 
 MFWQ_CLIENT_UNARY(CreateQueue, CreateQueueRequest, Queue)
@@ -409,9 +422,8 @@ void Client::SubmitThen(const v1::SubmitRequest& request,
 std::future<absl::StatusOr<v1::Completion>> Client::SubmitAsync(const v1::SubmitRequest& request) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::Completion>>>();
   std::future<absl::StatusOr<v1::Completion>> future = promise->get_future();
-  SubmitThen(request, [promise](absl::StatusOr<v1::Completion> c) {
-    promise->set_value(std::move(c));
-  });
+  SubmitThen(request,
+             [promise](absl::StatusOr<v1::Completion> c) { promise->set_value(std::move(c)); });
   return future;
 }
 

@@ -54,7 +54,7 @@ struct Session::State {
     // Never changed once added; shared with a batch being written, which
     // sends it from here rather than from a copy.
     std::shared_ptr<const v1::SubmitRequest> request;
-    std::size_t bytes = 0;  // its serialized size
+    std::size_t bytes = 0;    // its serialized size
     std::uint64_t order = 0;  // submissions are (re)sent in this order
     Done done;
     OnProgress progress;
@@ -66,8 +66,8 @@ struct Session::State {
   };
   // A batch written and not yet answered.
   struct Sent {
-    std::vector<std::string> request_ids;                  // a SubmitBatch, or
-    std::vector<std::shared_ptr<PendingCancel>> cancels;   // a CancelBatch
+    std::vector<std::string> request_ids;                 // a SubmitBatch, or
+    std::vector<std::shared_ptr<PendingCancel>> cancels;  // a CancelBatch
   };
   // Something to deliver once the lock is released.
   struct Delivery {
@@ -85,8 +85,9 @@ struct Session::State {
   SessionOptions options;
 
   mutable std::mutex mu;
-  std::condition_variable wake;  // the writer, submitters waiting for room, Close
-  absl::flat_hash_map<std::string, Entry> entries;  // by request id
+  std::condition_variable wake;       // the writer, submitters waiting for room, Close
+  std::condition_variable read_wake;  // the reader, waiting for something to read for
+  absl::flat_hash_map<std::string, Entry> entries;             // by request id
   absl::flat_hash_map<std::string, std::string> by_operation;  // request id by operation id
   std::deque<std::string> to_send;                             // request ids
   std::deque<std::shared_ptr<PendingCancel>> cancels_to_send;
@@ -308,7 +309,7 @@ struct Session::State {
 
       v1::SessionResponse response;
       std::vector<Delivery> deliveries;
-      while (s->Read(&response)) {
+      while (AwaitReading() && s->Read(&response)) {
         down_since = Clock::time_point::min();
         backoff = std::chrono::milliseconds(50);
         Handle(response, deliveries);
@@ -332,9 +333,9 @@ struct Session::State {
         // or refused (INVALID_ARGUMENT, PERMISSION_DENIED, ...).
         absl::Status outcome = internal::ToAbsl(status);
         if (status.ok() && !entries.empty()) {
-          outcome = absl::InternalError("the server ended the session with " +
-                                        std::to_string(entries.size()) +
-                                        " submissions not reported");
+          outcome =
+              absl::InternalError("the server ended the session with " +
+                                  std::to_string(entries.size()) + " submissions not reported");
         }
         dead = true;  // callbacks run below cannot add what nothing would send
         std::vector<Delivery> left = TakeAllLocked(
@@ -346,10 +347,10 @@ struct Session::State {
       }
       if (down_since == Clock::time_point::min()) down_since = Clock::now();
       if (Clock::now() - down_since > options.reconnect_timeout) {
-        absl::Status gave_up = absl::UnavailableError(
-            "session: no stream to the server for " +
-            std::to_string(options.reconnect_timeout.count()) + " ms; last: " +
-            status.error_message());
+        absl::Status gave_up =
+            absl::UnavailableError("session: no stream to the server for " +
+                                   std::to_string(options.reconnect_timeout.count()) +
+                                   " ms; last: " + status.error_message());
         dead = true;
         std::vector<Delivery> left = TakeAllLocked(gave_up);
         lock.unlock();
@@ -359,6 +360,20 @@ struct Session::State {
       wake.wait_for(lock, backoff, [this] { return stopping; });
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
+  }
+
+  // Waits until there is something to read for: a submission outstanding,
+  // a batch or cancel unanswered, or the end of the stream after Close.
+  // False once destroyed (the stream is cancelled). An idle session does
+  // not read: gRPC's blocking reads in one process take turns at polling
+  // its connections, and an idle reader would take another stream's
+  // messages (the Client's completions, another Session's) and pass them
+  // to their reader a thread hand-off later.
+  bool AwaitReading() {
+    std::unique_lock lock(mu);
+    read_wake.wait(lock,
+                   [this] { return stopping || closing || !entries.empty() || !sent.empty(); });
+    return !stopping;
   }
 
   void End(absl::Status how) {
@@ -378,16 +393,15 @@ struct Session::State {
         Sent batch = std::move(sent.front());
         sent.pop_front();
         auto& results = *response.mutable_submitted()->mutable_results();
-        for (int i = 0; i < results.size() && i < static_cast<int>(batch.request_ids.size());
-             ++i) {
+        for (int i = 0; i < results.size() && i < static_cast<int>(batch.request_ids.size()); ++i) {
           auto it = entries.find(batch.request_ids[i]);
           if (it == entries.end()) continue;
           v1::SubmitResult& r = results[i];
           if (r.has_error()) {
-            Finish(it,
-                   absl::Status(static_cast<absl::StatusCode>(r.error().code()),
-                                r.error().message()),
-                   out);
+            Finish(
+                it,
+                absl::Status(static_cast<absl::StatusCode>(r.error().code()), r.error().message()),
+                out);
             continue;
           }
           v1::Operation* op = r.mutable_accepted()->mutable_operation();
@@ -457,8 +471,7 @@ struct Session::State {
     }
     if (std::this_thread::get_id() != reader_id) {
       wake.wait(lock, [this] {
-        return entries.size() < options.max_outstanding || stopping || finished || dead ||
-               closing;
+        return entries.size() < options.max_outstanding || stopping || finished || dead || closing;
       });
       if (stopping || finished || dead || closing) {
         return absl::FailedPreconditionError("session: closed while waiting for room");
@@ -466,10 +479,9 @@ struct Session::State {
     }
     const std::string& id = entry.request->request_id();
     if (entry.bytes > options.max_batch_bytes) {
-      return absl::InvalidArgumentError(
-          "request: " + std::to_string(entry.bytes) +
-          " bytes, more than the session's max_batch_bytes (" +
-          std::to_string(options.max_batch_bytes) + ")");
+      return absl::InvalidArgumentError("request: " + std::to_string(entry.bytes) +
+                                        " bytes, more than the session's max_batch_bytes (" +
+                                        std::to_string(options.max_batch_bytes) + ")");
     }
     if (entries.count(id) != 0) {
       return absl::AlreadyExistsError("request_id: a submission with \"" + id +
@@ -478,6 +490,7 @@ struct Session::State {
     entry.order = next_order++;
     to_send.push_back(id);
     entries.emplace(id, std::move(entry));
+    if (entries.size() == 1) read_wake.notify_one();  // reading again, while this is written
     ++stats.submitted;
     // An idle session (nothing written awaits its answer): write it on this
     // thread, sparing the hand-off to the writer. A busy one leaves it to
@@ -509,25 +522,26 @@ Session::~Session() {
     if (s.live_context != nullptr) s.live_context->TryCancel();
   }
   s.wake.notify_all();
+  s.read_wake.notify_all();
   s.Join();
   std::vector<State::Delivery> left;
   {
     std::lock_guard lock(s.mu);
-    left = s.TakeAllLocked(absl::CancelledError(
-        "the session was destroyed before the operation completed"));
+    left = s.TakeAllLocked(
+        absl::CancelledError("the session was destroyed before the operation completed"));
   }
   // The MF form reports a local stop as MF_E_SHUTDOWN, as MF does.
   for (State::Delivery& d : left) {
     if (d.entry.callback) {
-      d.outcome = internal::LocalCompletion(d.entry.request->request_id(), d.entry.operation_id,
-                                            MF_E_SHUTDOWN, std::string(d.outcome.status().message()));
+      d.outcome =
+          internal::LocalCompletion(d.entry.request->request_id(), d.entry.operation_id,
+                                    MF_E_SHUTDOWN, std::string(d.outcome.status().message()));
     }
   }
   State::Deliver(left);
 }
 
-std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done,
-                                OnProgress progress) {
+std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done, OnProgress progress) {
   State::Entry e = State::NewEntry(request);
   std::string request_id = e.request->request_id();
   e.done = std::move(done);
@@ -539,9 +553,8 @@ std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done,
 std::future<absl::StatusOr<v1::Completion>> Session::SubmitAsync(const v1::SubmitRequest& request) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<v1::Completion>>>();
   auto future = promise->get_future();
-  SubmitThen(request, [promise](absl::StatusOr<v1::Completion> c) {
-    promise->set_value(std::move(c));
-  });
+  SubmitThen(request,
+             [promise](absl::StatusOr<v1::Completion> c) { promise->set_value(std::move(c)); });
   return future;
 }
 
@@ -595,6 +608,7 @@ absl::Status Session::Close() {
     std::unique_lock lock(s.mu);
     s.closing = true;
     s.wake.notify_all();
+    s.read_wake.notify_all();
     s.wake.wait(lock, [&s] { return s.finished; });
   }
   s.Join();

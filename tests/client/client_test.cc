@@ -466,6 +466,34 @@ TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
   EXPECT_GE(session->stats().reconnects, 1u);
 }
 
+// Idle, neither the Client's completion stream nor a Session reads (so that
+// neither takes the other's messages off the connection); they find out
+// that the server went when next used, and carry on.
+TEST_F(ClientTest, IdleStreamsCarryOnAfterAServerRestart) {
+  auto session = client_->OpenSession();
+  for (const char* round : {"before", "after"}) {
+    auto unary = client_->SubmitAsync(Echo(std::string("unary ") + round));
+    auto streamed = session->SubmitAsync(Echo(std::string("session ") + round));
+    for (auto* f : {&unary, &streamed}) {
+      ASSERT_EQ(f->wait_for(std::chrono::seconds(60)), std::future_status::ready) << round;
+    }
+    auto u = unary.get();
+    auto s = streamed.get();
+    ASSERT_TRUE(u.ok()) << u.status();
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(u->result(), std::string("unary ") + round);
+    EXPECT_EQ(s->result(), std::string("session ") + round);
+    if (std::string(round) == "before") {
+      const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+      server_->Kill();
+      Start({"--listen", "127.0.0.1:" + port});
+    }
+  }
+  EXPECT_TRUE(session->Close().ok());
+  EXPECT_EQ(session->stats().completed, 2u);
+  EXPECT_GE(session->stats().reconnects, 1u);
+}
+
 TEST_F(ClientTest, ASessionWithoutAServerCanStillBeDestroyed) {
   const std::string address = server_->address();
   ASSERT_EQ(server_->Terminate(), 0);
