@@ -461,7 +461,7 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     UnaryRun(client, o, unary);
     PingPong(*stub, o, ping);
     OneAtATime(
-        o, "session", [&] { return session_for_latency->SubmitAsync(request).get(); }, session_one);
+        o, "session", [&] { return session_for_latency->Submit(request); }, session_one);
     OneAtATime(
         o, "unary submit", [&] { return client.SubmitAsync(request).get(); }, unary_one);
     for (Figure* f : {&bare_stream, &session, &unary, &ping, &session_one, &unary_one}) {

@@ -107,6 +107,13 @@ struct Session::State {
   bool finished = false;     // the reader has ended; `ending` says how
   absl::Status ending;
   std::thread::id reader_id;
+  // Who reads the stream: the reader thread, or a caller of Submit waiting
+  // for its own completion, which then reaches it without a hand-off. One
+  // at a time; a caller takes it only from an idle reader thread.
+  bool reader_reading = true;   // the reader thread is past AwaitReading
+  bool caller_reading = false;  // a caller of Submit reads, on `caller_reader`
+  std::thread::id caller_reader;
+  bool read_broken = false;  // that caller saw the stream end: the reader takes over
 
   std::thread reader;
   std::thread writer;
@@ -286,6 +293,7 @@ struct Session::State {
         std::lock_guard lock(mu);
         stream = s.get();
         stream_up = true;
+        read_broken = false;
         writes_done = false;
         if (!first) ++stats.reconnects;
         first = false;
@@ -371,9 +379,48 @@ struct Session::State {
   // to their reader a thread hand-off later.
   bool AwaitReading() {
     std::unique_lock lock(mu);
-    read_wake.wait(lock,
-                   [this] { return stopping || closing || !entries.empty() || !sent.empty(); });
-    return !stopping;
+    reader_reading = false;
+    read_wake.wait(lock, [this] {
+      return !caller_reading &&
+             (stopping || read_broken || closing || !entries.empty() || !sent.empty());
+    });
+    if (stopping || read_broken) return false;
+    reader_reading = true;
+    return true;
+  }
+
+  // Whether this thread reads the stream now (the lock is held).
+  bool ReadingThreadLocked() const {
+    const std::thread::id self = std::this_thread::get_id();
+    return self == reader_id || (caller_reading && self == caller_reader);
+  }
+
+  // A caller of Submit holding the read: reads until `done` is ready (or
+  // the stream ends, which the reader thread then deals with), delivering
+  // whatever comes meanwhile, then gives the read back.
+  void ReadUntil(const std::future<absl::StatusOr<v1::Completion>>& done) {
+    v1::SessionResponse response;
+    std::vector<Delivery> deliveries;
+    while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      Stream* s;
+      {
+        std::lock_guard lock(mu);
+        if (stopping || !stream_up || stream == nullptr) break;
+        s = stream;
+      }
+      if (!s->Read(&response)) {
+        std::lock_guard lock(mu);
+        read_broken = true;
+        break;
+      }
+      Handle(response, deliveries);
+      Deliver(deliveries);
+    }
+    {
+      std::lock_guard lock(mu);
+      caller_reading = false;
+    }
+    read_wake.notify_one();
   }
 
   void End(absl::Status how) {
@@ -463,13 +510,14 @@ struct Session::State {
     return e;
   }
 
-  // Takes `entry` (moved from) unless it fails.
-  absl::Status Add(Entry& entry) {
+  // Takes `entry` (moved from) unless it fails. With `read`, this thread
+  // takes the read if the reader thread is idle (*read says whether it did).
+  absl::Status Add(Entry& entry, bool* read = nullptr) {
     std::unique_lock lock(mu);
     if (closing || finished || dead || stopping) {
       return absl::FailedPreconditionError(closing ? "session: closing" : "session: ended");
     }
-    if (std::this_thread::get_id() != reader_id) {
+    if (!ReadingThreadLocked()) {
       wake.wait(lock, [this] {
         return entries.size() < options.max_outstanding || stopping || finished || dead || closing;
       });
@@ -490,13 +538,19 @@ struct Session::State {
     entry.order = next_order++;
     to_send.push_back(id);
     entries.emplace(id, std::move(entry));
-    if (entries.size() == 1) read_wake.notify_one();  // reading again, while this is written
     ++stats.submitted;
     // An idle session (nothing written awaits its answer): write it on this
     // thread, sparing the hand-off to the writer. A busy one leaves it to
-    // the writer, to go with others in its next batch. Never on the
-    // reader's thread, which must keep reading while a write waits.
-    if (sent.empty() && std::this_thread::get_id() != reader_id && WritableLocked()) {
+    // the writer, to go with others in its next batch. Never on a thread
+    // that reads, which must keep reading while a write waits.
+    const bool write_here = sent.empty() && !ReadingThreadLocked() && WritableLocked();
+    if (read != nullptr && !reader_reading && !caller_reading && stream_up) {
+      caller_reading = *read = true;
+      caller_reader = std::this_thread::get_id();
+    } else if (entries.size() == 1) {
+      read_wake.notify_one();  // reading again, while this is written
+    }
+    if (write_here) {
       WriteLocked(lock);
     } else {
       wake.notify_all();
@@ -548,6 +602,17 @@ std::string Session::SubmitThen(const v1::SubmitRequest& request, Done done, OnP
   e.progress = std::move(progress);
   if (absl::Status s = state_->Add(e); !s.ok() && e.done) e.done(s);
   return request_id;
+}
+
+absl::StatusOr<v1::Completion> Session::Submit(const v1::SubmitRequest& request) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<v1::Completion>>>();
+  auto done = promise->get_future();
+  State::Entry e = State::NewEntry(request);
+  e.done = [promise](absl::StatusOr<v1::Completion> c) { promise->set_value(std::move(c)); };
+  bool read = false;
+  if (absl::Status s = state_->Add(e, &read); !s.ok()) return s;
+  if (read) state_->ReadUntil(done);
+  return done.get();
 }
 
 std::future<absl::StatusOr<v1::Completion>> Session::SubmitAsync(const v1::SubmitRequest& request) {

@@ -466,6 +466,63 @@ TEST_F(ClientTest, ASessionSurvivesAServerRestartWithNothingLostOrDuplicated) {
   EXPECT_GE(session->stats().reconnects, 1u);
 }
 
+// The blocking form: the outcome, returned; with other submissions
+// outstanding (whose callbacks may run on the thread in Submit), from
+// several threads at once, and across a server restart.
+TEST_F(ClientTest, SessionSubmitWaitsForTheOutcome) {
+  auto session = client_->OpenSession();
+  auto one = session->Submit(Echo("one"));
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->result(), "one");
+  EXPECT_EQ(one->status().name(), "S_OK");
+
+  v1::SubmitRequest bad = Echo("x");
+  bad.set_queue_id(0x7777);
+  auto refused = session->Submit(bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kNotFound) << refused.status();
+
+  constexpr int kThreads = 4, kEach = 200, kAlongside = 400;
+  Tally alongside(kAlongside);
+  for (int i = 0; i < kAlongside / 2; ++i) {
+    session->SubmitThen(Echo(absl::StrCat("a", i)), alongside.Done());
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string data = absl::StrCat("t", t, "-", i);
+        auto c = session->Submit(Echo(data));
+        if (c.ok() && c->result() == data) ++right;
+      }
+    });
+  }
+  for (int i = kAlongside / 2; i < kAlongside; ++i) {
+    session->SubmitThen(Echo(absl::StrCat("a", i)), alongside.Done());
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(right.load(), kThreads * kEach);
+  ASSERT_TRUE(alongside.all.Wait()) << alongside.count << " of " << kAlongside;
+  {
+    std::lock_guard lock(alongside.mu);
+    EXPECT_EQ(alongside.by_result.size(), static_cast<std::size_t>(kAlongside));
+    EXPECT_EQ(alongside.statuses["S_OK"], kAlongside);
+  }
+
+  // The server goes while the session is idle: the next Submit finds the
+  // stream broken, and the reader thread reconnects and sends it again.
+  const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+  server_->Kill();
+  Start({"--listen", "127.0.0.1:" + port});
+  auto after = session->Submit(Echo("after"));
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->result(), "after");
+  EXPECT_TRUE(session->Close().ok());
+  EXPECT_EQ(session->stats().completed,
+            static_cast<std::uint64_t>(1 + 1 + kThreads * kEach + kAlongside + 1));
+  EXPECT_GE(session->stats().reconnects, 1u);
+}
+
 // Idle, neither the Client's completion stream nor a Session reads (so that
 // neither takes the other's messages off the connection); they find out
 // that the server went when next used, and carry on.

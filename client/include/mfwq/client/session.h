@@ -9,7 +9,8 @@
 // messages: while one batch is on its way, the next one fills up, so a busy
 // session sends few large messages and an idle one sends each submission at
 // once. Completions (and progress) come back on the same stream and are
-// delivered on the session's reader thread (the function forms) or on the
+// delivered on the session's reader thread (the function forms; Submit
+// reads its own while the reader thread is idle) or on the
 // local MF work queue the callback's GetParameters names (BeginSubmit).
 //
 // Nothing is lost or run twice when the stream breaks (a server restart, a
@@ -60,11 +61,11 @@ struct SessionOptions {
 
 // Counters, for benchmarks and logs.
 struct SessionStats {
-  std::uint64_t submitted = 0;    // submissions accepted by SubmitThen & co.
-  std::uint64_t completed = 0;    // callbacks delivered (any status)
-  std::uint64_t batches = 0;      // SubmitBatch messages written
+  std::uint64_t submitted = 0;      // submissions accepted by SubmitThen & co.
+  std::uint64_t completed = 0;      // callbacks delivered (any status)
+  std::uint64_t batches = 0;        // SubmitBatch messages written
   std::uint64_t requests_sent = 0;  // submissions written, resends included
-  std::uint64_t reconnects = 0;   // streams opened after the first
+  std::uint64_t reconnects = 0;     // streams opened after the first
 };
 
 class Session {
@@ -86,9 +87,15 @@ class Session {
   // FAILED_PRECONDITION once Close has begun). `progress`, if given, runs
   // with the operation's progress reports (hints: one missed while the
   // stream reconnects is not sent again). Both run on the session's reader
-  // thread, or the caller's for a local refusal. Returns the request id,
-  // by which Cancel knows it.
+  // thread (or a thread in Submit reading for it), or the caller's for a
+  // local refusal. Returns the request id, by which Cancel knows it.
   std::string SubmitThen(const v1::SubmitRequest& request, Done done, OnProgress progress = {});
+  // Submits and waits for the outcome (what `done` would be given). While
+  // it waits, if the reader thread is idle, this thread reads the stream
+  // itself, so the completion reaches it without a hand-off between
+  // threads; callbacks of other submissions that arrive meanwhile then run
+  // on it. Not from a callback of this session (it would wait for itself).
+  absl::StatusOr<v1::Completion> Submit(const v1::SubmitRequest& request);
   std::future<absl::StatusOr<v1::Completion>> SubmitAsync(const v1::SubmitRequest& request);
 
   // The Media Foundation way: returns S_OK once queued (E_POINTER without a
