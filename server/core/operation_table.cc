@@ -66,11 +66,14 @@ struct OperationTable::Entry {
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
   MFWORKITEM_KEY deadline_key = 0;  // the deadline's MF timer
   std::optional<Clock::time_point> start_time;
-  bool accepted = false;  // dispatched to MF; before that, clients cannot see it
-  bool claimed = false;   // its completion is being (or has been) delivered
+  bool accepted = false;   // dispatched to MF; before that, clients cannot see it
+  bool claimed = false;    // its completion is being (or has been) delivered
   bool delivered = false;  // the listener has had its completion
-  bool ready = false;  // put on its queue to run at once, not started: counted in ready_
-  std::optional<std::string> cancel_message;  // set once a cancel is asked for
+  bool ready = false;      // put on its queue to run at once, not started: counted in ready_
+  // Put on its queue while its acceptance is being journaled: it may not
+  // start until that is done. Cleared with the table's mu_ held.
+  std::atomic<bool> gated{false};
+  std::optional<std::string> cancel_message;         // set once a cancel is asked for
   HRESULT cancel_status = MF_E_OPERATION_CANCELLED;  // with cancel_message
 };
 
@@ -149,8 +152,17 @@ constexpr std::size_t kMaxDeliveryBatch = 1024;
 constexpr std::size_t kGather = 256;
 constexpr auto kLinger = std::chrono::microseconds(200);
 
-constexpr char kRestartMessage[] =
-    "interrupted: the server stopped before the operation completed";
+// A worker that picks up an operation whose acceptance is still being
+// journaled spins this long for it before it sleeps: about one small
+// journal write, so a lone operation starts without a second wake-up.
+constexpr auto kGateSpin = std::chrono::microseconds(50);
+// Only a batch this small, and only while no other operation waits on a
+// queue to run, is put on its queues before its journal write: a larger
+// one's write outlasts a worker's wake-up many times over, and a busy
+// server's workers are awake already; either way they would only spin.
+constexpr std::size_t kGateMaxBatch = 8;
+
+constexpr char kRestartMessage[] = "interrupted: the server stopped before the operation completed";
 
 }  // namespace
 
@@ -220,7 +232,8 @@ Status OperationTable::Restore() {
     if (first_sequence == 0 || sequence < first_sequence) first_sequence = sequence;
     auto number = OperationNumber(entry->view.id);
     if (!number) {
-      return Status(StatusCode::kDataLoss, "journal: \"" + entry->view.id + "\" is not an operation id");
+      return Status(StatusCode::kDataLoss,
+                    "journal: \"" + entry->view.id + "\" is not an operation id");
     }
     entry->number = *number;
     if (!entry->view.request_id.empty())
@@ -260,8 +273,8 @@ StatusOr<SubmitResult> OperationTable::Submit(SubmitSpec spec) {
 
 std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<SubmitSpec> specs,
                                                                 bool brief) {
-  std::vector<StatusOr<SubmitResult>> results(
-      specs.size(), Status(StatusCode::kInternal, "not submitted"));
+  std::vector<StatusOr<SubmitResult>> results(specs.size(),
+                                              Status(StatusCode::kInternal, "not submitted"));
   std::vector<Admission> admitted;
   admitted.reserve(specs.size());
   NumberBlock numbers;
@@ -421,34 +434,63 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
 void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief,
                                     std::vector<StatusOr<SubmitResult>>& results) {
   if (admitted.empty()) return;
+  const auto runs_at_once = [](const Admission& a) {
+    return !a.entry->delay && !a.entry->wait_event;
+  };
+  // Those to run at once go on their queues first, gated: a worker wakes
+  // while the journal writes, and starts them once they are durable (Start
+  // waits for the gate). Nothing runs before it is journaled.
+  std::vector<HRESULT> early(admitted.size(), S_FALSE);  // S_FALSE: not dispatched yet
+  const bool gate =
+      options_.journal != nullptr && admitted.size() <= kGateMaxBatch && ready_.load() == 0;
+  if (gate) {
+    {
+      std::lock_guard lock(mu_);
+      for (Admission& a : admitted) {
+        if (!runs_at_once(a)) continue;
+        a.entry->gated.store(true);
+        MarkReadyLocked(*a.entry, true);
+      }
+    }
+    for (std::size_t i = 0; i < admitted.size(); ++i) {
+      if (runs_at_once(admitted[i])) early[i] = Dispatch(admitted[i].entry);
+    }
+  }
   // Durable before any can run, in one write: a restart then completes
-  // those that did not.
+  // those that did not. Those MF refused are not written.
   Status journaled = OkStatus();
   if (options_.journal != nullptr) {
     std::vector<AcceptedRecord> records;
     records.reserve(admitted.size());
-    for (const Admission& a : admitted) {
+    for (std::size_t i = 0; i < admitted.size(); ++i) {
+      if (FAILED(early[i])) continue;
+      const Admission& a = admitted[i];
       records.push_back({a.number, &a.entry->view, &a.entry->op->spec().state});
     }
-    journaled = options_.journal->Accepted(records);
+    if (!records.empty()) journaled = options_.journal->Accepted(records);
   }
-  if (journaled.ok()) {
+  if (!gate) {
     // Counted before they are put on their queues, where they may start at once.
     std::lock_guard lock(mu_);
     for (Admission& a : admitted) {
-      if (!a.entry->delay && !a.entry->wait_event) MarkReadyLocked(*a.entry, true);
+      if (runs_at_once(a)) MarkReadyLocked(*a.entry, true);
     }
   }
-  for (Admission& a : admitted) {
-    const std::shared_ptr<Entry>& entry = a.entry;
-    const HRESULT hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
-    if (SUCCEEDED(hr)) {
-      results[a.index] = Accept(a, brief);
-      continue;
+  std::vector<HRESULT> outcome(admitted.size());
+  for (std::size_t i = 0; i < admitted.size(); ++i) {
+    const std::shared_ptr<Entry>& entry = admitted[i].entry;
+    HRESULT hr = early[i];
+    if (hr == S_FALSE) {
+      hr = journaled.ok() ? Dispatch(entry) : E_FAIL;
+    } else if (SUCCEEDED(hr) && !journaled.ok()) {
+      hr = E_FAIL;  // on its queue but not durable: it must not run
     }
-    // Refused by the journal or by MF, so no callback can come: as if never
+    outcome[i] = hr;
+    if (SUCCEEDED(hr)) continue;
+    // Refused by the journal or by MF, so no callback can come (one that
+    // was dispatched finds nothing when it is let through): as if never
     // submitted, in the journal too.
-    if (journaled.ok() && options_.journal != nullptr) {
+    if (journaled.ok() && options_.journal != nullptr && early[i] == S_FALSE) {
       (void)options_.journal->Withdrawn(entry->view.id);
     }
     {
@@ -463,14 +505,28 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief
       --entry->counters->pending;
       completed_cv_.notify_all();
     }
+  }
+  if (gate) {
+    {
+      std::lock_guard lock(mu_);
+      for (Admission& a : admitted) a.entry->gated.store(false);
+    }
+    gate_cv_.notify_all();
+  }
+  for (std::size_t i = 0; i < admitted.size(); ++i) {
+    const Admission& a = admitted[i];
+    if (SUCCEEDED(outcome[i])) {
+      results[a.index] = Accept(a, brief);
+      continue;
+    }
     if (!journaled.ok()) {
       results[a.index] = Status(StatusCode::kUnavailable, "journal: " + journaled.message());
       continue;
     }
-    const std::string what = entry->delay        ? "delay: scheduling"
-                             : entry->wait_event ? "wait_event: waiting"
-                                                 : "queue_id: queueing";
-    results[a.index] = StatusFromHResult(hr, what);
+    const std::string what = a.entry->delay        ? "delay: scheduling"
+                             : a.entry->wait_event ? "wait_event: waiting"
+                                                   : "queue_id: queueing";
+    results[a.index] = StatusFromHResult(outcome[i], what);
   }
 }
 
@@ -535,7 +591,22 @@ HRESULT OperationTable::Dispatch(const std::shared_ptr<Entry>& entry) {
   return hr;
 }
 
+void OperationTable::AwaitGate(const Entry& entry) {
+  const Clock::time_point spin_until = Clock::now() + kGateSpin;
+  while (entry.gated.load() && Clock::now() < spin_until) std::this_thread::yield();
+  if (!entry.gated.load()) return;
+  std::unique_lock lock(mu_);
+  gate_cv_.wait(lock, [&entry] { return !entry.gated.load(); });
+}
+
 bool OperationTable::Start(const std::string& id) {
+  std::shared_ptr<Entry> gated;
+  {
+    std::lock_guard lock(mu_);
+    auto it = FindLocked(id);
+    if (it != operations_.end() && it->second->gated.load()) gated = it->second;
+  }
+  if (gated) AwaitGate(*gated);
   {
     std::lock_guard lock(mu_);
     auto it = FindLocked(id);
@@ -783,8 +854,7 @@ Status OperationTable::CheckLimitsLocked(const std::string& client, DWORD queue)
     auto it = inflight_.find(client);
     if (it != inflight_.end() && it->second >= options_.max_inflight_per_client) {
       return Status(StatusCode::kResourceExhausted,
-                    "limit max_inflight_per_client: this client has " +
-                        std::to_string(it->second) +
+                    "limit max_inflight_per_client: this client has " + std::to_string(it->second) +
                         " operations not completed yet, the most it may have");
     }
   }
@@ -943,8 +1013,7 @@ std::string OperationTable::RequestKey(const std::string& client, const std::str
   return key;
 }
 
-OperationTable::Operations::const_iterator OperationTable::FindLocked(
-    const std::string& id) const {
+OperationTable::Operations::const_iterator OperationTable::FindLocked(const std::string& id) const {
   auto number = OperationNumber(id);
   return number ? operations_.find(*number) : operations_.end();
 }
@@ -1033,10 +1102,9 @@ StatusOr<CompletionBatch> OperationTable::ReadCompletions(std::uint64_t after,
                                                           std::size_t max) const {
   std::lock_guard lock(mu_);
   if (after != 0 && after < dropped_through_) {
-    return Status(StatusCode::kOutOfRange,
-                  "after_sequence: " + std::to_string(after) +
-                      " is no longer retained; the oldest retained is " +
-                      std::to_string(dropped_through_ + 1));
+    return Status(StatusCode::kOutOfRange, "after_sequence: " + std::to_string(after) +
+                                               " is no longer retained; the oldest retained is " +
+                                               std::to_string(dropped_through_ + 1));
   }
   CompletionBatch batch;
   batch.last_sequence = completed_sequence_;

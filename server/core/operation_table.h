@@ -220,6 +220,9 @@ class OperationTable {
 
   // Puts the operation on MF per its trigger. REQUIRES: no lock held.
   HRESULT Dispatch(const std::shared_ptr<Entry>& entry);
+  // Waits until `entry` is no longer gated (its acceptance journaled, or
+  // refused). REQUIRES: no lock held.
+  void AwaitGate(const Entry& entry);
   // Starts the MF timer that cancels the operation `left` from now.
   // REQUIRES: no lock held.
   void SetDeadline(const std::shared_ptr<Entry>& entry, Clock::duration left);
@@ -300,13 +303,14 @@ class OperationTable {
   // completions are on their way. Changed with mu_ held.
   std::atomic<std::size_t> ready_{0};
 
-  std::mutex delivery_mu_;  // serialises completions: numbering and delivery
-  std::uint64_t next_sequence_ = 1;  // guarded by delivery_mu_
+  std::mutex delivery_mu_;            // serialises completions: numbering and delivery
+  std::uint64_t next_sequence_ = 1;   // guarded by delivery_mu_
   std::uint64_t pruned_through_ = 0;  // guarded by delivery_mu_
 
   mutable std::mutex mu_;
   mutable std::condition_variable completed_cv_;
-  std::uint64_t next_id_ = 1;                                  // guarded by mu_
+  std::condition_variable gate_cv_;  // an Entry's gate opened (with mu_)
+  std::uint64_t next_id_ = 1;        // guarded by mu_
   // By number: in submission order.
   Operations operations_;  // guarded by mu_
   // Operation numbers by RequestKey.
@@ -314,14 +318,14 @@ class OperationTable {
   RequestIndex by_request_;  // guarded by mu_
   // Completed operations retained, by sequence.
   std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_
-  std::uint64_t completed_sequence_ = 0;                       // guarded by mu_
-  std::uint64_t dropped_through_ = 0;  // retention dropped up to here; guarded by mu_
-  std::size_t outstanding_ = 0;  // accepted, not completed; guarded by mu_
+  std::uint64_t completed_sequence_ = 0;                         // guarded by mu_
+  std::uint64_t dropped_through_ = 0;            // retention dropped up to here; guarded by mu_
+  std::size_t outstanding_ = 0;                  // accepted, not completed; guarded by mu_
   std::map<std::string, std::size_t> inflight_;  // outstanding_ by client; guarded by mu_
   std::map<DWORD, std::size_t> depth_;           // outstanding_ by queue; guarded by mu_
   // Operations in state kWaiting, by (client, event name); guarded by mu_.
   std::map<std::pair<std::string, std::string>, std::uint32_t> waiting_;
-  bool accepting_ = true;        // guarded by mu_
+  bool accepting_ = true;  // guarded by mu_
 
   // Runs DeliveryThread; last, as it uses all of the above.
   std::thread deliverer_;

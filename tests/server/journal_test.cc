@@ -31,8 +31,13 @@ class Recorder final : public CompletionListener {
     std::lock_guard lock(mu);
     progress.push_back(p);
   }
+  void OnStarted(const std::string& operation_id) override {
+    std::lock_guard lock(mu);
+    started.push_back(operation_id);
+  }
   std::mutex mu;
   std::vector<CompletionRecord> records;
+  std::vector<std::string> started;
   std::vector<ProgressRecord> progress;
 };
 
@@ -186,7 +191,15 @@ TEST_F(JournalTest, ABatchIsJournaledWhole) {
     EXPECT_EQ(a.status().code(), StatusCode::kUnavailable);
     EXPECT_NE(a.status().message().find("journal"), std::string::npos) << a.status().message();
   }
-  Close();
+  Close();  // waits for what MF still runs
+  {
+    // Put on their queue while the journal was being written (and failed):
+    // they never started.
+    const std::set<std::string> accepted(ids.begin(), ids.end());
+    std::lock_guard lock(recorder_->mu);
+    EXPECT_FALSE(recorder_->started.empty());
+    for (const std::string& id : recorder_->started) EXPECT_EQ(accepted.count(id), 1u) << id;
+  }
 
   Open();
   std::set<std::uint64_t> sequences;
