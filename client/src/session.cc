@@ -372,7 +372,8 @@ struct Session::State {
 
   // Waits until there is something to read for: a submission outstanding,
   // a batch or cancel unanswered, or the end of the stream after Close.
-  // False once destroyed (the stream is cancelled). An idle session does
+  // False once destroyed (the stream is cancelled), or when a caller of
+  // Submit reading for it saw the stream end. An idle session does
   // not read: gRPC's blocking reads in one process take turns at polling
   // its connections, and an idle reader would take another stream's
   // messages (the Client's completions, another Session's) and pass them
@@ -380,13 +381,17 @@ struct Session::State {
   bool AwaitReading() {
     std::unique_lock lock(mu);
     reader_reading = false;
-    read_wake.wait(lock, [this] {
-      return !caller_reading &&
-             (stopping || read_broken || closing || !entries.empty() || !sent.empty());
-    });
-    if (stopping || read_broken) return false;
+    read_wake.wait(lock, [this] { return !caller_reading && ReaderWantedLocked(); });
+    // The reader thread has the stream from here, the end of a stream and
+    // the opening of the next included, until it waits here again.
     reader_reading = true;
-    return true;
+    return !stopping && !read_broken;
+  }
+
+  // Whether the reader thread has something to do: read for what is
+  // outstanding, or end the stream (the lock is held).
+  bool ReaderWantedLocked() const {
+    return stopping || read_broken || closing || !entries.empty() || !sent.empty();
   }
 
   // Whether this thread reads the stream now (the lock is held).
@@ -416,11 +421,13 @@ struct Session::State {
       Handle(response, deliveries);
       Deliver(deliveries);
     }
+    bool reader_needed;
     {
       std::lock_guard lock(mu);
       caller_reading = false;
+      reader_needed = ReaderWantedLocked();
     }
-    read_wake.notify_one();
+    if (reader_needed) read_wake.notify_one();
   }
 
   void End(absl::Status how) {
