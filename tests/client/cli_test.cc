@@ -43,15 +43,21 @@ class CliTest : public ::testing::Test {
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
     return run;
   }
+  // Runs `mfwq ARGS` and expects its exit code and `text` in what it printed.
+  void ExpectRun(const std::string& args, int exit_code, const std::string& text,
+                 const std::string& server = "") const {
+    Result run = Mfwq(args, server);
+    EXPECT_EQ(run.exit_code, exit_code) << args << "\n" << run.out;
+    EXPECT_NE(run.out.find(text), std::string::npos) << args << ": no \"" << text << "\"\n"
+                                                     << run.out;
+  }
 
   TempDir dir_;
   std::unique_ptr<ServerProcess> server_;
 };
 
 TEST_F(CliTest, SubmitAndWaitExitsWithTheOperationsOutcome) {
-  Result ok = Mfwq("submit echo --param data=hello --wait");
-  EXPECT_EQ(ok.exit_code, 0) << ok.out;
-  EXPECT_NE(ok.out.find("echo: S_OK (0x00000000), 5 bytes"), std::string::npos) << ok.out;
+  ExpectRun("submit echo --param data=hello --wait", 0, "echo: S_OK (0x00000000), 5 bytes");
 
   Result failed = Mfwq("submit fail --param hresult=0x80004005 --param message=boom --wait");
   EXPECT_EQ(failed.exit_code, 1) << failed.out;
@@ -72,9 +78,8 @@ TEST_F(CliTest, SubmitAndWaitExitsWithTheOperationsOutcome) {
 }
 
 TEST_F(CliTest, QueuesEventsKindsAndWatch) {
-  Result created = Mfwq("queues create serial --target 5 --name ordered --label farm=a");
-  EXPECT_EQ(created.exit_code, 0) << created.out;
-  EXPECT_NE(created.out.find("0x10000  serial  ordered"), std::string::npos) << created.out;
+  ExpectRun("queues create serial --target 5 --name ordered --label farm=a", 0,
+            "0x10000  serial  ordered");
   Result listed = Mfwq("--json queues list --label farm=a");
   EXPECT_NE(listed.out.find("\"name\":\"ordered\""), std::string::npos) << listed.out;
 
@@ -124,43 +129,26 @@ TEST_F(CliTest, BenchBaselineListensOnLoopbackUntilItsInputEnds) {
   EXPECT_GT(std::stoi(run.out.substr(10)), 0) << run.out;
   EXPECT_EQ(run.out.back(), '\n') << run.out;
 
-  Result bad = Mfwq("bench-baseline --listen 127.0.0.1:99999 < /dev/null");
-  EXPECT_EQ(bad.exit_code, 2) << bad.out;
-  EXPECT_NE(bad.out.find("--listen: expected HOST:PORT with a port from 0 to 65535, got "
-                         "127.0.0.1:99999"),
-            std::string::npos)
-      << bad.out;
+  ExpectRun("bench-baseline --listen 127.0.0.1:99999 < /dev/null", 2,
+            "--listen: expected HOST:PORT with a port from 0 to 65535, got "
+            "127.0.0.1:99999");
   // An address of no interface here (TEST-NET-1): binding fails.
-  Result unbound = Mfwq("bench-baseline --listen 192.0.2.1:0 < /dev/null");
-  EXPECT_EQ(unbound.exit_code, 3) << unbound.out;
-  EXPECT_NE(unbound.out.find("cannot listen on 192.0.2.1:0"), std::string::npos) << unbound.out;
+  ExpectRun("bench-baseline --listen 192.0.2.1:0 < /dev/null", 3, "cannot listen on 192.0.2.1:0");
 
   // A baseline that is not there (port 1 refuses) fails the bench at once.
-  Result none = Mfwq("bench --baseline 127.0.0.1:1 --ops 10 --latency-samples 1 --rounds 1");
-  EXPECT_EQ(none.exit_code, 3) << none.out;
-  EXPECT_NE(none.out.find("cannot reach the baseline echo server at 127.0.0.1:1"),
-            std::string::npos)
-      << none.out;
+  ExpectRun("bench --baseline 127.0.0.1:1 --ops 10 --latency-samples 1 --rounds 1", 3,
+            "cannot reach the baseline echo server at 127.0.0.1:1");
 }
 
 TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
-  Result bad = Mfwq("submit echo --param data=x --queue 0x7777");
-  EXPECT_EQ(bad.exit_code, 3) << bad.out;
-  EXPECT_NE(bad.out.find("NOT_FOUND: queue_id"), std::string::npos) << bad.out;
+  ExpectRun("submit echo --param data=x --queue 0x7777", 3, "NOT_FOUND: queue_id");
 
-  Result typed = Mfwq("submit sleep --param duration=soon");
-  EXPECT_EQ(typed.exit_code, 2) << typed.out;
-  EXPECT_NE(typed.out.find("--param duration: expected a duration"), std::string::npos)
-      << typed.out;
+  ExpectRun("submit sleep --param duration=soon", 2, "--param duration: expected a duration");
 
   // A parameter without --param is not silently dropped.
-  Result stray = Mfwq("submit echo data=x");
-  EXPECT_EQ(stray.exit_code, 2) << stray.out;
-  EXPECT_NE(stray.out.find("unexpected argument \"data=x\""), std::string::npos) << stray.out;
+  ExpectRun("submit echo data=x", 2, "unexpected argument \"data=x\"");
 
-  Result unknown = Mfwq("frobnicate");
-  EXPECT_EQ(unknown.exit_code, 2) << unknown.out;
-  EXPECT_NE(unknown.out.find("unknown command \"frobnicate\""), std::string::npos) << unknown.out;
+  ExpectRun("frobnicate", 2, "unknown command \"frobnicate\"");
 
   Result help = Mfwq("--help");
   EXPECT_EQ(help.exit_code, 0);
@@ -176,9 +164,7 @@ TEST_F(CliTest, ErrorsSayWhatWasWrongWithTheirOwnExitCodes) {
   const std::string address = server_->address();
   ASSERT_EQ(server_->Terminate(), 0);
   server_.reset();
-  Result down = Mfwq("kinds", address);
-  EXPECT_EQ(down.exit_code, 3) << down.out;
-  EXPECT_NE(down.out.find("cannot reach the server at " + address), std::string::npos) << down.out;
+  ExpectRun("kinds", 3, "cannot reach the server at " + address, address);
 }
 
 }  // namespace
