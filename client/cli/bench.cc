@@ -536,6 +536,7 @@ int RunBenchBaseline(const std::string& listen) {
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a port in use is refused, not shared
   std::unique_ptr<grpc::Server> bare = builder.BuildAndStart();
   if (!bare || port == 0) {
     std::fprintf(stderr, "mfwq bench-baseline: cannot listen on %s\n", listen.c_str());

@@ -90,9 +90,16 @@ Status Server::Init() {
   // Long idle streams survive proxies: clients may ping every 10 s.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // A port another process listens on is refused, not shared: gRPC would
+  // otherwise set SO_REUSEPORT, and the kernel would deal connections out
+  // between two servers with different journals.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || port_ == 0) {
-    return Status(StatusCode::kUnavailable, "listen " + config_.listen + ": cannot listen there");
+    return Status(StatusCode::kUnavailable,
+                  "listen " + config_.listen +
+                      ": cannot listen there (the port is in use, or the address is not one "
+                      "of this machine's)");
   }
   address_ = config_.listen.substr(0, config_.listen.rfind(':')) + ":" + std::to_string(port_);
   if (auto* health = grpc_->GetHealthCheckService()) {

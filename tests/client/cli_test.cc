@@ -134,6 +134,9 @@ TEST_F(CliTest, BenchBaselineListensOnLoopbackUntilItsInputEnds) {
             "127.0.0.1:99999");
   // An address of no interface here (TEST-NET-1): binding fails.
   ExpectRun("bench-baseline --listen 192.0.2.1:0 < /dev/null", 3, "cannot listen on 192.0.2.1:0");
+  // A port another process listens on (the test's server) is refused, not shared.
+  ExpectRun("bench-baseline --listen " + server_->address() + " < /dev/null", 3,
+            "cannot listen on " + server_->address());
 
   // A baseline that is not there (port 1 refuses) fails the bench at once.
   ExpectRun("bench --baseline 127.0.0.1:1 --ops 10 --latency-samples 1 --rounds 1", 3,

@@ -2,11 +2,14 @@
 // mfwq-server binary on 127.0.0.1 port 0.
 #include "e2e_test.h"
 
-#include <google/protobuf/util/time_util.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <google/protobuf/util/time_util.h>
 
 #include "proto/probes.grpc.pb.h"
 #include "proto/reflection_probe.grpc.pb.h"
@@ -123,6 +126,28 @@ class Watch {
 
 std::string ErrorOf(const grpc::Status& s) {
   return std::to_string(static_cast<int>(s.error_code())) + " " + s.error_message();
+}
+
+TEST_F(E2ETest, ASecondServerIsRefusedThePortTheFirstListensOn) {
+  // Were the port shared, the kernel would deal connections out between
+  // two servers with different journals.
+  TempDir other;
+  const std::string command = std::string("timeout 60 ") + ServerBinary() + " --listen " +
+                              server_->address() + " --data-dir " + other.path() + " 2>&1";
+  FILE* out = popen(command.c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  std::string text;
+  char buffer[512];
+  for (std::size_t n; (n = fread(buffer, 1, sizeof buffer, out)) > 0;) text.append(buffer, n);
+  const int status = pclose(out);
+  ASSERT_TRUE(WIFEXITED(status)) << text;
+  EXPECT_EQ(WEXITSTATUS(status), 1) << text;
+  EXPECT_NE(text.find("mfwq-server: listen " + server_->address() + ": cannot listen there"),
+            std::string::npos)
+      << text;
+  v1::ListKindsResponse kinds;
+  grpc::Status s = stub_->ListKinds(Context().get(), v1::ListKindsRequest(), &kinds);
+  EXPECT_TRUE(s.ok()) << ErrorOf(s);  // the first serves on
 }
 
 TEST_F(E2ETest, HealthCheckingAndReflectionAreServed) {
