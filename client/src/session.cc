@@ -85,8 +85,12 @@ struct Session::State {
   SessionOptions options;
 
   mutable std::mutex mu;
-  std::condition_variable wake;       // the writer, submitters waiting for room, Close
-  std::condition_variable read_wake;  // the reader, waiting for something to read for
+  // Each wakes only those with something to do: a wake-up of a thread
+  // that finds nothing costs the waker a system call and the machine a
+  // context switch, on every message.
+  std::condition_variable write_wake;  // the writer, when WritableLocked()
+  std::condition_variable wake;        // submitters waiting for room, Close, a write's end
+  std::condition_variable read_wake;   // the reader, waiting for something to read for
   absl::flat_hash_map<std::string, Entry> entries;             // by request id
   absl::flat_hash_map<std::string, std::string> by_operation;  // request id by operation id
   std::deque<std::string> to_send;                             // request ids
@@ -196,10 +200,15 @@ struct Session::State {
     return !to_send.empty() || !cancels_to_send.empty() || ReadyToHalfCloseLocked();
   }
 
+  // Wakes the writer if it has something to do (the lock is held).
+  void WakeWriterLocked() {
+    if (stopping || finished || WritableLocked()) write_wake.notify_one();
+  }
+
   void Write() {
     std::unique_lock lock(mu);
     for (;;) {
-      wake.wait(lock, [this] { return stopping || finished || WritableLocked(); });
+      write_wake.wait(lock, [this] { return stopping || finished || WritableLocked(); });
       if (stopping || finished) return;
       WriteLocked(lock);
     }
@@ -251,6 +260,7 @@ struct Session::State {
       lock.lock();
       writing = false;
       wake.notify_all();
+      WakeWriterLocked();
       return;
     }
     writing = true;
@@ -267,6 +277,7 @@ struct Session::State {
     // and opens the next one.
     if (!ok) stream_up = false;
     wake.notify_all();
+    WakeWriterLocked();
   }
 
   // --- The reader thread ------------------------------------------------------
@@ -314,6 +325,7 @@ struct Session::State {
         sent.clear();
       }
       wake.notify_all();
+      write_wake.notify_one();
 
       v1::SessionResponse response;
       std::vector<Delivery> deliveries;
@@ -435,6 +447,7 @@ struct Session::State {
     finished = true;
     ending = std::move(how);
     wake.notify_all();
+    write_wake.notify_one();
   }
 
   void Handle(v1::SessionResponse& response, std::vector<Delivery>& out) {
@@ -500,7 +513,8 @@ struct Session::State {
         }
       }
       // Room for waiting submitters, or cancels to send.
-      if (!out.empty() || wake_writer) wake.notify_all();
+      if (!out.empty()) wake.notify_all();
+      if (wake_writer) WakeWriterLocked();
     }
     for (auto& [report, p] : progress) report(p);
   }
@@ -560,7 +574,7 @@ struct Session::State {
     if (write_here) {
       WriteLocked(lock);
     } else {
-      wake.notify_all();
+      WakeWriterLocked();
     }
     return absl::OkStatus();
   }
@@ -583,6 +597,7 @@ Session::~Session() {
     if (s.live_context != nullptr) s.live_context->TryCancel();
   }
   s.wake.notify_all();
+  s.write_wake.notify_one();
   s.read_wake.notify_all();
   s.Join();
   std::vector<State::Delivery> left;
@@ -669,8 +684,8 @@ std::future<absl::StatusOr<v1::CancelOperationResponse>> Session::Cancel(
     }
     c->operation_id = it->second.operation_id;
     s.cancels_to_send.push_back(std::move(c));
+    s.WakeWriterLocked();
   }
-  s.wake.notify_all();
   return future;
 }
 
@@ -680,6 +695,7 @@ absl::Status Session::Close() {
     std::unique_lock lock(s.mu);
     s.closing = true;
     s.wake.notify_all();
+    s.WakeWriterLocked();
     s.read_wake.notify_all();
     s.wake.wait(lock, [&s] { return s.finished; });
   }
