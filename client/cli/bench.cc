@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -377,32 +378,36 @@ void UnaryRun(Client& client, const BenchOptions& o, Figure& f) {
   for (const auto& d : took) f.latency.Add(d);
 }
 
-void PingPong(bench::Echo::Stub& stub, const BenchOptions& o, Figure& f) {
-  bench::EchoMessage message, back;
-  message.set_payload(std::string(o.size, 'e'));
-  for (std::size_t i = 0; i < o.latency_samples; ++i) {
-    grpc::ClientContext context;
-    const Clock::time_point t = Clock::now();
-    grpc::Status s = stub.Ping(&context, message, &back);
-    if (!s.ok()) {
-      f.error = "ping-pong: " + s.error_message();
-      return;
-    }
-    f.latency.Add(Clock::now() - t);
-  }
-}
+// One call at a time, timed: a ping-pong, or an operation from submit to
+// completion. `call` returns why it failed (empty: it did not).
+struct TimedCall {
+  const char* what;
+  std::function<std::string()> call;
+  Figure* figure;
+};
 
-// One operation at a time, submit to completion.
-template <typename Submitter>
-void OneAtATime(const BenchOptions& o, const char* what, Submitter submit_and_wait, Figure& f) {
-  for (std::size_t i = 0; i < o.latency_samples; ++i) {
-    const Clock::time_point t = Clock::now();
-    absl::StatusOr<v1::Completion> c = submit_and_wait();
-    if (std::string why = Outcome(c); !why.empty()) {
-      f.error = std::string(what) + ": " + why;
-      return;
+// Calls of one kind taken back to back, before the next kind's turn.
+constexpr std::size_t kLatencyBlock = 100;
+
+// --latency-samples of each call, in turns of kLatencyBlock: on a shared
+// host the machine's speed drifts over seconds, and timing each kind all in
+// one stretch would put that drift into the ratios. Within a turn the
+// calls follow each other as in a program making them one after another
+// (taken one of each in turn instead, every call would find the other
+// processes' threads gone to sleep, and all the figures would double).
+void Interleaved(const BenchOptions& o, const std::vector<TimedCall>& calls) {
+  for (std::size_t done = 0; done < o.latency_samples; done += kLatencyBlock) {
+    const std::size_t n = std::min(kLatencyBlock, o.latency_samples - done);
+    for (const TimedCall& c : calls) {
+      for (std::size_t i = 0; i < n; ++i) {
+        const Clock::time_point t = Clock::now();
+        if (std::string why = c.call(); !why.empty()) {
+          c.figure->error = std::string(c.what) + ": " + why;
+          return;
+        }
+        c.figure->latency.Add(Clock::now() - t);
+      }
     }
-    f.latency.Add(Clock::now() - t);
   }
 }
 
@@ -446,6 +451,20 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
   Figure bare_stream, session, unary, ping, session_one, unary_one;
   auto session_for_latency = client.OpenSession();
   const v1::SubmitRequest request = EchoRequest(o);
+  bench::EchoMessage ping_message;
+  ping_message.set_payload(std::string(o.size, 'e'));
+  const std::vector<TimedCall> one_at_a_time = {
+      {"ping-pong",
+       [&]() -> std::string {
+         grpc::ClientContext context;
+         bench::EchoMessage back;
+         grpc::Status s = stub->Ping(&context, ping_message, &back);
+         return s.ok() ? std::string() : s.error_message();
+       },
+       &ping},
+      {"session", [&] { return Outcome(session_for_latency->Submit(request)); }, &session_one},
+      {"unary submit", [&] { return Outcome(client.SubmitAsync(request).get()); }, &unary_one},
+  };
   if (!json) {
     std::printf(
         "mfwq bench: %zu echo operations of %zu bytes per run, %zu rounds; server %s;\n"
@@ -459,11 +478,7 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     BareStream(*stub, o, bare_stream);
     SessionRun(client, o, session);
     UnaryRun(client, o, unary);
-    PingPong(*stub, o, ping);
-    OneAtATime(
-        o, "session", [&] { return session_for_latency->Submit(request); }, session_one);
-    OneAtATime(
-        o, "unary submit", [&] { return client.SubmitAsync(request).get(); }, unary_one);
+    Interleaved(o, one_at_a_time);
     for (Figure* f : {&bare_stream, &session, &unary, &ping, &session_one, &unary_one}) {
       if (!f->error.empty()) {
         std::fprintf(stderr, "mfwq bench: %s\n", f->error.c_str());
