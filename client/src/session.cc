@@ -452,7 +452,6 @@ struct Session::State {
 
   void Handle(v1::SessionResponse& response, std::vector<Delivery>& out) {
     std::vector<std::pair<OnProgress, v1::Progress>> progress;
-    bool wake_writer = false;
     {
       std::lock_guard lock(mu);
       if (response.has_submitted()) {
@@ -476,7 +475,6 @@ struct Session::State {
           for (auto& c : it->second.cancels_waiting) {
             c->operation_id = op->id();
             cancels_to_send.push_back(std::move(c));
-            wake_writer = true;
           }
           cancels_waiting -= it->second.cancels_waiting.size();
           it->second.cancels_waiting.clear();
@@ -512,9 +510,10 @@ struct Session::State {
           }
         }
       }
-      // Room for waiting submitters, or cancels to send.
+      // Room for waiting submitters; for the writer, cancels to send, or
+      // (closing) the last waiting cancel settled, so it may half-close.
       if (!out.empty()) wake.notify_all();
-      if (wake_writer) WakeWriterLocked();
+      WakeWriterLocked();
     }
     for (auto& [report, p] : progress) report(p);
   }

@@ -551,6 +551,35 @@ TEST_F(ClientTest, IdleStreamsCarryOnAfterAServerRestart) {
   EXPECT_GE(session->stats().reconnects, 1u);
 }
 
+// Close waits for a cancel asked before the server answered its
+// submission; once the answer (here a refusal) settles it, the session
+// half-closes and ends. The server is away until Close has begun, so the
+// cancel is still waiting then.
+TEST_F(ClientTest, CloseEndsASessionOnceACancelWaitingForItsAnswerIsSettled) {
+  const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+  ASSERT_EQ(server_->Terminate(), 0);
+  server_.reset();
+  auto session = client_->OpenSession();
+  v1::SubmitRequest bad = Echo("x");
+  bad.set_kind("no.such.kind");
+  bad.set_request_id("doomed");
+  auto refused = session->SubmitAsync(bad);
+  auto cancel = session->Cancel("doomed");  // not answered yet: it waits
+  auto closed = std::async(std::launch::async, [&session] { return session->Close(); });
+  // Close has begun once the session takes nothing new.
+  while (session->Cancel("unknown").get().status().code() !=
+         absl::StatusCode::kFailedPrecondition) {
+    std::this_thread::yield();
+  }
+  Start({"--listen", "127.0.0.1:" + port});
+  ASSERT_EQ(closed.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+  EXPECT_TRUE(closed.get().ok());
+  EXPECT_EQ(refused.get().status().code(), absl::StatusCode::kInvalidArgument);
+  auto settled = cancel.get();
+  ASSERT_TRUE(settled.ok()) << settled.status();
+  EXPECT_FALSE(settled->cancelled());
+}
+
 TEST_F(ClientTest, ASessionWithoutAServerCanStillBeDestroyed) {
   const std::string address = server_->address();
   ASSERT_EQ(server_->Terminate(), 0);
