@@ -98,8 +98,8 @@ Status Server::Init() {
   if (!grpc_ || port_ == 0) {
     return Status(StatusCode::kUnavailable,
                   "listen " + config_.listen +
-                      ": cannot listen there (the port is in use, or the address is not one "
-                      "of this machine's)");
+                      ": cannot listen there (the port is in use or privileged, or the address "
+                      "is not one of this machine's)");
   }
   address_ = config_.listen.substr(0, config_.listen.rfind(':')) + ":" + std::to_string(port_);
   if (auto* health = grpc_->GetHealthCheckService()) {

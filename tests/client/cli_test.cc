@@ -1,7 +1,10 @@
 // The mfwq command-line tool, run as a program against the real server:
 // its output, --json, and exit codes.
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
 
@@ -134,9 +137,26 @@ TEST_F(CliTest, BenchBaselineListensOnLoopbackUntilItsInputEnds) {
             "127.0.0.1:99999");
   // An address of no interface here (TEST-NET-1): binding fails.
   ExpectRun("bench-baseline --listen 192.0.2.1:0 < /dev/null", 3, "cannot listen on 192.0.2.1:0");
-  // A port another process listens on (the test's server) is refused, not shared.
-  ExpectRun("bench-baseline --listen " + server_->address() + " < /dev/null", 3,
-            "cannot listen on " + server_->address());
+  // A port another baseline listens on is refused, not shared. The first
+  // serves until its input, a FIFO this test holds open, ends.
+  const std::string fifo = dir_.path() + "/baseline-input";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // A writer (so that the shell's open does not block) the first does not inherit.
+  const int input = open(fifo.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(input, 0);
+  FILE* first = popen((std::string(MFWQ_CLI_BINARY) + " bench-baseline < " + fifo).c_str(), "r");
+  ASSERT_NE(first, nullptr);
+  char line[128] = {};
+  const bool listening = fgets(line, sizeof line, first) != nullptr;
+  std::string address(line);
+  if (!address.empty() && address.back() == '\n') address.pop_back();
+  if (listening) {
+    ExpectRun("bench-baseline --listen " + address + " < /dev/null", 3,
+              "cannot listen on " + address);
+  }
+  close(input);  // the first's input ends, and it stops
+  EXPECT_EQ(pclose(first), 0);
+  EXPECT_TRUE(listening) << "the first bench-baseline printed no address";
 
   // A baseline that is not there (port 1 refuses) fails the bench at once.
   ExpectRun("bench --baseline 127.0.0.1:1 --ops 10 --latency-samples 1 --rounds 1", 3,

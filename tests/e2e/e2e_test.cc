@@ -132,7 +132,7 @@ TEST_F(E2ETest, ASecondServerIsRefusedThePortTheFirstListensOn) {
   // Were the port shared, the kernel would deal connections out between
   // two servers with different journals.
   TempDir other;
-  const std::string command = std::string("timeout 60 ") + ServerBinary() + " --listen " +
+  const std::string command = std::string("timeout -k 5 60 ") + ServerBinary() + " --listen " +
                               server_->address() + " --data-dir " + other.path() + " 2>&1";
   FILE* out = popen(command.c_str(), "r");
   ASSERT_NE(out, nullptr);
