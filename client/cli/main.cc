@@ -82,7 +82,8 @@ on 127.0.0.1, or the one at --baseline):
               bidirectional echo stream carrying as many messages;
   latency     --latency-samples (default 2000) operations one at a time,
               submit to completion, against a bare unary ping-pong; the
-              three take turns of 100 calls each.
+              three take turns of 100 calls each (and one not counted, to
+              warm up).
 Each runs --rounds times (default 3), alternating; throughput is the median
 round. Prints the figures and the ratios to the bare baseline (--json: one
 object). Operations run on queue --queue (default 5, multithreaded).
