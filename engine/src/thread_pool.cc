@@ -231,10 +231,11 @@ void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
   // the last one's completion: on a virtual machine a thread that slept
   // costs its waker a system call of 10-15 us and itself 20-40 us to come
   // back, as much as the rest of the round trip. Spinning (yielding the
-  // core to anyone who needs it) costs a burst of work at most this much
-  // CPU time after its last item. Measured with mfwq bench, one operation at
-  // a time over a session: 50 us, p50 165-183 us and the server's CPU 243-252
-  // us per operation; 200 us, p50 120-149 us and 275-287 us of CPU.
+  // core to anyone who needs it) costs CPU time: up to this much per pool
+  // after each burst of work, and a whole core while items keep coming less
+  // than this far apart. Measured with mfwq bench, one operation at a time
+  // over a session: 50 us, p50 165-183 us and the server's CPU 243-252 us per
+  // operation; 200 us, p50 120-149 us and 275-287 us of CPU.
   constexpr auto kSpinFor = std::chrono::microseconds(200);
   ++spinning_;
   PublishLocked();
