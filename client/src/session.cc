@@ -66,7 +66,7 @@ struct Session::State {
   };
   // A batch written and not yet answered.
   struct Sent {
-    std::vector<std::string> request_ids;                 // a SubmitBatch, or
+    std::vector<std::uint64_t> submits;                   // a SubmitBatch (by order), or
     std::vector<std::shared_ptr<PendingCancel>> cancels;  // a CancelBatch
   };
   // Something to deliver once the lock is released.
@@ -91,9 +91,12 @@ struct Session::State {
   std::condition_variable write_wake;  // the writer, when WritableLocked()
   std::condition_variable wake;        // submitters waiting for room, Close, a write's end
   std::condition_variable read_wake;   // the reader, waiting for something to read for
-  absl::flat_hash_map<std::string, Entry> entries;             // by request id
-  absl::flat_hash_map<std::string, std::string> by_operation;  // request id by operation id
-  std::deque<std::string> to_send;                             // request ids
+  // Outstanding submissions by Entry::order; their request ids are
+  // by_request's keys, which view each entry's own request (not copied).
+  absl::flat_hash_map<std::uint64_t, Entry> entries;
+  absl::flat_hash_map<std::string_view, std::uint64_t> by_request;  // order by request id
+  absl::flat_hash_map<std::string, std::uint64_t> by_operation;     // order by operation id
+  std::deque<std::uint64_t> to_send;                                // orders
   std::deque<std::shared_ptr<PendingCancel>> cancels_to_send;
   std::deque<Sent> sent;
   std::uint64_t next_order = 0;
@@ -140,6 +143,7 @@ struct Session::State {
       e.cancels_waiting.clear();
       out.push_back({std::move(e), outcome});
     }
+    by_request.clear();
     entries.clear();
     by_operation.clear();
     to_send.clear();
@@ -175,9 +179,10 @@ struct Session::State {
   }
 
   // Removes a submission that has its outcome (the lock is held).
-  void Finish(absl::flat_hash_map<std::string, Entry>::iterator it,
+  void Finish(absl::flat_hash_map<std::uint64_t, Entry>::iterator it,
               absl::StatusOr<v1::Completion> outcome, std::vector<Delivery>& out) {
     if (!it->second.operation_id.empty()) by_operation.erase(it->second.operation_id);
+    by_request.erase(it->second.request->request_id());
     // Asked to cancel before the answer came, and it ended first.
     for (auto& c : it->second.cancels_waiting) c->answer.set_value(v1::CancelOperationResponse());
     cancels_waiting -= it->second.cancels_waiting.size();
@@ -234,21 +239,21 @@ struct Session::State {
       Sent batch;
       auto* requests = message.mutable_submit()->mutable_requests();
       std::size_t bytes = 0;
-      while (!to_send.empty() && batch.request_ids.size() < options.max_batch) {
+      while (!to_send.empty() && batch.submits.size() < options.max_batch) {
         auto it = entries.find(to_send.front());
         if (it != entries.end()) {
           // Within the message size (each request is at most half of it).
           const std::size_t size = it->second.bytes + 8;
-          if (!batch.request_ids.empty() && bytes + size > options.max_batch_bytes) break;
+          if (!batch.submits.empty() && bytes + size > options.max_batch_bytes) break;
           bytes += size;
           lent.push_back(it->second.request);
           requests->UnsafeArenaAddAllocated(const_cast<v1::SubmitRequest*>(lent.back().get()));
-          batch.request_ids.push_back(it->first);
+          batch.submits.push_back(it->first);
         }
         to_send.pop_front();
       }
-      if (batch.request_ids.empty()) return;
-      stats.requests_sent += batch.request_ids.size();
+      if (batch.submits.empty()) return;
+      stats.requests_sent += batch.submits.size();
       ++stats.batches;
       sent.push_back(std::move(batch));
     } else {
@@ -311,12 +316,11 @@ struct Session::State {
         // Everything outstanding goes (again) in submission order, with
         // its request id: the server answers those it has from what it
         // has, and the answers of the last stream are not coming.
-        std::vector<std::pair<std::uint64_t, std::string>> order;
+        std::vector<std::uint64_t> order;
         order.reserve(entries.size());
-        for (const auto& [id, e] : entries) order.emplace_back(e.order, id);
+        for (const auto& [o, e] : entries) order.push_back(o);
         std::sort(order.begin(), order.end());
-        to_send.clear();
-        for (auto& [o, id] : order) to_send.push_back(std::move(id));
+        to_send.assign(order.begin(), order.end());
         for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
           for (auto c = it->cancels.rbegin(); c != it->cancels.rend(); ++c) {
             cancels_to_send.push_front(std::move(*c));
@@ -455,12 +459,12 @@ struct Session::State {
     {
       std::lock_guard lock(mu);
       if (response.has_submitted()) {
-        if (sent.empty() || sent.front().request_ids.empty()) return;  // not ours to answer
+        if (sent.empty() || sent.front().submits.empty()) return;  // not ours to answer
         Sent batch = std::move(sent.front());
         sent.pop_front();
         auto& results = *response.mutable_submitted()->mutable_results();
-        for (int i = 0; i < results.size() && i < static_cast<int>(batch.request_ids.size()); ++i) {
-          auto it = entries.find(batch.request_ids[i]);
+        for (int i = 0; i < results.size() && i < static_cast<int>(batch.submits.size()); ++i) {
+          auto it = entries.find(batch.submits[static_cast<std::size_t>(i)]);
           if (it == entries.end()) continue;
           v1::SubmitResult& r = results[i];
           if (r.has_error()) {
@@ -483,7 +487,7 @@ struct Session::State {
           if (op->has_completion()) Finish(it, std::move(*op->mutable_completion()), out);
         }
       } else if (response.has_cancelled()) {
-        if (sent.empty() || !sent.front().request_ids.empty()) return;
+        if (sent.empty() || !sent.front().submits.empty()) return;
         Sent batch = std::move(sent.front());
         sent.pop_front();
         auto& results = *response.mutable_cancelled()->mutable_results();
@@ -497,8 +501,10 @@ struct Session::State {
       } else if (response.has_notifications()) {
         for (v1::Notification& n : *response.mutable_notifications()->mutable_notifications()) {
           if (n.has_completion()) {
-            auto it = entries.find(n.completion().request_id());
             // Not found: reported already (a resend's second report).
+            auto at = by_request.find(n.completion().request_id());
+            if (at == by_request.end()) continue;
+            auto it = entries.find(at->second);
             if (it != entries.end()) Finish(it, std::move(*n.mutable_completion()), out);
           } else if (n.has_progress()) {
             auto at = by_operation.find(n.progress().operation_id());
@@ -545,19 +551,21 @@ struct Session::State {
         return absl::FailedPreconditionError("session: closed while waiting for room");
       }
     }
+    // The entry's own request, which by_request's key views.
     const std::string& id = entry.request->request_id();
     if (entry.bytes > options.max_batch_bytes) {
       return absl::InvalidArgumentError("request: " + std::to_string(entry.bytes) +
                                         " bytes, more than the session's max_batch_bytes (" +
                                         std::to_string(options.max_batch_bytes) + ")");
     }
-    if (entries.count(id) != 0) {
+    if (by_request.contains(id)) {
       return absl::AlreadyExistsError("request_id: a submission with \"" + id +
                                       "\" is still outstanding in this session");
     }
     entry.order = next_order++;
-    to_send.push_back(id);
-    entries.emplace(id, std::move(entry));
+    to_send.push_back(entry.order);
+    by_request.emplace(id, entry.order);
+    entries.emplace(entry.order, std::move(entry));
     ++stats.submitted;
     // An idle session (nothing written awaits its answer): write it on this
     // thread, sparing the hand-off to the writer. A busy one leaves it to
@@ -670,7 +678,8 @@ std::future<absl::StatusOr<v1::CancelOperationResponse>> Session::Cancel(
       c->answer.set_value(absl::FailedPreconditionError("session: closing"));
       return future;
     }
-    auto it = s.entries.find(request_id);
+    auto at = s.by_request.find(request_id);
+    auto it = at == s.by_request.end() ? s.entries.end() : s.entries.find(at->second);
     if (it == s.entries.end()) {
       c->answer.set_value(absl::NotFoundError("request_id: no submission \"" + request_id +
                                               "\" is outstanding in this session"));

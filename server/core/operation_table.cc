@@ -174,7 +174,12 @@ OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, Ev
       listener_(listener),
       options_(options),
       observer_(std::make_shared<Observer>(this)),
-      deliverer_([this] { DeliveryThread(); }) {}
+      deliverer_([this] { DeliveryThread(); }) {
+  // Sized for the operations retained (up to a bound), so that it is not
+  // rehashed, with the table's lock held, while it fills.
+  std::lock_guard lock(mu_);
+  by_request_.reserve(std::min<std::size_t>(options_.retain_count, std::size_t{1} << 20));
+}
 
 OperationTable::~OperationTable() {
   StopAccepting();
@@ -236,8 +241,12 @@ Status OperationTable::Restore() {
                     "journal: \"" + entry->view.id + "\" is not an operation id");
     }
     entry->number = *number;
-    if (!entry->view.request_id.empty())
-      by_request_[RequestKey(entry->view.client, entry->view.request_id)] = entry->number;
+    if (!entry->view.request_id.empty()) {
+      // The latest with the id has it; the key views this entry's strings.
+      const RequestKey key{entry->view.client, entry->view.request_id};
+      by_request_.erase(key);
+      by_request_.emplace(key, entry->number);
+    }
     by_sequence_.emplace(sequence, entry);
     operations_.emplace(entry->number, std::move(entry));
   }
@@ -295,7 +304,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       admitted.clear();
       std::unique_lock lock(mu_);
       completed_cv_.wait(lock, [&] {
-        auto seen = by_request_.find(RequestKey(specs[i].client, specs[i].request_id));
+        auto seen = by_request_.find(RequestKey{specs[i].client, specs[i].request_id});
         return seen == by_request_.end() || operations_.at(seen->second)->accepted;
       });
     }
@@ -328,14 +337,12 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
     *answer = InvalidArgument("request_id: longer than 128 bytes");
     return Admitted::kAnswered;
   }
-  const std::string key =
-      spec.request_id.empty() ? std::string() : RequestKey(spec.client, spec.request_id);
   // A retry gets the first attempt's operation, whatever has changed since
   // (deadline passed, event deleted): refused only if it is no retry.
   const auto refuse = [&](Status status) {
-    if (!key.empty()) {
+    if (!spec.request_id.empty()) {
       std::unique_lock lock(mu_);
-      auto seen = by_request_.find(key);
+      auto seen = by_request_.find(RequestKey{spec.client, spec.request_id});
       if (seen != by_request_.end()) return RetriedLocked(lock, seen->second, spec, brief, answer);
     }
     *answer = std::move(status);
@@ -356,8 +363,8 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   if (spec.deadline && *spec.deadline <= now) {
     return refuse(InvalidArgument("deadline: already passed"));
   }
-  auto queue = queues_.Get(spec.client, spec.queue);
-  if (!queue.ok()) return refuse(queue.status());
+  auto counters = queues_.Counters(spec.queue);
+  if (!counters.ok()) return refuse(counters.status());
 
   auto entry = std::make_shared<Entry>();
   if (!spec.wait_event.empty()) {
@@ -372,12 +379,17 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
     entry->signal_event = handle.value();
   }
 
+  // Set before the index may view them.
+  entry->view.request_id = spec.request_id;
+  entry->view.client = spec.client;
+
   std::unique_lock lock(mu_);
   // Its request id, taken in the one look-up a submission needs; an
   // earlier attempt's outcome is this one's.
   RequestIndex::iterator slot = by_request_.end();
-  if (!key.empty()) {
-    auto [it, fresh] = by_request_.try_emplace(key, 0);
+  if (!spec.request_id.empty()) {
+    auto [it, fresh] =
+        by_request_.try_emplace(RequestKey{entry->view.client, entry->view.request_id}, 0);
     if (!fresh) return RetriedLocked(lock, it->second, spec, brief, answer);
     slot = it;
   }
@@ -400,8 +412,6 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   admission->number = entry->number = numbers.next++;
   admission->deadline = spec.deadline;
   entry->view.id = OperationId(entry->number);
-  entry->view.request_id = spec.request_id;
-  entry->view.client = spec.client;
   entry->view.queue = spec.queue;
   entry->view.kind = spec.kind;
   entry->view.parameters = spec.parameters;
@@ -410,7 +420,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   entry->delay = spec.delay;
   entry->session = spec.session;
   entry->unary = spec.session == 0;
-  entry->counters = queue->counters;
+  entry->counters = std::move(counters.value());
   entry->view.state = spec.delay          ? OperationState::kScheduled
                       : entry->wait_event ? OperationState::kWaiting
                                           : OperationState::kPending;
@@ -498,7 +508,7 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief
       MarkReadyLocked(*entry, false);
       operations_.erase(entry->number);
       if (!entry->view.request_id.empty())
-        by_request_.erase(RequestKey(entry->view.client, entry->view.request_id));
+        by_request_.erase(RequestKey{entry->view.client, entry->view.request_id});
       --outstanding_;
       ReleaseLimitsLocked(entry->view.client, entry->view.queue);
       if (entry->wait_event) LeaveWaitingLocked(*entry);
@@ -600,17 +610,21 @@ void OperationTable::AwaitGate(const Entry& entry) {
 }
 
 bool OperationTable::Start(const std::string& id) {
-  std::shared_ptr<Entry> gated;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = FindLocked(id);
-    if (it != operations_.end() && it->second->gated.load()) gated = it->second;
-  }
-  if (gated) AwaitGate(*gated);
-  {
-    std::lock_guard lock(mu_);
-    auto it = FindLocked(id);
-    if (it == operations_.end() || it->second->claimed || it->second->cancel_message) return false;
+    if (it == operations_.end()) return false;
+    if (it->second->gated.load()) {
+      // Its acceptance is still being journaled: it starts once that is
+      // done, if it is still in the table (not refused meanwhile).
+      const std::shared_ptr<Entry> gated = it->second;
+      lock.unlock();
+      AwaitGate(*gated);
+      lock.lock();
+      it = FindLocked(id);
+      if (it == operations_.end()) return false;
+    }
+    if (it->second->claimed || it->second->cancel_message) return false;
     Entry& entry = *it->second;
     MarkReadyLocked(entry, false);
     if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
@@ -891,7 +905,7 @@ std::uint64_t OperationTable::EnforceRetentionLocked(
     }
     if (!entry.view.request_id.empty()) {
       // (A later operation may have taken the request id since this one was dropped.)
-      auto key = by_request_.find(RequestKey(entry.view.client, entry.view.request_id));
+      auto key = by_request_.find(RequestKey{entry.view.client, entry.view.request_id});
       if (key != by_request_.end() && key->second == entry.number) by_request_.erase(key);
     }
     operations_.erase(entry.number);
@@ -1004,13 +1018,9 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
   return true;
 }
 
-std::string OperationTable::RequestKey(const std::string& client, const std::string& request_id) {
-  std::string key;
-  key.reserve(client.size() + 1 + request_id.size());
-  key += client;
-  key += '\0';  // not in either
-  key += request_id;
-  return key;
+std::size_t OperationTable::RequestKeyHash::operator()(const RequestKey& key) const {
+  const std::hash<std::string_view> hash;
+  return hash(key.request_id) ^ (hash(key.client) * 0x9E3779B97F4A7C15ull);
 }
 
 OperationTable::Operations::const_iterator OperationTable::FindLocked(const std::string& id) const {
@@ -1031,15 +1041,8 @@ OperationView OperationTable::ViewLocked(const Entry& entry, bool brief) const {
   if (!brief) return entry.view;
   OperationView view;
   view.id = entry.view.id;
-  view.request_id = entry.view.request_id;
-  view.client = entry.view.client;
-  view.queue = entry.view.queue;
-  view.kind = entry.view.kind;
-  view.priority = entry.view.priority;
   view.state = entry.view.state;
-  view.submit_time = entry.view.submit_time;
   view.completion = entry.view.completion;
-  view.progress = entry.view.progress;
   return view;
 }
 

@@ -25,6 +25,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -134,8 +135,8 @@ class OperationTable {
   StatusOr<SubmitResult> Submit(SubmitSpec spec);
   // Submits each, in order, as Submit would; the answers are at the same
   // indexes. The operations accepted are journaled together, in one write.
-  // `brief`: the answers' views leave out the parameters (the submitter
-  // has them).
+  // `brief`: the answers' views hold only the id, the state and the
+  // completion (the submitter has the rest).
   std::vector<StatusOr<SubmitResult>> SubmitBatch(std::vector<SubmitSpec> specs,
                                                   bool brief = false);
   // A client sees its own operations only.
@@ -273,11 +274,20 @@ class OperationTable {
   // Tells the journal to forget up to `sequence`. REQUIRES: delivery_mu_ held.
   void PruneJournalLocked(std::uint64_t sequence);
   using Operations = std::map<std::uint64_t, std::shared_ptr<Entry>>;
-  // The client's request id, as by_request_ keys it.
-  static std::string RequestKey(const std::string& client, const std::string& request_id);
+  // A client's request id, as by_request_ keys it: views of strings that
+  // outlive the key. A key in the index views its entry's own view.client
+  // and view.request_id, which never change, and leaves the index before
+  // that entry is freed.
+  struct RequestKey {
+    std::string_view client, request_id;
+    bool operator==(const RequestKey&) const = default;
+  };
+  struct RequestKeyHash {
+    std::size_t operator()(const RequestKey& key) const;
+  };
   // The operation with id `id`, or end(). REQUIRES: mu_ held.
   Operations::const_iterator FindLocked(const std::string& id) const;
-  // `brief`: without its parameters.
+  // `brief`: only its id, state and completion.
   OperationView ViewLocked(const Entry& entry, bool brief = false) const;
   StatusOr<std::shared_ptr<Entry>> FindLocked(const std::string& client,
                                               const std::string& id) const;
@@ -314,7 +324,7 @@ class OperationTable {
   // By number: in submission order.
   Operations operations_;  // guarded by mu_
   // Operation numbers by RequestKey.
-  using RequestIndex = std::unordered_map<std::string, std::uint64_t>;
+  using RequestIndex = std::unordered_map<RequestKey, std::uint64_t, RequestKeyHash>;
   RequestIndex by_request_;  // guarded by mu_
   // Completed operations retained, by sequence.
   std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_

@@ -257,10 +257,11 @@ void QueueTable::ReleaseClient(const std::string& client) {
   for (const auto& [id, times] : unlocks) UnlockTimes(id, times);
 }
 
-std::shared_ptr<QueueCounters> QueueTable::Counters(DWORD id) const {
+StatusOr<std::shared_ptr<QueueCounters>> QueueTable::Counters(DWORD id) const {
   std::lock_guard lock(mu_);
   auto it = queues_.find(id);
-  return it == queues_.end() ? nullptr : it->second.info.counters;
+  if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
+  return it->second.info.counters;
 }
 
 }  // namespace mfwq::server

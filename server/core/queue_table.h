@@ -89,8 +89,9 @@ class QueueTable {
   // Releases all of `client`'s locks on every queue (it went away).
   void ReleaseClient(const std::string& client);
 
-  // The counters of queue `id`, or nullptr.
-  std::shared_ptr<QueueCounters> Counters(DWORD id) const;
+  // The counters of queue `id` (NOT_FOUND as Get says it): what a
+  // submission needs of its queue, without the rest of its description.
+  StatusOr<std::shared_ptr<QueueCounters>> Counters(DWORD id) const;
 
  private:
   struct Entry {

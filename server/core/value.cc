@@ -72,7 +72,15 @@ class Reader {
 }  // namespace
 
 std::string EncodeParameters(const Parameters& parameters) {
+  // Sized first: one allocation, not one per append that outgrows it.
+  std::size_t size = 0;
+  for (const auto& [name, value] : parameters) {
+    size += 8 + name.size() + 1 + 8;
+    if (const auto* s = std::get_if<std::string>(&value)) size += s->size();
+    if (const auto* b = std::get_if<Bytes>(&value)) size += b->data.size();
+  }
   std::string out;
+  out.reserve(size);
   for (const auto& [name, value] : parameters) {
     PutString(out, name);
     out.push_back(static_cast<char>(value.index()));

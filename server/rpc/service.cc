@@ -853,13 +853,15 @@ class WorkQueuesService::SessionReactor final
           continue;
         }
         Track(result.value());
+        // Kept small: the client has the rest, and the completion comes as
+        // a notification (unless this answers a retry of a completed one).
+        const OperationView& view = result->operation;
         v1::Operation* op = out->mutable_accepted()->mutable_operation();
-        ToProto(result->operation, op);
-        // Kept small, so that a batch's answer fits in a message: the
-        // client has the parameters, and the completion comes as a
-        // notification (unless this answers a retry of a completed one).
-        op->clear_parameters();
-        if (!result->deduplicated) op->clear_completion();
+        op->set_id(view.id);
+        op->set_state(ToProto(view.state));
+        if (result->deduplicated && view.completion) {
+          ToProto(*view.completion, op->mutable_completion());
+        }
         out->mutable_accepted()->set_deduplicated(result->deduplicated);
       }
       return grpc::Status::OK;
