@@ -24,8 +24,8 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
