@@ -397,6 +397,14 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
       !s.ok()) {
     return s;
   }
+  // The write-ahead log is copied into the database (a checkpoint, with a
+  // sync of each file) when it reaches this many pages: about 40 MB, not
+  // SQLite's 1000 (4 MB). Each commit then pays for fewer checkpoints, and
+  // a page rewritten by many commits is copied once per checkpoint, not
+  // once for every few hundred operations. Measured with a session of
+  // echoes on 2 cores, after 200 000 operations (pruning under way): the
+  // server's CPU per operation 12.0-13.9 us -> 11.3-11.5 us.
+  if (Status s = journal->ExecLocked("PRAGMA wal_autocheckpoint = 10000"); !s.ok()) return s;
   if (Status s = journal->CreateOrMigrate(); !s.ok()) return s;
   if (Status s = journal->PrepareAll(); !s.ok()) return s;
   return journal;
