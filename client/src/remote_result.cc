@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -77,10 +76,19 @@ std::string NewRequestId() {
     std::random_device rd;
     return (std::uint64_t{rd()} << 32) ^ rd();
   }();
-  char text[48];
-  std::snprintf(text, sizeof text, "sdk-%016llx-%llx", static_cast<unsigned long long>(salt),
-                static_cast<unsigned long long>(counter.fetch_add(1)));
-  return text;
+  // "sdk-", the salt in 16 hex digits, "-", the count in hex: formatted by
+  // hand: snprintf took about a sixth of the CPU of a session's submit.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  const std::uint64_t count = counter.fetch_add(1);
+  char text[4 + 16 + 1 + 16];
+  std::memcpy(text, "sdk-", 4);
+  for (int i = 0; i < 16; ++i) text[4 + i] = kDigits[(salt >> (60 - 4 * i)) & 0xF];
+  text[20] = '-';
+  std::size_t size = 21;
+  int shift = 60;
+  while (shift > 0 && ((count >> shift) & 0xF) == 0) shift -= 4;
+  for (; shift >= 0; shift -= 4) text[size++] = kDigits[(count >> shift) & 0xF];
+  return std::string(text, size);
 }
 
 v1::Completion LocalCompletion(const std::string& request_id, const std::string& operation_id,

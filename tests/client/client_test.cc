@@ -9,6 +9,8 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include <absl/strings/str_cat.h>
@@ -324,9 +326,16 @@ TEST_F(ClientTest, ASessionDeliversEveryCompletionOnce) {
   constexpr int kCount = 3000;
   auto session = client_->OpenSession();
   Tally tally(kCount);
-  for (int i = 0; i < kCount; ++i) session->SubmitThen(Echo(std::to_string(i)), tally.Done());
+  std::set<std::string> request_ids;
+  for (int i = 0; i < kCount; ++i) {
+    request_ids.insert(session->SubmitThen(Echo(std::to_string(i)), tally.Done()));
+  }
   ASSERT_TRUE(tally.all.Wait()) << tally.count << " of " << kCount;
   EXPECT_TRUE(session->Close().ok());
+  // Each submission was given a request id of its own.
+  EXPECT_EQ(request_ids.size(), static_cast<std::size_t>(kCount));
+  const std::regex form("sdk-[0-9a-f]{16}-[0-9a-f]+");
+  for (const std::string& id : request_ids) EXPECT_TRUE(std::regex_match(id, form)) << id;
   std::lock_guard lock(tally.mu);
   EXPECT_TRUE(tally.errors.empty()) << tally.errors.front();
   ASSERT_EQ(tally.by_result.size(), static_cast<std::size_t>(kCount));
