@@ -174,12 +174,7 @@ OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, Ev
       listener_(listener),
       options_(options),
       observer_(std::make_shared<Observer>(this)),
-      deliverer_([this] { DeliveryThread(); }) {
-  // Sized for the operations retained (up to a bound), so that it is not
-  // rehashed, with the table's lock held, while it fills.
-  std::lock_guard lock(mu_);
-  by_request_.reserve(std::min<std::size_t>(options_.retain_count, std::size_t{1} << 20));
-}
+      deliverer_([this] { DeliveryThread(); }) {}
 
 OperationTable::~OperationTable() {
   StopAccepting();
@@ -244,8 +239,8 @@ Status OperationTable::Restore() {
     if (!entry->view.request_id.empty()) {
       // The latest with the id has it; the key views this entry's strings.
       const RequestKey key{entry->view.client, entry->view.request_id};
-      by_request_.erase(key);
-      by_request_.emplace(key, entry->number);
+      by_request_.Erase(key);
+      by_request_.Insert(key, entry->number);
     }
     by_sequence_.emplace(sequence, entry);
     operations_.emplace(entry->number, std::move(entry));
@@ -304,8 +299,9 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
       admitted.clear();
       std::unique_lock lock(mu_);
       completed_cv_.wait(lock, [&] {
-        auto seen = by_request_.find(RequestKey{specs[i].client, specs[i].request_id});
-        return seen == by_request_.end() || operations_.at(seen->second)->accepted;
+        const std::uint64_t* seen =
+            by_request_.Find(RequestKey{specs[i].client, specs[i].request_id});
+        return seen == nullptr || operations_.at(*seen)->accepted;
       });
     }
   }
@@ -342,8 +338,8 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   const auto refuse = [&](Status status) {
     if (!spec.request_id.empty()) {
       std::unique_lock lock(mu_);
-      auto seen = by_request_.find(RequestKey{spec.client, spec.request_id});
-      if (seen != by_request_.end()) return RetriedLocked(lock, seen->second, spec, brief, answer);
+      const std::uint64_t* seen = by_request_.Find(RequestKey{spec.client, spec.request_id});
+      if (seen != nullptr) return RetriedLocked(lock, *seen, spec, brief, answer);
     }
     *answer = std::move(status);
     return Admitted::kAnswered;
@@ -386,15 +382,15 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   std::unique_lock lock(mu_);
   // Its request id, taken in the one look-up a submission needs; an
   // earlier attempt's outcome is this one's.
-  RequestIndex::iterator slot = by_request_.end();
+  const RequestKey key{entry->view.client, entry->view.request_id};
+  std::uint64_t* slot = nullptr;  // good until the index changes
   if (!spec.request_id.empty()) {
-    auto [it, fresh] =
-        by_request_.try_emplace(RequestKey{entry->view.client, entry->view.request_id}, 0);
-    if (!fresh) return RetriedLocked(lock, it->second, spec, brief, answer);
-    slot = it;
+    auto [number, fresh] = by_request_.Insert(key, 0);
+    if (!fresh) return RetriedLocked(lock, *number, spec, brief, answer);
+    slot = number;
   }
   const auto refuse_locked = [&](Status status) {
-    if (slot != by_request_.end()) by_request_.erase(slot);
+    if (slot != nullptr) by_request_.Erase(key);
     *answer = std::move(status);
     return Admitted::kAnswered;
   };
@@ -431,7 +427,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   // In the table from now on (MF may run it the moment it is dispatched),
   // but not visible to clients until accepted.
   operations_.emplace(entry->number, entry);
-  if (slot != by_request_.end()) slot->second = entry->number;
+  if (slot != nullptr) *slot = entry->number;
   ++outstanding_;
   ++inflight_[entry->view.client];
   ++depth_[entry->view.queue];
@@ -508,7 +504,7 @@ void OperationTable::AcceptAdmitted(std::vector<Admission>& admitted, bool brief
       MarkReadyLocked(*entry, false);
       operations_.erase(entry->number);
       if (!entry->view.request_id.empty())
-        by_request_.erase(RequestKey{entry->view.client, entry->view.request_id});
+        by_request_.Erase(RequestKey{entry->view.client, entry->view.request_id});
       --outstanding_;
       ReleaseLimitsLocked(entry->view.client, entry->view.queue);
       if (entry->wait_event) LeaveWaitingLocked(*entry);
@@ -905,8 +901,7 @@ std::uint64_t OperationTable::EnforceRetentionLocked(
     }
     if (!entry.view.request_id.empty()) {
       // (A later operation may have taken the request id since this one was dropped.)
-      auto key = by_request_.find(RequestKey{entry.view.client, entry.view.request_id});
-      if (key != by_request_.end() && key->second == entry.number) by_request_.erase(key);
+      by_request_.Erase(RequestKey{entry.view.client, entry.view.request_id}, entry.number);
     }
     operations_.erase(entry.number);
     dropped = oldest->first;
@@ -1018,10 +1013,6 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
   return true;
 }
 
-std::size_t OperationTable::RequestKeyHash::operator()(const RequestKey& key) const {
-  const std::hash<std::string_view> hash;
-  return hash(key.request_id) ^ (hash(key.client) * 0x9E3779B97F4A7C15ull);
-}
 
 OperationTable::Operations::const_iterator OperationTable::FindLocked(const std::string& id) const {
   auto number = OperationNumber(id);

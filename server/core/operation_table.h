@@ -24,9 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include <mfwq/com_ptr.h>
@@ -37,6 +35,7 @@
 #include "operation.h"
 #include "operation_kind.h"
 #include "operation_records.h"
+#include "request_index.h"
 #include "queue_table.h"
 #include "status.h"
 
@@ -274,17 +273,10 @@ class OperationTable {
   // Tells the journal to forget up to `sequence`. REQUIRES: delivery_mu_ held.
   void PruneJournalLocked(std::uint64_t sequence);
   using Operations = std::map<std::uint64_t, std::shared_ptr<Entry>>;
-  // A client's request id, as by_request_ keys it: views of strings that
-  // outlive the key. A key in the index views its entry's own view.client
-  // and view.request_id, which never change, and leaves the index before
-  // that entry is freed.
-  struct RequestKey {
-    std::string_view client, request_id;
-    bool operator==(const RequestKey&) const = default;
-  };
-  struct RequestKeyHash {
-    std::size_t operator()(const RequestKey& key) const;
-  };
+  // A client's request id, as by_request_ keys it. A key in the index
+  // views its entry's own view.client and view.request_id, which never
+  // change, and leaves the index before that entry is freed.
+  using RequestKey = RequestIndex::Key;
   // The operation with id `id`, or end(). REQUIRES: mu_ held.
   Operations::const_iterator FindLocked(const std::string& id) const;
   // `brief`: only its id, state and completion.
@@ -324,7 +316,6 @@ class OperationTable {
   // By number: in submission order.
   Operations operations_;  // guarded by mu_
   // Operation numbers by RequestKey.
-  using RequestIndex = std::unordered_map<RequestKey, std::uint64_t, RequestKeyHash>;
   RequestIndex by_request_;  // guarded by mu_
   // Completed operations retained, by sequence.
   std::map<std::uint64_t, std::shared_ptr<Entry>> by_sequence_;  // guarded by mu_
