@@ -1013,7 +1013,6 @@ bool OperationTable::CancelInternal(const std::string& id, const std::string& me
   return true;
 }
 
-
 OperationTable::Operations::const_iterator OperationTable::FindLocked(const std::string& id) const {
   auto number = OperationNumber(id);
   return number ? operations_.find(*number) : operations_.end();
