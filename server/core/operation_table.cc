@@ -24,9 +24,12 @@ const char* OperationStateName(OperationState state) {
 }
 
 std::string OperationId(std::uint64_t number) {
-  char text[32];
-  std::snprintf(text, sizeof text, "op-%016llx", static_cast<unsigned long long>(number));
-  return text;
+  // By hand: snprintf, once per operation, was about 1 % of the server's CPU under load.
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string id = "op-0000000000000000";
+  for (int i = 0; i < 16; ++i)
+    id[static_cast<std::size_t>(3 + i)] = kDigits[(number >> (60 - 4 * i)) & 0xF];
+  return id;
 }
 
 std::optional<std::uint64_t> OperationNumber(std::string_view id) {

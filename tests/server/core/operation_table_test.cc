@@ -51,7 +51,8 @@ class OperationTableTest : public test::PlatformTest {
     test::PlatformTest::TearDown();
   }
 
-  static SubmitSpec Echo(const std::string& data, DWORD queue = MFASYNC_CALLBACK_QUEUE_MULTITHREADED) {
+  static SubmitSpec Echo(const std::string& data,
+                         DWORD queue = MFASYNC_CALLBACK_QUEUE_MULTITHREADED) {
     SubmitSpec spec;
     spec.client = "alice";
     spec.queue = queue;
@@ -84,6 +85,19 @@ class OperationTableTest : public test::PlatformTest {
   std::unique_ptr<QueueTable> queues_;
   std::unique_ptr<OperationTable> table_;
 };
+
+TEST(OperationIdTest, IdsAreOpAndSixteenHexDigitsAndGiveTheirNumberBack) {
+  EXPECT_EQ(OperationId(1), "op-0000000000000001");
+  EXPECT_EQ(OperationId(0x1234abcdu), "op-000000001234abcd");
+  EXPECT_EQ(OperationId(~std::uint64_t{0}), "op-ffffffffffffffff");
+  for (std::uint64_t n :
+       {std::uint64_t{1}, std::uint64_t{0xfedcba9876543210u}, ~std::uint64_t{0}}) {
+    EXPECT_EQ(OperationNumber(OperationId(n)), n);
+  }
+  EXPECT_FALSE(OperationNumber("op-000000000000000g"));
+  EXPECT_FALSE(OperationNumber("op-00000000000001"));
+  EXPECT_FALSE(OperationNumber("xx-0000000000000001"));
+}
 
 TEST_F(OperationTableTest, AnOperationRunsAndCompletesOnceWithItsOutcome) {
   CompletionRecord c = Run(Echo("frame"));
@@ -147,7 +161,8 @@ TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
 TEST_F(OperationTableTest, BadSubmissionsNameTheField) {
   SubmitSpec no_kind = Echo("x");
   no_kind.kind = "transcode";
-  EXPECT_EQ(table_->Submit(no_kind).status().message(), "kind: no kind \"transcode\" (see ListKinds)");
+  EXPECT_EQ(table_->Submit(no_kind).status().message(),
+            "kind: no kind \"transcode\" (see ListKinds)");
   SubmitSpec bad_param = Echo("x");
   bad_param.parameters["speed"] = Value(true);
   EXPECT_EQ(table_->Submit(bad_param).status().message(),
@@ -492,7 +507,8 @@ TEST_F(OperationTableTest, ASubmissionALimitRefusesLeavesItsRequestIdFree) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
   ASSERT_TRUE(table_->Cancel("alice", blocking->operation.id)->cancelled);
-  ASSERT_TRUE(table_->Wait("alice", blocking->operation.id, milliseconds(test::kPatienceMs))->completion);
+  ASSERT_TRUE(
+      table_->Wait("alice", blocking->operation.id, milliseconds(test::kPatienceMs))->completion);
   auto accepted = table_->Submit(std::move(again));
   ASSERT_TRUE(accepted.ok()) << accepted.status().message();
   EXPECT_FALSE(accepted->deduplicated);
@@ -527,8 +543,8 @@ TEST_F(OperationTableTest, ABatchIsNumberedFromOneBlock) {
   auto f = table_->Submit(Echo("f"));
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->operation.id, OperationId(n + 5));
-  for (const std::string& id : {answers[0]->operation.id, answers[2]->operation.id,
-                                e->operation.id, f->operation.id}) {
+  for (const std::string& id :
+       {answers[0]->operation.id, answers[2]->operation.id, e->operation.id, f->operation.id}) {
     EXPECT_TRUE(table_->Wait("alice", id, milliseconds(test::kPatienceMs))->completion) << id;
   }
 }
@@ -546,7 +562,8 @@ TEST_F(OperationTableTest, ASubmissionMfRefusesLeavesNothingBehind) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
   EXPECT_TRUE(listener_.Records().empty());
-  EXPECT_EQ(queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED)->counters->pending.load(), 0u);
+  EXPECT_EQ(queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED)->counters->pending.load(),
+            0u);
   CompletionRecord c = Run(spec);  // the request id was not taken
   EXPECT_EQ(c.status, S_OK);
 }
