@@ -562,10 +562,19 @@ struct Session::State {
       return absl::AlreadyExistsError("request_id: a submission with \"" + id +
                                       "\" is still outstanding in this session");
     }
-    entry.order = next_order++;
-    to_send.push_back(entry.order);
-    by_request.emplace(id, entry.order);
-    entries.emplace(entry.order, std::move(entry));
+    const std::uint64_t order = entry.order = next_order++;
+    // The entry first, then its key (which views the entry's request):
+    // if an insert throws, no key is left viewing a request nobody holds.
+    auto added = entries.emplace(order, std::move(entry)).first;
+    try {
+      by_request.emplace(id, order);
+      to_send.push_back(order);
+    } catch (...) {
+      by_request.erase(id);
+      entry = std::move(added->second);  // the caller's again
+      entries.erase(added);
+      throw;
+    }
     ++stats.submitted;
     // An idle session (nothing written awaits its answer): write it on this
     // thread, sparing the hand-off to the writer. A busy one leaves it to

@@ -288,8 +288,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
   for (std::size_t i = 0; i < specs.size(); ++i) {
     for (;;) {
       Admission admission;
-      const Admitted outcome =
-          Admit(specs[i], numbers, specs.size() - i, brief, &results[i], &admission);
+      const Admitted outcome = Admit(specs[i], numbers, specs.size() - i, &results[i], &admission);
       if (outcome == Admitted::kReserved) {
         admission.index = i;
         admitted.push_back(std::move(admission));
@@ -314,7 +313,7 @@ std::vector<StatusOr<SubmitResult>> OperationTable::SubmitBatch(std::vector<Subm
 
 OperationTable::Admitted OperationTable::RetriedLocked(std::unique_lock<std::mutex>& lock,
                                                        std::uint64_t first_number,
-                                                       const SubmitSpec& spec, bool brief,
+                                                       const SubmitSpec& spec,
                                                        StatusOr<SubmitResult>* answer) {
   const std::shared_ptr<Entry> first = operations_.at(first_number);
   if (!first->accepted) return Admitted::kBusy;
@@ -324,13 +323,14 @@ OperationTable::Admitted OperationTable::RetriedLocked(std::unique_lock<std::mut
     // `unary`) and be on its way: answer with it.
     completed_cv_.wait(lock, [&] { return !first->claimed || first->delivered; });
   }
-  *answer = SubmitResult{ViewLocked(*first, brief), true};
+  // Whole even for a brief answer: the first attempt may differ from this
+  // one (another queue or kind), and the submitter has only this one.
+  *answer = SubmitResult{ViewLocked(*first), true};
   return Admitted::kAnswered;
 }
 
 OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& numbers,
-                                               std::size_t left, bool brief,
-                                               StatusOr<SubmitResult>* answer,
+                                               std::size_t left, StatusOr<SubmitResult>* answer,
                                                Admission* admission) {
   if (spec.request_id.size() > 128) {
     *answer = InvalidArgument("request_id: longer than 128 bytes");
@@ -342,7 +342,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
     if (!spec.request_id.empty()) {
       std::unique_lock lock(mu_);
       const std::uint64_t* seen = by_request_.Find(RequestKey{spec.client, spec.request_id});
-      if (seen != nullptr) return RetriedLocked(lock, *seen, spec, brief, answer);
+      if (seen != nullptr) return RetriedLocked(lock, *seen, spec, answer);
     }
     *answer = std::move(status);
     return Admitted::kAnswered;
@@ -387,13 +387,23 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   // earlier attempt's outcome is this one's.
   const RequestKey key{entry->view.client, entry->view.request_id};
   std::uint64_t* slot = nullptr;  // good until the index changes
+  // Takes the key out again unless the entry makes it into the table
+  // (refused, or something throws): it must not outlive the strings it views.
+  struct Provisional {
+    RequestIndex* index = nullptr;
+    RequestKey key;
+    ~Provisional() {
+      if (index != nullptr) index->Erase(key);
+    }
+  } provisional;
   if (!spec.request_id.empty()) {
     auto [number, fresh] = by_request_.Insert(key, 0);
-    if (!fresh) return RetriedLocked(lock, *number, spec, brief, answer);
+    if (!fresh) return RetriedLocked(lock, *number, spec, answer);
     slot = number;
+    provisional.key = key;
+    provisional.index = &by_request_;
   }
   const auto refuse_locked = [&](Status status) {
-    if (slot != nullptr) by_request_.Erase(key);
     *answer = std::move(status);
     return Admitted::kAnswered;
   };
@@ -431,6 +441,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   // but not visible to clients until accepted.
   operations_.emplace(entry->number, entry);
   if (slot != nullptr) *slot = entry->number;
+  provisional.index = nullptr;  // in the table: its key stays
   ++outstanding_;
   ++inflight_[entry->view.client];
   ++depth_[entry->view.queue];

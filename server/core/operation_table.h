@@ -35,8 +35,8 @@
 #include "operation.h"
 #include "operation_kind.h"
 #include "operation_records.h"
-#include "request_index.h"
 #include "queue_table.h"
+#include "request_index.h"
 #include "status.h"
 
 namespace mfwq::server {
@@ -134,8 +134,9 @@ class OperationTable {
   StatusOr<SubmitResult> Submit(SubmitSpec spec);
   // Submits each, in order, as Submit would; the answers are at the same
   // indexes. The operations accepted are journaled together, in one write.
-  // `brief`: the answers' views hold only the id, the state and the
-  // completion (the submitter has the rest).
+  // `brief`: the answers' views of operations accepted now hold only the
+  // id, the state and the completion (the submitter has the rest); a
+  // retry's answer holds the first attempt's whole view.
   std::vector<StatusOr<SubmitResult>> SubmitBatch(std::vector<SubmitSpec> specs,
                                                   bool brief = false);
   // A client sees its own operations only.
@@ -196,7 +197,7 @@ class OperationTable {
   // Answers a retry of the operation numbered `first_number` (kBusy while
   // that one is being accepted). REQUIRES: `lock` holds mu_.
   Admitted RetriedLocked(std::unique_lock<std::mutex>& lock, std::uint64_t first_number,
-                         const SubmitSpec& spec, bool brief, StatusOr<SubmitResult>* answer);
+                         const SubmitSpec& spec, StatusOr<SubmitResult>* answer);
   // The operation numbers of a batch: one block of consecutive numbers,
   // taken when the first is needed, big enough for the rest of the batch
   // (those refused go unused). Batches accepted at the same time then
@@ -208,7 +209,7 @@ class OperationTable {
   // Checks a request and reserves its operation in the table, numbered from
   // `numbers` (a block for `left` operations taken if it is empty).
   // REQUIRES: no lock held.
-  Admitted Admit(SubmitSpec& spec, NumberBlock& numbers, std::size_t left, bool brief,
+  Admitted Admit(SubmitSpec& spec, NumberBlock& numbers, std::size_t left,
                  StatusOr<SubmitResult>* answer, Admission* admission);
   // Journals what was admitted (one write), dispatches each to MF and
   // answers it; what cannot be leaves the table again. REQUIRES: no lock held.

@@ -52,17 +52,10 @@ bool RequestIndex::Erase(Key key) {
 
 bool RequestIndex::Erase(Key key, std::uint64_t only_if) {
   if (size_ == 0) return false;
-  // Operation numbers are unique, so the hash and the number tell the key:
-  // its strings (cold, for an operation retained a long while) are not read.
-  const std::uint64_t hash = Hash(key);
-  const std::size_t mask = slots_.size() - 1;
-  for (std::size_t i = hash & mask; slots_[i].hash != 0; i = (i + 1) & mask) {
-    if (slots_[i].hash == hash && slots_[i].number == only_if) {
-      RemoveAt(i);
-      return true;
-    }
-  }
-  return false;
+  const std::size_t at = Probe(key, Hash(key));
+  if (slots_[at].hash == 0 || slots_[at].number != only_if) return false;
+  RemoveAt(at);
+  return true;
 }
 
 void RequestIndex::RemoveAt(std::size_t at) {

@@ -21,8 +21,8 @@ namespace mfwq::server {
 // that retention drops is removed: with a node per key (std::unordered_map)
 // each of those is a walk through nodes scattered over memory, several
 // cache misses, which came to a tenth of the server's CPU under load. Here
-// a look-up reads one or two adjacent slots, and the key's strings only
-// when the 64-bit hashes match.
+// a look-up reads one or two adjacent slots besides the key's own strings
+// (which it hashes), and compares strings only when the 64-bit hashes match.
 class RequestIndex {
  public:
   struct Key {
@@ -36,8 +36,7 @@ class RequestIndex {
   // Adds `key` with `number` unless it is there: its number's place (good
   // until the next Insert or Erase), and whether it was added.
   std::pair<std::uint64_t*, bool> Insert(Key key, std::uint64_t number);
-  // Removes `key`; with `only_if`, only if its number is that one (numbers
-  // are unique to their key: the slot is found by hash and number). Returns
+  // Removes `key`; with `only_if`, only if its number is that one. Returns
   // whether it was removed.
   bool Erase(Key key);
   bool Erase(Key key, std::uint64_t only_if);

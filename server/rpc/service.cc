@@ -182,8 +182,7 @@ WorkQueuesService::Unary* WorkQueuesService::DeleteQueue(Ctx* ctx, const v1::Del
     auto queue = core_.queues.Get(client, r->queue_id());
     if (!queue.ok()) return queue.status();
     if (queue->type == QueueType::kPlatform) {
-      return Status(StatusCode::kFailedPrecondition,
-                    "queue_id: platform queues cannot be deleted");
+      return Status(StatusCode::kFailedPrecondition, "queue_id: platform queues cannot be deleted");
     }
     std::uint64_t cancelled = 0;
     if (r->cancel_pending()) {
@@ -230,10 +229,9 @@ StatusOr<SubmitResult> WorkQueuesService::SubmitOne(const std::string& client,
 
 std::vector<StatusOr<SubmitResult>> WorkQueuesService::SubmitMany(
     const std::string& client,
-    const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests,
-    std::uint64_t session) {
-  std::vector<StatusOr<SubmitResult>> results(
-      static_cast<std::size_t>(requests.size()), Status(StatusCode::kInternal, "not submitted"));
+    const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests, std::uint64_t session) {
+  std::vector<StatusOr<SubmitResult>> results(static_cast<std::size_t>(requests.size()),
+                                              Status(StatusCode::kInternal, "not submitted"));
   std::vector<SubmitSpec> specs;
   std::vector<std::size_t> indexes;  // of specs, in `requests`
   specs.reserve(results.size());
@@ -496,8 +494,7 @@ class WorkQueuesService::HubStream : public Base {
   // completion after it). The hub may call Pump from now on.
   std::uint64_t Subscribe(Subscriber::Filter filter) {
     subscriber_ = std::make_shared<Subscriber>(
-        std::move(filter), service_.options_.max_buffered_notifications,
-        [this, life = life_] {
+        std::move(filter), service_.options_.max_buffered_notifications, [this, life = life_] {
           if (!life->Enter()) return;
           Pump();
           life->Leave();
@@ -588,10 +585,10 @@ class WorkQueuesService::WatchReactor final
       return;
     }
     if (cursor_ > table.last_sequence()) {
-      Refuse(ToGrpcStatus(Status(StatusCode::kOutOfRange,
-                                 "after_sequence: " + std::to_string(cursor_) +
-                                     " is beyond the last sequence, " +
-                                     std::to_string(table.last_sequence()))));
+      Refuse(ToGrpcStatus(
+          Status(StatusCode::kOutOfRange, "after_sequence: " + std::to_string(cursor_) +
+                                              " is beyond the last sequence, " +
+                                              std::to_string(table.last_sequence()))));
       return;
     }
     if (auto check = table.ReadCompletions(cursor_, 0); !check.ok()) {
@@ -646,8 +643,7 @@ class WorkQueuesService::WatchReactor final
               break;
             }
             cursor_ = c->sequence;
-            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session,
-                                     c->unary)) {
+            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session, c->unary)) {
               replay_.push_back(std::move(c));
             }
           }
@@ -665,12 +661,13 @@ class WorkQueuesService::WatchReactor final
           live_ = subscriber_->Take(256, &overflowed);
           if (overflowed) {
             return FinishLocked(
-                lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                   "limit max_buffered_notifications: this watcher fell more "
-                                   "than " +
-                                       std::to_string(service_.options_.max_buffered_notifications) +
-                                       " notifications behind; resume with after_sequence = " +
-                                       std::to_string(last_sent_)));
+                lock,
+                grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             "limit max_buffered_notifications: this watcher fell more "
+                             "than " +
+                                 std::to_string(service_.options_.max_buffered_notifications) +
+                                 " notifications behind; resume with after_sequence = " +
+                                 std::to_string(last_sent_)));
           }
           if (live_.empty()) {
             busy_ = false;
@@ -853,14 +850,19 @@ class WorkQueuesService::SessionReactor final
           continue;
         }
         Track(result.value());
-        // Kept small: the client has the rest, and the completion comes as
-        // a notification (unless this answers a retry of a completed one).
         const OperationView& view = result->operation;
         v1::Operation* op = out->mutable_accepted()->mutable_operation();
-        op->set_id(view.id);
-        op->set_state(ToProto(view.state));
-        if (result->deduplicated && view.completion) {
-          ToProto(*view.completion, op->mutable_completion());
+        if (result->deduplicated) {
+          // A retry: the first attempt's operation, which may differ from
+          // this request, whole but for its parameters; with its completion
+          // if it has one.
+          ToProto(view, op);
+          op->clear_parameters();
+        } else {
+          // Kept small: the client has the rest, and the completion comes
+          // as a notification.
+          op->set_id(view.id);
+          op->set_state(ToProto(view.state));
         }
         out->mutable_accepted()->set_deduplicated(result->deduplicated);
       }
@@ -973,7 +975,7 @@ class WorkQueuesService::SessionReactor final
   }
   std::deque<Outgoing> out_;
   std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
-  Outgoing writing_;  // the write in flight
+  Outgoing writing_;           // the write in flight
 };
 
 grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* WorkQueuesService::Session(

@@ -587,6 +587,67 @@ TEST_F(E2ETest, AWatcherSeesOnlyWhatItsFiltersSelect) {
   EXPECT_EQ(got[0].completion().operation_id(), theirs.id());
 }
 
+// An answer names what the client does not know (the id and state of
+// what it just sent); a retry's answer is the first attempt's operation,
+// whole, which may differ from the retry.
+TEST_F(E2ETest, ASessionAnswerIsBriefButARetrysIsWhole) {
+  auto context = Context();
+  auto stream = stub_->Session(context.get());
+  v1::SessionRequest first;
+  v1::SubmitRequest echo = Echo("hello");
+  echo.set_request_id("brief-1");
+  *first.mutable_submit()->add_requests() = echo;
+  ASSERT_TRUE(stream->Write(first));
+  v1::SessionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_submitted());
+  ASSERT_EQ(response.submitted().results_size(), 1);
+  const v1::SubmitResult& answer = response.submitted().results(0);
+  ASSERT_TRUE(answer.has_accepted());
+  EXPECT_FALSE(answer.accepted().deduplicated());
+  const v1::Operation brief = answer.accepted().operation();
+  EXPECT_FALSE(brief.id().empty());
+  EXPECT_NE(brief.state(), v1::OPERATION_STATE_UNSPECIFIED);
+  EXPECT_TRUE(brief.request_id().empty()) << "the client sent it";
+  EXPECT_TRUE(brief.kind().empty()) << "the client sent it";
+  EXPECT_FALSE(brief.has_completion()) << "it comes as a notification";
+  // Its completion.
+  bool completed = false;
+  while (!completed && stream->Read(&response)) {
+    for (const auto& n : response.notifications().notifications()) {
+      completed = completed || n.completion().operation_id() == brief.id();
+    }
+  }
+  ASSERT_TRUE(completed);
+
+  // The same request id again, asking for something else.
+  v1::SessionRequest retry;
+  v1::SubmitRequest other = Sleep(std::chrono::hours(1));
+  other.set_request_id("brief-1");
+  *retry.mutable_submit()->add_requests() = other;
+  ASSERT_TRUE(stream->Write(retry));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_submitted());
+  ASSERT_EQ(response.submitted().results_size(), 1);
+  const v1::SubmitResult& again = response.submitted().results(0);
+  ASSERT_TRUE(again.has_accepted());
+  EXPECT_TRUE(again.accepted().deduplicated());
+  const v1::Operation& whole = again.accepted().operation();
+  EXPECT_EQ(whole.id(), brief.id());
+  EXPECT_EQ(whole.request_id(), "brief-1");
+  EXPECT_EQ(whole.kind(), "echo") << "the first attempt's, not the retry's";
+  EXPECT_EQ(whole.queue_id(), echo.queue_id());
+  EXPECT_EQ(whole.state(), v1::OPERATION_STATE_COMPLETED);
+  EXPECT_TRUE(whole.parameters().empty()) << "parameters are left out";
+  ASSERT_TRUE(whole.has_completion());
+  EXPECT_EQ(whole.completion().status().code(), 0u);
+  stream->WritesDone();
+  while (stream->Read(&response)) {
+  }
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << ErrorOf(s);
+}
+
 TEST_F(E2ETest, ASessionBatchesSubmitsAndCancelsAndStreamsItsCompletions) {
   auto context = Context();
   auto stream = stub_->Session(context.get());
@@ -756,8 +817,13 @@ TEST_F(E2ETest, BadRequestsAreRefusedNamingTheField) {
 class LimitsTest : public E2ETest {
  protected:
   std::vector<std::string> ServerArgs() const override {
-    return {"--max-inflight-per-client", "3",          "--max-queue-depth", "2",
-            "--max-message-bytes",       "4096",       "--max-buffered-notifications",
+    return {"--max-inflight-per-client",
+            "3",
+            "--max-queue-depth",
+            "2",
+            "--max-message-bytes",
+            "4096",
+            "--max-buffered-notifications",
             "8"};
   }
 };
@@ -997,7 +1063,8 @@ TEST_F(E2ETest, AfterACleanRestartTheStreamReplaysWhatCameBefore) {
   // Once the stream is on (its first notification read), a new operation.
   Watch watch(*stub_, {});
   std::vector<std::string> seen;
-  for (const v1::Notification& n : watch.Completions(1)) seen.push_back(n.completion().operation_id());
+  for (const v1::Notification& n : watch.Completions(1))
+    seen.push_back(n.completion().operation_id());
   const v1::Operation after = Submit(Echo("after"));
   for (const v1::Notification& n : watch.Completions(3)) {
     seen.push_back(n.completion().operation_id());
