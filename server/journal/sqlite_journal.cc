@@ -405,6 +405,11 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
   // echoes on 2 cores, after 200 000 operations (pruning under way): the
   // server's CPU per operation 12.0-13.9 us -> 11.3-11.5 us.
   if (Status s = journal->ExecLocked("PRAGMA wal_autocheckpoint = 10000"); !s.ok()) return s;
+  // Up to 64 MiB of pages in memory, not SQLite's 2 MiB: a journal at the
+  // default retention is about 20 MB, and pruning reads its oldest rows
+  // back. With 2 MiB each of those reads went to the kernel: the server's
+  // CPU per operation while pruning was 10.4-10.9 us, and is 9.3-10.1 us.
+  if (Status s = journal->ExecLocked("PRAGMA cache_size = -65536"); !s.ok()) return s;
   if (Status s = journal->CreateOrMigrate(); !s.ok()) return s;
   if (Status s = journal->PrepareAll(); !s.ok()) return s;
   return journal;
