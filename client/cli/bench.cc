@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
 #include <deque>
 #include <functional>
 #include <future>
@@ -17,15 +15,11 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
 #include "cli/bench_echo.grpc.pb.h"
+#include "child_process.h"
 #include "mfwq/client/session.h"
 
 namespace mfwq::cli {
@@ -114,73 +108,6 @@ class EchoService final : public bench::Echo::CallbackService {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-};
-
-extern "C" char** environ;
-
-// `mfwq bench-baseline`, started by `mfwq bench` and stopped by closing its
-// standard input.
-class BaselineProcess {
- public:
-  ~BaselineProcess() { (void)Stop(); }
-
-  // Starts it and reads the address it listens on; an error says why not.
-  std::string Start() {
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0) return Errno("a pipe");
-    if (pipe2(out, O_CLOEXEC) != 0) {
-      ::close(in[0]);
-      ::close(in[1]);
-      return Errno("a pipe");
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    char* argv[] = {const_cast<char*>("mfwq"), const_cast<char*>("bench-baseline"), nullptr};
-    const int spawned = posix_spawn(&pid_, "/proc/self/exe", &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(in[0]);
-    ::close(out[1]);
-    if (spawned != 0) {
-      ::close(in[1]);
-      ::close(out[0]);
-      pid_ = -1;
-      errno = spawned;
-      return Errno("mfwq bench-baseline");
-    }
-    stdin_ = in[1];
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    if (line.empty()) {
-      const int status = Stop();
-      return "mfwq bench-baseline ended before it listened (status " + std::to_string(status) + ")";
-    }
-    address_ = line;
-    return "";
-  }
-  const std::string& address() const { return address_; }
-
-  // Closes its input, on which it ends, and waits for it. Its exit status.
-  int Stop() {
-    if (stdin_ >= 0) ::close(std::exchange(stdin_, -1));
-    if (pid_ <= 0) return -1;
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  static std::string Errno(const char* what) {
-    return std::string("cannot start ") + what + ": " + std::strerror(errno);
-  }
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  std::string address_;
 };
 
 // --- Measuring ---------------------------------------------------------------
@@ -433,14 +360,16 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
     return 3;
   }
 
-  BaselineProcess baseline;
+  // The bare echo server, a process of its own unless one was named; it
+  // ends when its input closes.
+  ChildProcess baseline;
   std::string baseline_address = o.baseline;
   if (baseline_address.empty()) {
-    if (std::string why = baseline.Start(); !why.empty()) {
+    if (std::string why = baseline.Start({"bench-baseline"}); !why.empty()) {
       std::fprintf(stderr, "mfwq bench: %s\n", why.c_str());
       return 3;
     }
-    baseline_address = baseline.address();
+    baseline_address = baseline.first_line();
   }
   auto channel = grpc::CreateChannel(baseline_address, grpc::InsecureChannelCredentials());
   if (!Connected(*channel, std::chrono::system_clock::now() + std::chrono::seconds(10))) {
@@ -564,9 +493,7 @@ int RunBenchBaseline(const std::string& listen) {
   std::printf("%s:%d\n", listen.substr(0, colon).c_str(), port);
   std::fflush(stdout);
   // Serves until its input ends.
-  char buffer[256];
-  while (::read(0, buffer, sizeof buffer) > 0) {
-  }
+  ChildProcess::WaitForInputToEnd();
   bare->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   return 0;
 }

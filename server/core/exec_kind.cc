@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "os_error.h"
+#include "path_rules.h"
 
 #if !defined(_WIN32)
 #include <fcntl.h>
@@ -204,11 +205,17 @@ Ending RunProgram(Operation& op, const std::string& program, const std::vector<s
     CloseHandle(read_end);
     return StartFailure(Win32Error(create_error), std::string("cannot run ") + program);
   }
-  // A job holds the processes the program starts, to kill them with it.
+  // A job holds the processes the program starts, to kill them with it;
+  // closed (the server ending, even killed), it kills them too.
   HANDLE job = CreateJobObjectW(nullptr, nullptr);
-  if (job != nullptr && !AssignProcessToJobObject(job, process.hProcess)) {
-    CloseHandle(job);
-    job = nullptr;
+  if (job != nullptr) {
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits, sizeof limits);
+    if (!AssignProcessToJobObject(job, process.hProcess)) {
+      CloseHandle(job);
+      job = nullptr;
+    }
   }
   ResumeThread(process.hThread);
   CloseHandle(process.hThread);
@@ -238,12 +245,25 @@ Ending RunProgram(Operation& op, const std::string& program, const std::vector<s
       }
     }
     if (exited) break;  // and all it wrote has been read
-    if (WaitForSingleObject(process.hProcess, static_cast<DWORD>(kPollInterval.count())) ==
-        WAIT_OBJECT_0) {
+    const DWORD waited =
+        WaitForSingleObject(process.hProcess, static_cast<DWORD>(kPollInterval.count()));
+    if (waited == WAIT_OBJECT_0) {
       exited = true;
+    } else if (waited == WAIT_FAILED) {
+      // A process the system cannot wait for (seen under Wine with a
+      // program that is not a Windows one): without this, the loop would
+      // spin for ever, neither waiting nor finding it gone.
+      const OsError error = LastWin32Error();
+      if (job != nullptr) TerminateJobObject(job, 1);
+      TerminateProcess(process.hProcess, 1);
+      ending.start_error = error.hr;
+      ending.start_message = std::string("lost track of process ") +
+                             std::to_string(ending.process_id) + ": cannot wait for it: " +
+                             error.text;
+      break;
     }
   }
-  if (!ending.cancelled) {
+  if (!ending.cancelled && SUCCEEDED(ending.start_error)) {
     DWORD code = 0;
     GetExitCodeProcess(process.hProcess, &code);
     ending.code = code;
@@ -509,15 +529,7 @@ class ExecKind final : public OperationKind {
 
 Status RegisterExecKind(KindRegistry& registry, ExecOptions options) {
   for (const std::string& program : options.allowlist) {
-#if defined(_WIN32)
-    const std::filesystem::path path(Widen(program));
-#else
-    const std::filesystem::path path(program);
-#endif
-    if (program.empty() || !path.is_absolute()) {
-      return InvalidArgument(std::string("exec: allowlisted program \"") + program +
-                             "\" is not an absolute path");
-    }
+    if (Status s = CheckPath("exec: allowlisted program", program, true); !s.ok()) return s;
   }
   if (options.output_tail_bytes > kMaxTailBytes) {
     return InvalidArgument("exec: output_tail_bytes over 1 MiB (1048576)");

@@ -11,6 +11,7 @@
 
 #include "file_io.h"
 #include "os_error.h"
+#include "path_rules.h"
 #include "sha256.h"
 
 namespace mfwq::server {
@@ -91,9 +92,7 @@ class Roots {
       const std::string name = std::string("file kinds: root \"") + root + "\"";
       if (!IsUtf8(root)) return InvalidArgument(name + " is not UTF-8");
       const fs::path path = PathFromUtf8(root);
-      if (root.empty() || !path.is_absolute()) {
-        return InvalidArgument(name + " is not an absolute path");
-      }
+      if (Status s = CheckPath("file kinds: root", root, true); !s.ok()) return s;
       fs::path canonical;
       if (IoStatus s = CanonicalFolder(path, root, &canonical); !s.ok()) {
         return InvalidArgument(name + ": " + s.message);
@@ -127,6 +126,11 @@ class Roots {
       return InvalidArgument(name + ": contains a NUL character");
     }
     if (!IsUtf8(path)) return InvalidArgument(name + ": not UTF-8");
+#if defined(_WIN32)
+    if (std::string problem = WindowsPathProblem(path, false); !problem.empty()) {
+      return InvalidArgument(name + ": " + problem);
+    }
+#endif
     if (configured_.empty()) {
       return InvalidArgument(name + ": this server has no root folders for file operations");
     }

@@ -24,9 +24,6 @@
        : static_cast<HRESULT>((static_cast<DWORD>(x) & 0x0000FFFFu) | \
                               (static_cast<DWORD>(FACILITY_WIN32) << 16) | 0x80000000u))
 #endif
-#ifndef E_ACCESSDENIED
-#define E_ACCESSDENIED _HRESULT_TYPEDEF_(0x80070005L)
-#endif
 #ifndef ERROR_FILE_NOT_FOUND
 #define ERROR_FILE_NOT_FOUND 2L
 #endif

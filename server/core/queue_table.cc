@@ -26,11 +26,6 @@ constexpr PlatformQueue kPlatformQueues[] = {
     {MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION, "MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION"},
 };
 
-void UnlockTimes(DWORD id, std::uint32_t times) {
-  // The platform may already be shut down (MF_E_SHUTDOWN): nothing is held then.
-  for (std::uint32_t i = 0; i < times; ++i) MFUnlockWorkQueue(id);
-}
-
 }  // namespace
 
 const char* QueueTypeName(QueueType type) {
@@ -62,9 +57,12 @@ QueueTable::QueueTable() {
 
 QueueTable::~QueueTable() {
   for (auto& [id, entry] : queues_) {
-    for (auto& [client, count] : entry.locks_by_client) UnlockTimes(id, count);
+    for (auto& [client, count] : entry.locks_by_client) releaser_.Release(id, count);
   }
+  // ~QueueReleaser carries them out before it returns.
 }
+
+void QueueTable::WaitForReleases() { releaser_.WaitUntilIdle(); }
 
 Status QueueTable::CheckNameAndLabels(const std::string& name,
                                       const std::map<std::string, std::string>& labels) {
@@ -224,7 +222,7 @@ StatusOr<QueueInfo> QueueTable::Unlock(const std::string& client, DWORD id) {
   }
   --info.locks;
   --info.caller_locks;
-  UnlockTimes(id, 1);  // outside mu_: the last unlock frees the queue
+  releaser_.Release(id, 1);  // the last unlock frees the queue
   return info;
 }
 
@@ -240,7 +238,7 @@ StatusOr<std::uint32_t> QueueTable::ReleaseAll(const std::string& client, DWORD 
     }
     released = DropLocksLocked(client, id, 0xFFFFFFFFu);
   }
-  UnlockTimes(id, released);
+  releaser_.Release(id, released);
   return released;
 }
 
@@ -254,7 +252,7 @@ void QueueTable::ReleaseClient(const std::string& client) {
     }
     for (DWORD id : ids) unlocks.emplace_back(id, DropLocksLocked(client, id, 0xFFFFFFFFu));
   }
-  for (const auto& [id, times] : unlocks) UnlockTimes(id, times);
+  for (const auto& [id, times] : unlocks) releaser_.Release(id, times);
 }
 
 StatusOr<std::shared_ptr<QueueCounters>> QueueTable::Counters(DWORD id) const {

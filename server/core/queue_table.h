@@ -7,6 +7,10 @@
 // crashed client leaks nothing. A private queue is listed while any client
 // holds a lock on it; when the last goes, MF frees it (or, if a serial queue
 // runs on it, keeps it running for that queue alone). Thread-safe.
+//
+// Dropped locks leave the table at once; MF is given them back soon after,
+// on the releaser's thread (queue_releaser.h says why), never on the
+// caller's.
 #ifndef MFWQ_SERVER_CORE_QUEUE_TABLE_H_
 #define MFWQ_SERVER_CORE_QUEUE_TABLE_H_
 
@@ -21,6 +25,7 @@
 
 #include <mfwq/mfapi.h>
 
+#include "queue_releaser.h"
 #include "status.h"
 
 namespace mfwq::server {
@@ -93,6 +98,9 @@ class QueueTable {
   // submission needs of its queue, without the rest of its description.
   StatusOr<std::shared_ptr<QueueCounters>> Counters(DWORD id) const;
 
+  // Returns once MF has been given back every lock dropped so far.
+  void WaitForReleases();
+
  private:
   struct Entry {
     QueueInfo info;  // locks / caller_locks filled in on the way out
@@ -108,6 +116,7 @@ class QueueTable {
 
   mutable std::mutex mu_;
   std::map<DWORD, Entry> queues_;  // guarded by mu_
+  QueueReleaser releaser_;
 };
 
 const char* QueueTypeName(QueueType type);

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "path_rules.h"
+
 namespace mfwq::server {
 namespace {
 
@@ -67,8 +69,13 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
     }
     c->listen = value;
   } else if (key == "data_dir") {
-    if (value.empty()) return Bad(key, "empty");
+    if (Status s = CheckPath(key, value, false); !s.ok()) return s;
     c->data_dir = value;
+  } else if (key == "log_file") {
+    if (!value.empty()) {
+      if (Status s = CheckPath(key, value, false); !s.ok()) return s;
+    }
+    c->log_file = value;
   } else if (key == "log_level") {
     if (value != "debug" && value != "info" && value != "warn" && value != "error") {
       return Bad(key, "expected debug, info, warn or error, got \"" + value + "\"");
@@ -104,10 +111,10 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
     if (Status s = ParseUint(key, value, &c->max_buffered_notifications); !s.ok()) return s;
     if (c->max_buffered_notifications == 0) return Bad(key, "must be at least 1");
   } else if (key == "file_root") {
-    if (!std::filesystem::path(value).is_absolute()) return Bad(key, "must be an absolute path");
+    if (Status s = CheckPath(key, value, true); !s.ok()) return s;
     c->file_roots.push_back(value);
   } else if (key == "exec_allow") {
-    if (!std::filesystem::path(value).is_absolute()) return Bad(key, "must be an absolute path");
+    if (Status s = CheckPath(key, value, true); !s.ok()) return s;
     c->exec_allow.push_back(value);
   } else {
     return InvalidArgument(key + ": no such setting");
@@ -136,8 +143,10 @@ Status LoadConfigFile(Config* config, const std::string& path) {
   return OkStatus();
 }
 
-StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
+StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv, const Config& defaults,
+                                       const std::string& default_config_file) {
   CommandLine cl;
+  cl.config = defaults;
   // (flag key, value) in order; --config is applied first.
   std::vector<std::pair<std::string, std::string>> flags;
   std::string config_file;
@@ -173,6 +182,10 @@ StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv) {
       flags.emplace_back(key, value);
     }
   }
+  if (config_file.empty() && !default_config_file.empty()) {
+    std::error_code ignored;
+    if (std::filesystem::exists(default_config_file, ignored)) config_file = default_config_file;
+  }
   if (!config_file.empty()) {
     if (Status s = LoadConfigFile(&cl.config, config_file); !s.ok()) return s;
   }
@@ -198,8 +211,10 @@ Serves Media Foundation work queues over gRPC (mfwq.v1.WorkQueues).
   --listen HOST:PORT   where to listen (default 127.0.0.1:50051; port 0 picks one)
   --data-dir DIR       where the journal lives (default ./var/mfwq)
   --log-level LEVEL    debug, info (default), warn or error
-  --drain-timeout D    on SIGTERM/SIGINT, how long running operations may
-                       finish before they are cancelled (default 30s)
+  --log-file FILE      append the log's JSON lines to FILE (default: standard error)
+  --drain-timeout D    on SIGTERM/SIGINT (Windows: Ctrl+C, Ctrl+Break, closing
+                       the console, the service's stop), how long running
+                       operations may finish before they are cancelled (default 30s)
   --client-lease D     how long a client without open streams keeps its queue
                        locks and events after its last call (default 60s)
   --retain-count N     completed operations retained (default 100000)
@@ -213,8 +228,18 @@ Serves Media Foundation work queues over gRPC (mfwq.v1.WorkQueues).
   --exec-allow PATH    a program the exec kind may run (repeatable)
   --help, --version
 
-Durations: 500ms, 30s, 5m, 2h, 7d.
-)";
+Durations: 500ms, 30s, 5m, 2h, 7d. Paths: full paths for --file-root and
+--exec-allow (on Windows with a drive, C:\..., or a share, \\server\share\...).
+)"
+#if defined(_WIN32)
+         R"(
+As a Windows service (docs/windows.md):
+  mfwq-server service install [--name NAME] [--start auto|demand] [--config FILE] [--KEY VALUE]...
+  mfwq-server service uninstall [--name NAME]
+  mfwq-server service run [--name NAME] [...]    what the service control manager starts
+)"
+#endif
+      ;
 }
 
 }  // namespace mfwq::server

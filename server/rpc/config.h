@@ -22,6 +22,7 @@ struct Config {
   std::string listen = "127.0.0.1:50051";
   std::string data_dir = "./var/mfwq";
   std::string log_level = "info";
+  std::string log_file;  // empty: standard error
   std::string journal_sync = "normal";  // or "full"
   std::chrono::milliseconds drain_timeout{30000};
   std::chrono::milliseconds client_lease{60000};
@@ -47,8 +48,11 @@ struct CommandLine {
   bool version = false;
 };
 
-// Defaults, then --config FILE (wherever it is given), then the other flags.
-StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv);
+// `defaults`, then --config FILE (wherever it is given; else
+// `default_config_file` if one is named and exists), then the other flags.
+StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv,
+                                       const Config& defaults = Config(),
+                                       const std::string& default_config_file = "");
 const char* UsageText();
 
 }  // namespace mfwq::server

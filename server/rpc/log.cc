@@ -1,14 +1,22 @@
 #include "log.h"
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#ifdef _WIN32
+#include <share.h>
+#endif
 
 namespace mfwq::server {
 namespace {
 
 std::atomic<int> g_level{1};
+// Where lines go: standard error until SetFile. Never closed (lines may be
+// written until the process ends).
+std::atomic<std::FILE*> g_out{nullptr};
 
 int LevelOf(std::string_view level) {
   if (level == "debug") return 0;
@@ -59,6 +67,22 @@ bool LogLine::SetLevel(std::string_view level) {
 
 bool LogLine::Enabled(std::string_view level) { return LevelOf(level) >= g_level.load(); }
 
+bool LogLine::SetFile(const std::string& path, std::string* error) {
+#ifdef _WIN32
+  // Shared for reading (and deletion) while the server writes it.
+  std::FILE* file = _fsopen(path.c_str(), "ab", _SH_DENYNO);
+#else
+  std::FILE* file = std::fopen(path.c_str(), "ab");
+#endif
+  if (file == nullptr) {
+    *error = "log_file " + path + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  std::setvbuf(file, nullptr, _IONBF, 0);  // each line written whole, at once
+  g_out = file;
+  return true;
+}
+
 LogLine::LogLine(std::string_view level, std::string_view event) : enabled_(Enabled(level)) {
   if (!enabled_) return;
   const auto now = std::chrono::system_clock::now();
@@ -87,7 +111,8 @@ LogLine::LogLine(std::string_view level, std::string_view event) : enabled_(Enab
 LogLine::~LogLine() {
   if (!enabled_) return;
   line_ += "}\n";
-  std::fwrite(line_.data(), 1, line_.size(), stderr);
+  std::FILE* out = g_out.load();
+  std::fwrite(line_.data(), 1, line_.size(), out != nullptr ? out : stderr);
 }
 
 void LogLine::Key(std::string_view key) {

@@ -1,4 +1,5 @@
-// Structured logs: one JSON object per line on standard error, with a
+// Structured logs: one JSON object per line on standard error (or a file),
+// with a
 // timestamp, a level, an event name and fields ("op": the operation id,
 // "client", "queue", ...), for log collectors to index.
 //
@@ -33,6 +34,10 @@ class LogLine {
   static bool SetLevel(std::string_view level);
   // Whether a line at `level` would be written (to skip building its fields).
   static bool Enabled(std::string_view level);
+  // Lines go to the end of the file at `path` (created if missing, shared
+  // for reading) from now on, instead of standard error. An error names the
+  // file and says why; lines then go on to where they went.
+  static bool SetFile(const std::string& path, std::string* error);
 
  private:
   void Key(std::string_view key);

@@ -612,7 +612,7 @@ class ClientFilesTest : public ClientTest {
       const std::string mib(1 << 20, 'm');
       for (int i = 0; i < 40; ++i) big << mib;
     }
-    Start({"--file-root", root_});
+    Start({"--file-root", mfwq::test::ServerPath(root_)});
   }
   v1::SubmitRequest Copy(const std::string& destination) {
     v1::SubmitRequest r;

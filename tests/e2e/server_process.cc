@@ -18,7 +18,43 @@
 
 namespace mfwq::test {
 
-const char* ServerBinary() { return MFWQ_SERVER_BINARY; }
+const char* ServerBinary() {
+  static const char* const binary = [] {
+    const char* named = std::getenv("MFWQ_TEST_SERVER");
+    return named != nullptr && *named != '\0' ? named : MFWQ_SERVER_BINARY;
+  }();
+  return binary;
+}
+
+bool ServerIsWindows() {
+  const std::string binary = ServerBinary();
+  return binary.size() > 4 && binary.compare(binary.size() - 4, 4, ".exe") == 0;
+}
+
+namespace {
+
+// argv[0..] that start the server under test.
+std::vector<std::string> ServerArgv() {
+  if (ServerIsWindows()) return {MFWQ_WINE_RUN, ServerBinary()};
+  return {ServerBinary()};
+}
+
+}  // namespace
+
+std::string ServerCommand() {
+  std::string command;
+  for (const std::string& arg : ServerArgv()) command += (command.empty() ? "" : " ") + arg;
+  return command;
+}
+
+std::string ServerPath(const std::string& path) {
+  if (!ServerIsWindows() || path.empty() || path[0] != '/') return path;
+  std::string windows = "Z:" + path;
+  for (char& c : windows) {
+    if (c == '/') c = '\\';
+  }
+  return windows;
+}
 
 TempDir::TempDir() {
   std::random_device rd;
@@ -49,9 +85,11 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
     return nullptr;
   }
   // No drain time unless a test asks for some: tests end with a SIGTERM.
-  std::vector<std::string> argv_s = {ServerBinary(), "--listen",        "127.0.0.1:0",
-                                     "--data-dir",   data_dir,          "--drain-timeout",
-                                     "0ms"};
+  std::vector<std::string> argv_s = ServerArgv();
+  for (const char* arg : {"--listen", "127.0.0.1:0", "--data-dir"}) argv_s.push_back(arg);
+  argv_s.push_back(ServerPath(data_dir));
+  argv_s.push_back("--drain-timeout");
+  argv_s.push_back("0ms");
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_s) argv.push_back(a.data());
@@ -81,6 +119,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
   char ch;
   while (read(out[0], &ch, 1) == 1 && ch != '\n') line.push_back(ch);
   close(out[0]);
+  if (!line.empty() && line.back() == '\r') line.pop_back();  // a Windows program's text mode
   const std::string prefix = "mfwq-server listening on ";
   if (line.rfind(prefix, 0) != 0) {
     *error = "the server did not start: " + server->Log();
@@ -116,7 +155,7 @@ int ServerProcess::Wait() {
 
 int ServerProcess::Terminate() {
   if (pid_ <= 0) return -1;
-  kill(pid_, SIGTERM);
+  kill(pid_, ServerIsWindows() ? SIGINT : SIGTERM);
   return Wait();
 }
 

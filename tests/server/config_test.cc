@@ -12,11 +12,12 @@
 namespace mfwq::server {
 namespace {
 
-StatusOr<CommandLine> Parse(std::vector<std::string> args) {
+StatusOr<CommandLine> Parse(std::vector<std::string> args, const Config& defaults = Config(),
+                            const std::string& default_file = "") {
   args.insert(args.begin(), "mfwq-server");
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
-  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data(), defaults, default_file);
 }
 
 class ConfigTest : public ::testing::Test {
@@ -61,17 +62,62 @@ TEST_F(ConfigTest, TheCommentedExampleInDeployIsValidAndSaysTheDefaults) {
   EXPECT_TRUE(config.exec_allow.empty());
 }
 
+// Full paths of the system the test runs on (path_rules.h).
+#if defined(_WIN32)
+const std::string kServed = "C:\\srv\\mfwq", kOther = "C:/tmp/x", kRootA = "C:\\a",
+                  kRootB = "\\\\server\\share\\b";
+#else
+const std::string kServed = "/srv/mfwq", kOther = "/tmp/x", kRootA = "/a", kRootB = "/b";
+#endif
+
 TEST_F(ConfigTest, FlagsOverrideTheFileWhereverConfigIsGiven) {
   Write("# a comment\nlisten = 0.0.0.0:6000   # trailing comment\n"
-        "data_dir = /srv/mfwq\ndrain_timeout = 5s\nfile_root = /a\nfile_root = /b\n"
-        "retain_age = 2d\n");
-  auto cl = Parse({"--data-dir", "/tmp/x", "--config", path_, "--listen=127.0.0.1:7"});
+        "data_dir = " + kServed + "\ndrain_timeout = 5s\nfile_root = " + kRootA +
+        "\nfile_root = " + kRootB + "\nretain_age = 2d\nlog_file = mfwq.log\n");
+  auto cl = Parse({"--data-dir", kOther, "--config", path_, "--listen=127.0.0.1:7"});
   ASSERT_TRUE(cl.ok()) << cl.status().message();
   EXPECT_EQ(cl->config.listen, "127.0.0.1:7");
-  EXPECT_EQ(cl->config.data_dir, "/tmp/x");
+  EXPECT_EQ(cl->config.data_dir, kOther);
   EXPECT_EQ(cl->config.drain_timeout, std::chrono::seconds(5));
   EXPECT_EQ(cl->config.retain_age, std::chrono::hours(48));
-  EXPECT_EQ(cl->config.file_roots, (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(cl->config.file_roots, (std::vector<std::string>{kRootA, kRootB}));
+  EXPECT_EQ(cl->config.log_file, "mfwq.log");
+}
+
+TEST_F(ConfigTest, DefaultsAndADefaultFileComeBeforeTheFlags) {
+  Config defaults;
+  defaults.data_dir = kServed;
+  defaults.drain_timeout = std::chrono::seconds(9);
+  Write("drain_timeout = 5s\nretain_count = 7\n");
+  auto cl = Parse({"--retain-count", "8"}, defaults, path_);
+  ASSERT_TRUE(cl.ok()) << cl.status().message();
+  EXPECT_EQ(cl->config.data_dir, kServed);                       // a default
+  EXPECT_EQ(cl->config.drain_timeout, std::chrono::seconds(5));  // the default file
+  EXPECT_EQ(cl->config.retain_count, 8u);                        // the flag
+  // A default file that is not there is no error; --config wins over it.
+  cl = Parse({}, defaults, path_ + ".missing");
+  ASSERT_TRUE(cl.ok()) << cl.status().message();
+  EXPECT_EQ(cl->config.drain_timeout, std::chrono::seconds(9));
+  cl = Parse({"--config", path_ + ".missing"}, defaults, path_);
+  EXPECT_FALSE(cl.ok());
+}
+
+TEST_F(ConfigTest, PathsFollowTheRulesOfThisSystem) {
+  EXPECT_EQ(Parse({"--file-root", "relative/path"}).status().message().rfind(
+                "--file-root: \"relative/path\" is not a full path", 0),
+            0u);
+  EXPECT_TRUE(Parse({"--data-dir", "var/here"}).ok());
+#if defined(_WIN32)
+  EXPECT_NE(Parse({"--data-dir", "/tmp/x"}).status().message().find("has no drive"),
+            std::string::npos);
+  EXPECT_NE(Parse({"--exec-allow", "C:bin\\x.exe"}).status().message().find("drive C:"),
+            std::string::npos);
+  EXPECT_NE(Parse({"--log-file", "C:\\logs\\CON"}).status().message().find("device name"),
+            std::string::npos);
+#else
+  EXPECT_NE(Parse({"--exec-allow", "bin/x"}).status().message().find("one starting with /"),
+            std::string::npos);
+#endif
 }
 
 TEST_F(ConfigTest, ErrorsNameTheKeyFileAndLine) {

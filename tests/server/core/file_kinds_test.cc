@@ -3,6 +3,8 @@
 // folder: the bytes they read, write, copy and hash, their confinement to
 // the root folders, their failures as HRESULTs, progress and cancellation.
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -174,7 +176,7 @@ TEST_F(FileKinds, RegistrationRefusesBadOptions) {
   KindRegistry registry;
   Status s = RegisterFileKinds(registry, {{"relative/folder"}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(s.message().find("is not an absolute path"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("is not a full path"), std::string::npos) << s.message();
   s = RegisterFileKinds(registry, {{Utf8(base_ / "missing")}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("no such file"), std::string::npos) << s.message();
@@ -364,6 +366,113 @@ TEST_F(FileKinds, LinksOutOfTheRootsAreRefusedWhenRunning) {
   EXPECT_EQ(alias.recorder->status, S_OK) << alias.op->message();
   EXPECT_EQ(alias.op->result(), "data");
 }
+
+#if defined(_WIN32)
+// A junction (a mount point reparse point) at `link` to the folder `target`,
+// or why there cannot be one here.
+std::error_code MakeJunction(const fs::path& target, const fs::path& link) {
+  std::error_code error;
+  fs::create_directory(link, error);
+  if (error) return error;
+  HANDLE folder = CreateFileW(link.c_str(), GENERIC_WRITE, 0, nullptr, OPEN_EXISTING,
+                              FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+  if (folder == INVALID_HANDLE_VALUE) {
+    return std::error_code(static_cast<int>(GetLastError()), std::system_category());
+  }
+  // REPARSE_DATA_BUFFER's MountPointReparseBuffer, laid out by hand (the
+  // struct is in the DDK's headers only).
+  const std::wstring substitute = L"\\??\\" + target.wstring();
+  const std::wstring print = target.wstring();
+  const std::size_t names = (substitute.size() + 1 + print.size() + 1) * sizeof(wchar_t);
+  std::vector<char> buffer(8 + 8 + names);
+  auto put16 = [&](std::size_t at, std::size_t v) {
+    buffer[at] = static_cast<char>(v & 0xFF);
+    buffer[at + 1] = static_cast<char>(v >> 8 & 0xFF);
+  };
+  const DWORD tag = IO_REPARSE_TAG_MOUNT_POINT;
+  std::memcpy(buffer.data(), &tag, 4);
+  put16(4, 8 + names);                                  // ReparseDataLength
+  put16(8, 0);                                          // SubstituteNameOffset
+  put16(10, substitute.size() * sizeof(wchar_t));       // SubstituteNameLength
+  put16(12, (substitute.size() + 1) * sizeof(wchar_t)); // PrintNameOffset
+  put16(14, print.size() * sizeof(wchar_t));            // PrintNameLength
+  std::memcpy(buffer.data() + 16, substitute.c_str(), (substitute.size() + 1) * sizeof(wchar_t));
+  std::memcpy(buffer.data() + 16 + (substitute.size() + 1) * sizeof(wchar_t), print.c_str(),
+              (print.size() + 1) * sizeof(wchar_t));
+  DWORD returned = 0;
+  const BOOL set = DeviceIoControl(folder, FSCTL_SET_REPARSE_POINT, buffer.data(),
+                                   static_cast<DWORD>(buffer.size()), nullptr, 0, &returned,
+                                   nullptr);
+  const DWORD set_error = GetLastError();
+  CloseHandle(folder);
+  if (!set) return std::error_code(static_cast<int>(set_error), std::system_category());
+  return {};
+}
+
+TEST_F(FileKinds, ShortNamesAndOtherCasesOfTheRootStayInside) {
+  WriteFile(root_ / "A Long File Name.txt", "inside");
+  WriteFile(outside_ / "A Long Secret Name.txt", "secret");
+  std::wstring shortened(MAX_PATH, L'\0');
+  const DWORD n = GetShortPathNameW((root_ / "A Long File Name.txt").c_str(), shortened.data(),
+                                    static_cast<DWORD>(shortened.size()));
+  ASSERT_GT(n, 0u) << "GetShortPathNameW: " << GetLastError();
+  shortened.resize(n);
+  const fs::path short_path(shortened);
+  ASSERT_NE(short_path.filename().wstring(), L"A Long File Name.txt");  // a name of 8.3 form
+  std::string upper = Utf8(root_ / short_path.filename());
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& path : {Utf8(short_path.filename()), upper}) {
+    ASSERT_TRUE(Submit("file.read", {{"path", Str(path)}}).ok()) << path;
+    Ran read = Finish("file.read", {{"path", Str(path)}});
+    EXPECT_EQ(read.recorder->status, S_OK) << path << ": " << read.op->message();
+    EXPECT_EQ(read.op->result(), "inside") << path;
+  }
+  // The short name of a file outside is outside, as text already.
+  std::wstring outside_short(MAX_PATH, L'\0');
+  const DWORD m = GetShortPathNameW((outside_ / "A Long Secret Name.txt").c_str(),
+                                    outside_short.data(), static_cast<DWORD>(outside_short.size()));
+  ASSERT_GT(m, 0u);
+  outside_short.resize(m);
+  const std::string escape = "..\\outside\\" + Utf8(fs::path(outside_short).filename());
+  Status refused = Submit("file.read", {{"path", Str(escape)}});
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << escape;
+  EXPECT_NE(refused.message().find("outside the root folders"), std::string::npos)
+      << refused.message();
+}
+
+TEST_F(FileKinds, JunctionsOutOfTheRootsAreRefusedWhenRunning) {
+  WriteFile(outside_ / "secret.txt", "secret");
+  if (std::error_code e = MakeJunction(outside_, root_ / "junction"); e) {
+    if (test::RunningOnWine()) {
+      GTEST_SKIP() << "Wine: FSCTL_SET_REPARSE_POINT makes no junction: " << e.message();
+    }
+    FAIL() << "cannot make a junction: " << e.message();
+  }
+  ASSERT_TRUE(fs::exists(root_ / "junction" / "secret.txt"));
+  ASSERT_TRUE(Submit("file.read", {{"path", Str("junction\\secret.txt")}}).ok());
+  Ran run = Finish("file.read", {{"path", Str("junction\\secret.txt")}});
+  EXPECT_EQ(run.recorder->status, E_ACCESSDENIED) << run.op->message();
+  EXPECT_EQ(run.op->result(), "");
+  Ran write =
+      Finish("file.write", {{"path", Str("junction\\new.txt")}, {"data", Value(Bytes{"x"})}});
+  EXPECT_EQ(write.recorder->status, E_ACCESSDENIED) << write.op->message();
+  EXPECT_FALSE(fs::exists(outside_ / "new.txt"));
+}
+
+TEST_F(FileKinds, WindowsPathTricksAreRefusedAtSubmission) {
+  WriteFile(root_ / "data.txt", "data");
+  for (const std::string& path :
+       {std::string("data.txt::$DATA"), std::string("data.txt:stream"), std::string("CON"),
+        std::string("nul.txt"), std::string("data.txt."), std::string(".. \\outside"),
+        std::string("C:data.txt"), std::string("\\data.txt"),
+        "\\\\?\\" + Utf8(root_ / "data.txt"), std::string("..\\outside\\x"),
+        std::string("\\\\server\\share\\x")}) {
+    Status s = Submit("file.read", {{"path", Str(path)}});
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(s.message().rfind("parameters.path: ", 0), 0u) << s.message();
+  }
+}
+#endif  // _WIN32
 
 TEST_F(FileKinds, CopyCopiesInChunksReportingProgress) {
   WriteFile(root_ / "source.bin", FortyBytes());

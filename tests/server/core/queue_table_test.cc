@@ -88,12 +88,37 @@ TEST_F(QueueTableTest, LocksArePerClientAndTheLastOneFreesTheQueue) {
   EXPECT_EQ(table.Unlock("carol", id).status().code(), StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(table.Unlock("alice", id).ok());
+  table.WaitForReleases();
   EXPECT_TRUE(MfQueueAlive(id));  // bob still holds it
   auto last = table.Unlock("bob", id);
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->locks, 0u);
   EXPECT_EQ(table.Get("bob", id).status().code(), StatusCode::kNotFound);
+  table.WaitForReleases();
   EXPECT_FALSE(MfQueueAlive(id));
+}
+
+// The last unlock of a queue shuts it down, and Wine's mfplat waits there
+// for the items still running on it: the caller (a gRPC thread, in the
+// server) must not wait with it.
+TEST_F(QueueTableTest, DroppingTheLastLockDoesNotWaitForWhatRunsOnTheQueue) {
+  QueueTable table;
+  auto q = table.Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(q.ok());
+  Gate running, release;
+  auto cb = Callback::Make([&](IMFAsyncResult*) {
+    running.Open();
+    release.Wait();
+  });
+  ASSERT_EQ(MFPutWorkItem(q->id, cb.get(), nullptr), S_OK);
+  ASSERT_TRUE(running.Wait());
+  auto last = table.Unlock("alice", q->id);  // returns while the item runs
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->locks, 0u);
+  EXPECT_FALSE(release.IsOpen());
+  release.Open();
+  table.WaitForReleases();
+  EXPECT_FALSE(MfQueueAlive(q->id));
 }
 
 TEST_F(QueueTableTest, AClientThatGoesAwayLeaksNoLock) {
@@ -105,6 +130,7 @@ TEST_F(QueueTableTest, AClientThatGoesAwayLeaksNoLock) {
   ASSERT_TRUE(table.Lock("crashed-rig", shared->id).ok());
 
   table.ReleaseClient("crashed-rig");
+  table.WaitForReleases();
   EXPECT_EQ(table.Get("controller", mine->id).status().code(), StatusCode::kNotFound);
   EXPECT_FALSE(MfQueueAlive(mine->id));
   auto still = table.Get("controller", shared->id);
