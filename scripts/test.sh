@@ -4,8 +4,13 @@
 #      build (what the quick start runs) and its tests;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same tests built with ThreadSanitizer;
-#   4. the conformance tests built for Windows (mingw-w64) and run under Wine,
-#      against Wine's own mfplat (docs/fidelity.md);
+#   4. the Windows build (mingw-w64) under Wine, against Wine's own mfplat:
+#      the conformance and server-core tests (docs/fidelity.md), and, with the
+#      mingw gRPC SDK (../shared/mingw-sdk, or MFWQ_MINGW_SDK), the whole
+#      server and mfwq.exe: their unit tests, the Windows service cycle, the
+#      e2e, SDK and CLI suites driving mfwq-server.exe from Linux, and the CLI
+#      tests running mfwq.exe against the Linux server (docs/windows.md).
+#      A test that fails under Wine is run once more, and the retry reported;
 #   5. the installed package: `cmake --install`, then outside projects that
 #      find it with find_package(mfwq), built and run: examples/hello_mf (the
 #      engine) and examples/hello_client (the SDK, against the installed
@@ -37,10 +42,19 @@ cmake --preset debug-tsan >/dev/null
 cmake --build --preset debug-tsan
 ctest --preset debug-tsan
 
-step "Windows build (mingw-w64), conformance tests under Wine's mfplat"
+step "Windows build (mingw-w64), its tests under Wine's mfplat"
 cmake --preset windows-wine >/dev/null
 cmake --build --preset windows-wine
-ctest --preset windows-wine
+scripts/wine-ctest.sh windows-wine
+if [[ -f build/windows-wine/server/mfwq-server.exe ]]; then
+  step "the Windows server under Wine, driven from Linux: the e2e, SDK and CLI suites"
+  scripts/wine-ctest.sh windows-server
+  step "mfwq.exe under Wine against the Linux server"
+  scripts/wine-ctest.sh windows-cli
+else
+  echo "skipped: the Windows server and mfwq.exe, and their tests under Wine: no mingw gRPC SDK" \
+    "(looked for MFWQ_MINGW_SDK and ../shared/mingw-sdk/prefix; docs/windows.md)"
+fi
 
 step "installed package used from outside projects: the engine, and the SDK against a real server"
 prefix=$PWD/build/install-test

@@ -21,7 +21,14 @@ class KindsTest : public E2ETest {
     E2ETest::SetUp();
   }
   std::vector<std::string> ServerArgs() const override {
-    return {"--file-root", ServerPath(root_), "--exec-allow", ShellProgram()};
+    std::vector<std::string> args = {"--file-root", ServerPath(root_), "--exec-allow",
+                                     ShellProgram()};
+    if (ServerIsWindows()) {
+      // A Linux program, which Wine starts but gives no process to wait on.
+      args.push_back("--exec-allow");
+      args.push_back(ServerPath("/bin/true"));
+    }
+    return args;
   }
   // The server's shell: sh, or cmd.exe for a Windows server.
   static std::string ShellProgram() {
@@ -153,6 +160,22 @@ TEST_F(KindsTest, AllowlistedProgramsRunAndAreKilledWhenCancelled) {
   grpc::Status s = stub_->Submit(Context().get(), other, &refused);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(s.error_message().rfind("parameters.program", 0), 0u) << s.error_message();
+}
+
+// Wine starts a Linux program from CreateProcessW, but hands back a process
+// handle nothing can wait on (WAIT_FAILED, ERROR_INVALID_HANDLE). The wait
+// loop once spun on it for ever, a thread at 40 % CPU; the operation now
+// completes, saying so.
+TEST_F(KindsTest, AProgramTheServerCannotWaitForEndsItsOperation) {
+  if (!ServerIsWindows()) GTEST_SKIP() << "Wine's CreateProcessW of a Linux program";
+  v1::SubmitRequest r;
+  r.set_queue_id(kLongFunction);
+  r.set_kind("exec");
+  (*r.mutable_parameters())["program"].set_string_value(ServerPath("/bin/true"));
+  v1::Operation done = WaitDone(Submit(r).id());
+  EXPECT_EQ(done.completion().status().name(), "E_HANDLE") << done.completion().message();
+  EXPECT_NE(done.completion().message().find("cannot wait for it"), std::string::npos)
+      << done.completion().message();
 }
 
 TEST_F(KindsTest, AServerWhoseRootDoesNotExistRefusesToStartAndSaysWhy) {
