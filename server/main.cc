@@ -8,11 +8,42 @@
 #include "console_stop.h"
 #include "serve.h"
 #if defined(_WIN32)
+#include <windows.h>
+// windows.h first
+#include <shellapi.h>
+
+#include <string>
+#include <vector>
+
+#include "os_error.h"
 #include "windows_service.h"
+#endif
+
+#if defined(_WIN32)
+namespace {
+
+// The command line as UTF-8, as the server takes every string (main's argv
+// is in the ANSI code page, which cannot hold every path).
+std::vector<std::string> Utf8Arguments() {
+  int count = 0;
+  wchar_t** wide = CommandLineToArgvW(GetCommandLineW(), &count);
+  std::vector<std::string> args;
+  for (int i = 0; i < count; ++i) args.push_back(mfwq::server::Narrow(wide[i]));
+  LocalFree(wide);
+  return args;
+}
+
+}  // namespace
 #endif
 
 int main(int argc, char** argv) {
 #if defined(_WIN32)
+  const std::vector<std::string> utf8 = Utf8Arguments();
+  std::vector<char*> utf8_argv;
+  for (const std::string& arg : utf8) utf8_argv.push_back(const_cast<char*>(arg.c_str()));
+  utf8_argv.push_back(nullptr);
+  argc = static_cast<int>(utf8.size());
+  argv = utf8_argv.data();
   if (argc >= 2 && std::strcmp(argv[1], "service") == 0) {
     return mfwq::server::ServiceCommand(argc - 1, argv + 1);
   }

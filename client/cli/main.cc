@@ -6,7 +6,11 @@
 // scripts. Exit status: 0 success; 1 an operation completed with a failure
 // HRESULT (submit --wait, ops wait); 2 a usage error; 3 the call failed
 // (server unreachable, bad request: the message says which).
+#if defined(_WIN32)
+#include <io.h>
+#else
 #include <unistd.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -526,7 +530,11 @@ class Cli {
 
   // Waits for `id`, showing progress on a terminal.
   int WaitFor(const std::string& id, std::optional<google::protobuf::Duration> timeout) {
+#if defined(_WIN32)
+    const bool bar = !options_.json && _isatty(_fileno(stderr));
+#else
     const bool bar = !options_.json && isatty(2);
+#endif
     if (bar) {
       // The stream brings progress, then the completion.
       v1::WatchCompletionsRequest w;

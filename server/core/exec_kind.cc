@@ -1,6 +1,7 @@
 #include "exec_kind.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "command_line.h"
 #include "os_error.h"
 #include "path_rules.h"
 
@@ -103,31 +105,6 @@ void ReportStarted(Operation& op, std::uint64_t process_id) {
 
 #if defined(_WIN32)
 
-// `arg` quoted so that CommandLineToArgvW and the C runtime give it back.
-std::wstring Quote(const std::wstring& arg) {
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
-  std::wstring quoted = L"\"";
-  for (auto it = arg.begin();; ++it) {
-    std::size_t backslashes = 0;
-    while (it != arg.end() && *it == L'\\') {
-      ++it;
-      ++backslashes;
-    }
-    if (it == arg.end()) {
-      quoted.append(backslashes * 2, L'\\');  // before the closing quote
-      break;
-    }
-    if (*it == L'"') {
-      quoted.append(backslashes * 2 + 1, L'\\');
-    } else {
-      quoted.append(backslashes, L'\\');
-    }
-    quoted.push_back(*it);
-  }
-  quoted.push_back(L'"');
-  return quoted;
-}
-
 // Inheritable handles: only those in the attribute list go to the program
 // (not other pipes being set up for other programs at the same time).
 class InheritList {
@@ -162,8 +139,9 @@ class InheritList {
 Ending RunProgram(Operation& op, const std::string& program, const std::vector<std::string>& args,
                   Output& output) {
   const std::wstring application = Widen(program);
-  std::wstring command_line = Quote(application);
-  for (const std::string& arg : args) command_line += L" " + Quote(Widen(arg));
+  std::vector<std::wstring> wide_args;
+  for (const std::string& arg : args) wide_args.push_back(Widen(arg));
+  std::wstring command_line = JoinCommandLine(application, wide_args);
 
   SECURITY_ATTRIBUTES inheritable{static_cast<DWORD>(sizeof(SECURITY_ATTRIBUTES)), nullptr, TRUE};
   HANDLE read_end = nullptr, write_end = nullptr;
@@ -256,7 +234,7 @@ Ending RunProgram(Operation& op, const std::string& program, const std::vector<s
       const OsError error = LastWin32Error();
       if (job != nullptr) TerminateJobObject(job, 1);
       TerminateProcess(process.hProcess, 1);
-      ending.start_error = error.hr;
+      ending.start_error = FAILED(error.hr) ? error.hr : E_FAIL;
       ending.start_message = std::string("lost track of process ") +
                              std::to_string(ending.process_id) + ": cannot wait for it: " +
                              error.text;
@@ -530,6 +508,17 @@ class ExecKind final : public OperationKind {
 Status RegisterExecKind(KindRegistry& registry, ExecOptions options) {
   for (const std::string& program : options.allowlist) {
     if (Status s = CheckPath("exec: allowlisted program", program, true); !s.ok()) return s;
+#if defined(_WIN32)
+    // CreateProcessW runs a batch file through cmd.exe, which parses its
+    // arguments its own way: a quoted argument could run another command.
+    std::string extension = std::filesystem::path(Widen(program)).extension().string();
+    for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (extension == ".bat" || extension == ".cmd") {
+      return InvalidArgument(std::string("exec: allowlisted program \"") + program +
+                             "\" is a batch file, which Windows runs through cmd.exe (a shell); "
+                             "allowlist cmd.exe itself if a shell is what you mean");
+    }
+#endif
   }
   if (options.output_tail_bytes > kMaxTailBytes) {
     return InvalidArgument("exec: output_tail_bytes over 1 MiB (1048576)");

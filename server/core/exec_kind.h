@@ -2,8 +2,10 @@
 //
 // Parameters:
 //   program  the program, exactly as one of the allowlist's entries
-//            (absolute paths); anything else is refused at submission with
-//            INVALID_ARGUMENT "parameters.program: ... is not allowlisted"
+//            (full paths, path_rules.h; on Windows not a .bat or .cmd file,
+//            which CreateProcessW would run through cmd.exe, a shell);
+//            anything else is refused at submission with INVALID_ARGUMENT
+//            "parameters.program: ... is not allowlisted"
 //   args     its arguments, one per line: split at each "\n" ("" is no
 //            arguments, "a\n\nb" is "a", "" and "b"); an argument cannot hold
 //            a newline or NUL. On Windows they are quoted into a command line
@@ -19,6 +21,12 @@
 // (standard output and error as interleaved in the pipe), bytes transferred
 // the number of bytes of output. The operation completes when the program
 // exits; output that processes it started write after that is not captured.
+// On POSIX such processes run on; on Windows they are in the program's job,
+// which kills what is left in it when the run ends (and when the server
+// ends, even killed), so a program leaves nothing behind there.
+// A process the system cannot wait for (Wine's for a Linux program) ends
+// the run with the system's error: "lost track of process N: cannot wait
+// for it: ...".
 // A program that cannot be started fails with the system's error as an
 // HRESULT (HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND) when it is missing).
 //

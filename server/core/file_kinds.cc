@@ -150,9 +150,22 @@ class Roots {
   IoStatus Resolve(const std::string& path, fs::path* resolved) const {
     const fs::path absolute = Absolute(path);
 #if defined(_WIN32)
-    // Windows resolves links and junctions itself when opening; Verify
-    // checks where that led.
-    *resolved = absolute;
+    // The folders on the way that exist, their links and junctions resolved
+    // (as weakly_canonical does on POSIX), must be inside: folders made for
+    // create_dirs are made there, not where a link leads. What does not
+    // exist yet is added as written; a link as the last component Windows
+    // follows itself when opening, and Verify checks where that led.
+    fs::path existing = absolute.parent_path();
+    fs::path rest;
+    std::error_code error;
+    while (!fs::is_directory(existing, error) && existing != existing.parent_path()) {
+      rest = existing.filename() / rest;
+      existing = existing.parent_path();
+    }
+    fs::path canonical;
+    if (IoStatus s = CanonicalFolder(existing, path, &canonical); !s.ok()) return s;
+    if (!Inside(canonical.lexically_normal(), canonical_)) return Outside(path);
+    *resolved = (canonical / rest / absolute.filename()).lexically_normal();
 #else
     std::error_code error;
     *resolved = fs::weakly_canonical(absolute, error);
@@ -206,11 +219,21 @@ IoStatus OpenConfined(const Roots& roots, const std::string& path, File::Mode mo
       return {os.hr, std::string("cannot create the folders of ") + path + ": " + os.text};
     }
   }
+  // Whether there is a file there now (a link to none, not), to tell
+  // whether the open made it. (OPEN_ALWAYS's ERROR_ALREADY_EXISTS does not
+  // tell: Wine reports it for a link to a file that does not exist.)
+  std::error_code ignored;
+  const bool existed = mode != File::Mode::kCreateNew && fs::exists(*resolved, ignored);
   if (IoStatus s = File::Open(*resolved, path, mode, file); !s.ok()) return s;
   if (IoStatus s = roots.Verify(*file, path); !s.ok()) {
+    // Made by this open, outside the roots (through a link as the last
+    // component, or one swapped in meanwhile): removed again.
+    fs::path made;
+    if (file->created() || !existed) {
+      if (!file->FinalPath(&made).ok() || made.empty()) made = *resolved;
+    }
     file->Close();
-    // Made by this open, outside the roots (a link swapped in meanwhile).
-    if (mode == File::Mode::kCreateNew) RemoveFileQuietly(*resolved);
+    if (!made.empty()) RemoveFileQuietly(made);
     return s;
   }
   return {};

@@ -11,8 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include "command_line.h"
 #include "config.h"
 #include "log.h"
+#include "os_error.h"
+#include "path_rules.h"
 #include "serve.h"
 
 namespace mfwq::server {
@@ -20,61 +23,10 @@ namespace {
 
 constexpr const char* kDefaultName = "mfwq";
 
-std::wstring Widen(const std::string& s) {
-  if (s.empty()) return {};
-  const int n = MultiByteToWideChar(CP_ACP, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-  std::wstring wide(static_cast<std::size_t>(n), L'\0');
-  MultiByteToWideChar(CP_ACP, 0, s.data(), static_cast<int>(s.size()), wide.data(), n);
-  return wide;
-}
-
-std::string Narrow(const std::wstring& s) {
-  if (s.empty()) return {};
-  const int n = WideCharToMultiByte(CP_ACP, 0, s.data(), static_cast<int>(s.size()), nullptr, 0,
-                                    nullptr, nullptr);
-  std::string narrow(static_cast<std::size_t>(n), '\0');
-  WideCharToMultiByte(CP_ACP, 0, s.data(), static_cast<int>(s.size()), narrow.data(), n, nullptr,
-                      nullptr);
-  return narrow;
-}
-
-std::string ErrorText(DWORD error) {
-  wchar_t* text = nullptr;
-  const DWORD n = FormatMessageW(
-      FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, error, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
-  std::wstring message = n > 0 ? std::wstring(text, n) : std::wstring();
-  if (text != nullptr) LocalFree(text);
-  while (!message.empty() && (message.back() == L'\n' || message.back() == L'\r' ||
-                              message.back() == L' ' || message.back() == L'.')) {
-    message.pop_back();
-  }
-  return (message.empty() ? std::string("error") : Narrow(message)) + " (" +
-         std::to_string(error) + ")";
-}
-
 int Fail(const std::string& what, DWORD error) {
-  std::fprintf(stderr, "mfwq-server service: %s: %s\n", what.c_str(), ErrorText(error).c_str());
+  std::fprintf(stderr, "mfwq-server service: %s: %s\n", what.c_str(),
+               Win32Error(error).text.c_str());
   return 1;
-}
-
-// `arg` quoted for a command line the C runtime splits back into arguments.
-std::wstring Quote(const std::wstring& arg) {
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) return arg;
-  std::wstring quoted = L"\"";
-  std::size_t backslashes = 0;
-  for (wchar_t c : arg) {
-    if (c == L'\\') {
-      ++backslashes;
-      continue;
-    }
-    quoted.append(c == L'"' ? backslashes * 2 + 1 : backslashes, L'\\');
-    backslashes = 0;
-    quoted.push_back(c);
-  }
-  quoted.append(backslashes * 2, L'\\');
-  quoted.push_back(L'"');
-  return quoted;
 }
 
 std::filesystem::path ThisProgram() {
@@ -181,9 +133,29 @@ int Install(const ServiceArgs& args) {
     std::fprintf(stderr, "mfwq-server service install: %s\n", settings.status().message().c_str());
     return 2;
   }
-  std::wstring command = Quote(ThisProgram().wstring()) + L" service run --name " +
-                         Quote(Widen(args.name));
-  for (const std::string& s : args.settings) command += L" " + Quote(Widen(s));
+  // The service starts in System32, not here: relative paths would lead there.
+  for (std::size_t i = 0; i + 1 < args.settings.size(); ++i) {
+    const std::string& flag = args.settings[i];
+    if (flag == "--config" || flag == "--data-dir" || flag == "--log-file") {
+      if (Status s = CheckPath(flag, args.settings[i + 1], true); !s.ok()) {
+        std::fprintf(stderr, "mfwq-server service install: %s (the service starts in System32)\n",
+                     s.message().c_str());
+        return 2;
+      }
+    }
+  }
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string&>{"data_dir", settings->config.data_dir},
+        {"log_file", settings->config.log_file}}) {
+    if (Status s = CheckPath(key, value, true); !value.empty() && !s.ok()) {
+      std::fprintf(stderr, "mfwq-server service install: %s (the service starts in System32)\n",
+                   s.message().c_str());
+      return 2;
+    }
+  }
+  std::vector<std::wstring> run = {L"service", L"run", L"--name", Widen(args.name)};
+  for (const std::string& s : args.settings) run.push_back(Widen(s));
+  const std::wstring command = JoinCommandLine(ThisProgram().wstring(), run);
 
   ScHandle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CREATE_SERVICE));
   if (!manager) return Fail("cannot open the service control manager", GetLastError());
@@ -208,7 +180,9 @@ int Install(const ServiceArgs& args) {
   failure.cActions = 3;
   failure.lpsaActions = actions;
   if (!ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_FAILURE_ACTIONS, &failure)) {
-    return Fail("cannot set the failure actions of " + args.name, GetLastError());
+    const DWORD error = GetLastError();
+    DeleteService(service.get());  // not left half installed
+    return Fail("cannot set the failure actions of " + args.name, error);
   }
   // ... also when it stops with an error, not only when it crashes.
   SERVICE_FAILURE_ACTIONS_FLAG on_errors{TRUE};
@@ -231,11 +205,22 @@ int Uninstall(const ServiceArgs& args) {
   SERVICE_STATUS status{};
   if (QueryServiceStatus(service.get(), &status) && status.dwCurrentState != SERVICE_STOPPED) {
     std::printf("stopping service %s\n", args.name.c_str());
-    ControlService(service.get(), SERVICE_CONTROL_STOP, &status);
-    // The drain may take a while; the service reports its progress.
+    // The drain may take a while; the service reports its progress. A stop
+    // asked while it starts is refused: asked again until it takes, for at
+    // most 10 minutes (deleted anyway, it goes once it stops).
+    const ULONGLONG give_up = GetTickCount64() + 10 * 60 * 1000;
+    bool asked = false;
     while (QueryServiceStatus(service.get(), &status) &&
-           status.dwCurrentState != SERVICE_STOPPED) {
+           status.dwCurrentState != SERVICE_STOPPED && GetTickCount64() < give_up) {
+      if (!asked && status.dwCurrentState != SERVICE_STOP_PENDING) {
+        SERVICE_STATUS ignored;
+        asked = ControlService(service.get(), SERVICE_CONTROL_STOP, &ignored) != 0;
+      }
       Sleep(250);
+    }
+    if (status.dwCurrentState != SERVICE_STOPPED) {
+      std::fprintf(stderr, "mfwq-server service uninstall: %s did not stop; deleting it anyway\n",
+                   args.name.c_str());
     }
   }
   if (!DeleteService(service.get())) {

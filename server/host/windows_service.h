@@ -26,8 +26,11 @@
 // STOP_PENDING on STOP, PRESHUTDOWN or SHUTDOWN (the last where the system
 // sends no PRESHUTDOWN: Wine) for as long as the drain takes (the
 // checkpoint going on every second), then STOPPED; STOPPED with
-// ERROR_SERVICE_SPECIFIC_ERROR (1) when it could not start, the reason in
-// the log. The control handler only records the request and returns at
+// ERROR_BAD_CONFIGURATION when its settings are wrong (the reason in the
+// default log file), ERROR_SERVICE_SPECIFIC_ERROR (1) when it could not
+// start (the reason in its log). install refuses relative paths for
+// --config, data_dir and log_file: the service starts in System32. The
+// control handler only records the request and returns at
 // once; the drain runs on the service's own thread.
 //
 // Threads: the dispatcher's (the process' main thread, inside

@@ -8,6 +8,8 @@
 #include <ctime>
 #ifdef _WIN32
 #include <share.h>
+
+#include "os_error.h"
 #endif
 
 namespace mfwq::server {
@@ -68,11 +70,12 @@ bool LogLine::SetLevel(std::string_view level) {
 bool LogLine::Enabled(std::string_view level) { return LevelOf(level) >= g_level.load(); }
 
 bool LogLine::SetFile(const std::string& path, std::string* error) {
+  // Not inherited by the programs exec starts ("N", "e": O_CLOEXEC).
 #ifdef _WIN32
-  // Shared for reading (and deletion) while the server writes it.
-  std::FILE* file = _fsopen(path.c_str(), "ab", _SH_DENYNO);
+  // Shared for reading and writing while the server writes it.
+  std::FILE* file = _wfsopen(Widen(path).c_str(), L"abN", _SH_DENYNO);
 #else
-  std::FILE* file = std::fopen(path.c_str(), "ab");
+  std::FILE* file = std::fopen(path.c_str(), "abe");
 #endif
   if (file == nullptr) {
     *error = "log_file " + path + ": cannot open: " + std::strerror(errno);

@@ -28,14 +28,19 @@ Status Server::Init() {
   }
   mf_started_ = true;
 
+  // Settings are UTF-8 (on Windows too, where a narrow path would be read
+  // in the ANSI code page); SQLite takes UTF-8 file names.
+  const std::filesystem::path data_dir(
+      std::u8string(config_.data_dir.begin(), config_.data_dir.end()));
   std::error_code ec;
-  std::filesystem::create_directories(config_.data_dir, ec);
+  std::filesystem::create_directories(data_dir, ec);
   if (ec) {
     return Status(StatusCode::kUnavailable,
                   "data_dir " + config_.data_dir + ": cannot create: " + ec.message());
   }
+  const std::u8string journal_path = (data_dir / "journal.db").u8string();
   auto journal = SqliteJournal::Open(
-      (std::filesystem::path(config_.data_dir) / "journal.db").string(),
+      std::string(journal_path.begin(), journal_path.end()),
       config_.journal_sync == "full" ? SqliteJournal::Sync::kFull : SqliteJournal::Sync::kNormal);
   if (!journal.ok()) return journal.status();
   journal_ = std::move(journal.value());

@@ -262,6 +262,24 @@ TEST_F(KindsTest, WindowsPathTricksCannotLeaveTheRoot) {
   EXPECT_NE(linked.completion().message().find("outside the root folders"), std::string::npos)
       << linked.completion().message();
   EXPECT_EQ(linked.completion().result(), "");
+
+  // Writing through it makes nothing outside: no file, and no folders for
+  // create_dirs; nor through a link to a file that does not exist yet.
+  std::filesystem::create_symlink(dir_.path() + "/outside/made.txt", root_ + "/dangling.txt");
+  for (const auto& [target, create_dirs] :
+       std::vector<std::pair<std::string, bool>>{{"link\\new.txt", false},
+                                                 {"link\\sub\\new.txt", true},
+                                                 {"dangling.txt", false}}) {
+    v1::SubmitRequest write = File("file.write", {{"path", target}});
+    (*write.mutable_parameters())["data"].set_bytes_value("x");
+    (*write.mutable_parameters())["create_dirs"].set_bool_value(create_dirs);
+    v1::Operation w = WaitDone(Submit(write).id());
+    EXPECT_EQ(w.completion().status().name(), "E_ACCESSDENIED")
+        << target << ": " << w.completion().message();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/outside/new.txt"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/outside/sub"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "/outside/made.txt"));
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ wine_run() { "$run" "$@" 7>&-; }
 cleanup() {
   wine_run sc stop "$name" >/dev/null 2>&1 || true
   wine_run "$server_exe" service uninstall --name "$name" >/dev/null 2>&1 || true
+  wine_run "$server_exe" service uninstall --name "$name-bad" >/dev/null 2>&1 || true
   exec 7>&-  # the keeper's input ends, and it exits
   wait "$keeper" 2>/dev/null || true
   rm -rf "$work"
@@ -71,7 +72,7 @@ mfwq() { MFWQ_SERVER=$address wine_run "$cli_exe" "$@" | tr -d '\r'; }
 
 echo "== install"
 wine_run "$server_exe" service install --name "$name" --start demand --listen 127.0.0.1:0 \
-  --data-dir "$(winpath "$work/data")" --log-file "$(winpath "$log")" --drain-timeout 3s |
+  --data-dir "$(winpath "$work/data")" --log-file "$(winpath "$log")" --drain-timeout 20s |
   tr -d '\r'
 wine_run sc query "$name" | tr -d '\r' | grep -q STOPPED || fail "not installed as a stopped service"
 # A bad setting is refused at install, naming it.
@@ -79,6 +80,11 @@ if out=$(wine_run "$server_exe" service install --name "$name-bad" --file-root /
   fail "a bad setting was installed"
 fi
 grep -q -- '--file-root: "/tmp" has no drive' <<<"$out" || fail "bad setting: $out"
+# So is a relative data folder: the service starts in System32.
+if out=$(wine_run "$server_exe" service install --name "$name-bad" --data-dir var 2>&1); then
+  fail "a relative data_dir was installed"
+fi
+grep -q 'the service starts in System32' <<<"$out" || fail "relative data_dir: $out"
 
 echo "== start, use"
 wine_run sc start "$name" | tr -d '\r' >/dev/null
@@ -88,9 +94,13 @@ address=$(grep '"event":"service_running"' "$log" | head -1 | sed 's/.*"address"
 echo "service listening on $address"
 mfwq submit echo --param data=hello --wait | grep -q 'echo: S_OK (0x00000000), 5 bytes' ||
   fail "echo through the service"
-quick=$(mfwq submit sleep --queue 7 --param duration=1s | cut -d' ' -f1)
+# A sleep that ends within the drain (20 s), and one that does not; both
+# still running when the stop comes.
+quick=$(mfwq submit sleep --queue 7 --param duration=6s | cut -d' ' -f1)
 endless=$(mfwq submit sleep --queue 7 --param duration=1h | cut -d' ' -f1)
-mfwq ops list --state running | grep -q "$endless" || fail "the long sleep is not running"
+running=$(mfwq ops list --state running)
+grep -q "$quick" <<<"$running" && grep -q "$endless" <<<"$running" ||
+  fail "both sleeps should be running: $running"
 
 echo "== stop with $quick and $endless in flight"
 wine_run sc stop "$name" | tr -d '\r' >/dev/null

@@ -55,6 +55,16 @@ TEST(ExecChild, DISABLED_CountInput) {
   std::fflush(stdout);
 }
 
+#if defined(_WIN32)
+// Says its process id, then runs until killed: a grandchild, started by a
+// cmd.exe that exec runs.
+TEST(ExecChild, DISABLED_PrintPidThenRunOn) {
+  std::printf("pid %lu\n", static_cast<unsigned long>(GetCurrentProcessId()));
+  std::fflush(stdout);
+  std::this_thread::sleep_for(std::chrono::seconds(60));
+}
+#endif
+
 // Runs until killed (the test that starts it cancels it at once).
 TEST(ExecChild, DISABLED_PrintThenRunOn) {
   std::printf("running\n");
@@ -184,6 +194,13 @@ TEST_F(ExecKindTest, RegistrationRefusesBadOptions) {
   EXPECT_NE(s.message().find("is not a full path"), std::string::npos) << s.message();
   EXPECT_EQ(RegisterExecKind(registry, {{kShell}, (1 << 20) + 1}).code(),
             StatusCode::kInvalidArgument);
+#if defined(_WIN32)
+  for (const char* batch : {"C:\\jobs\\run.bat", "C:\\jobs\\run.CMD"}) {
+    s = RegisterExecKind(registry, {{batch}});
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << batch;
+    EXPECT_NE(s.message().find("is a batch file"), std::string::npos) << s.message();
+  }
+#endif
   EXPECT_EQ(registry.Find("exec"), nullptr);
 }
 
@@ -334,6 +351,31 @@ TEST_F(ExecKindTest, CancelKillsTheRunningProgram) {
   EXPECT_FALSE(run.op->result().empty());  // what it wrote before it was killed
   EXPECT_EQ(run.op->result().find("never"), std::string::npos);
 }
+
+#if defined(_WIN32)
+// The program's job holds what it starts: cancelled, cmd.exe goes, and so
+// does the program cmd.exe started.
+TEST_F(ExecKindTest, CancelKillsTheProgramsWholeProcessTree) {
+  const Command tree = Shell(ThisProgram() + "\n" + ChildArgs("PrintPidThenRunOn"));
+  auto recorder = std::make_shared<Recorder>(HoldAtOutput());
+  Ran run = Start(tree, recorder);
+  ASSERT_TRUE(recorder->held.Wait());
+  run.op->RequestCancel();
+  recorder->resume.Open();
+  ASSERT_TRUE(recorder->completed.Wait());
+  EXPECT_EQ(recorder->status, MF_E_OPERATION_CANCELLED);
+  const std::string output = run.op->result();
+  const std::size_t at = output.find("pid ");
+  ASSERT_NE(at, std::string::npos) << output;
+  const DWORD pid = static_cast<DWORD>(std::stoul(output.substr(at + 4)));
+  HANDLE grandchild = OpenProcess(SYNCHRONIZE, FALSE, pid);
+  if (grandchild != nullptr) {  // else it is gone already
+    EXPECT_EQ(WaitForSingleObject(grandchild, test::kPatienceMs), WAIT_OBJECT_0)
+        << "process " << pid << " outlived the cancelled operation";
+    CloseHandle(grandchild);
+  }
+}
+#endif
 
 #if defined(__linux__)
 std::size_t OpenDescriptors() {

@@ -1,5 +1,7 @@
 // The server's queue table: creation, names and labels, per-client locks,
 // listing, on real MF work queues.
+#include <chrono>
+#include <future>
 #include <string>
 
 #include "queue_table.h"
@@ -112,11 +114,16 @@ TEST_F(QueueTableTest, DroppingTheLastLockDoesNotWaitForWhatRunsOnTheQueue) {
   });
   ASSERT_EQ(MFPutWorkItem(q->id, cb.get(), nullptr), S_OK);
   ASSERT_TRUE(running.Wait());
-  auto last = table.Unlock("alice", q->id);  // returns while the item runs
+  // Unlock returns while the item runs (on a thread of the test's, so that
+  // an Unlock that waited would fail the test rather than hang it).
+  auto unlocked = std::async(std::launch::async, [&] { return table.Unlock("alice", q->id); });
+  const bool returned = unlocked.wait_for(std::chrono::milliseconds(test::kPatienceMs)) ==
+                        std::future_status::ready;
+  release.Open();
+  ASSERT_TRUE(returned) << "Unlock waited for the item running on the queue";
+  auto last = unlocked.get();
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->locks, 0u);
-  EXPECT_FALSE(release.IsOpen());
-  release.Open();
   table.WaitForReleases();
   EXPECT_FALSE(MfQueueAlive(q->id));
 }
