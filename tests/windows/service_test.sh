@@ -38,6 +38,7 @@ cleanup() {
   wine_run sc stop "$name" >/dev/null 2>&1 || true
   wine_run "$server_exe" service uninstall --name "$name" >/dev/null 2>&1 || true
   wine_run "$server_exe" service uninstall --name "$name-bad" >/dev/null 2>&1 || true
+  [[ -z ${beside:-} ]] || rm -f "$beside"
   exec 7>&-  # the keeper's input ends, and it exits
   wait "$keeper" 2>/dev/null || true
   rm -rf "$work"
@@ -71,8 +72,14 @@ wait_for_state() {
 mfwq() { MFWQ_SERVER=$address wine_run "$cli_exe" "$@" | tr -d '\r'; }
 
 echo "== install"
+# The drain time comes from mfwq-server.conf beside the executable, which a
+# service reads when given no --config.
+conf=$(dirname "$server_exe")/mfwq-server.conf
+[[ ! -e $conf ]] || fail "$conf is in the way"
+printf '# written by service_test.sh\ndrain_timeout = 20s\n' >"$conf"
+beside=$conf  # removed by cleanup
 wine_run "$server_exe" service install --name "$name" --start demand --listen 127.0.0.1:0 \
-  --data-dir "$(winpath "$work/data")" --log-file "$(winpath "$log")" --drain-timeout 20s |
+  --data-dir "$(winpath "$work/data")" --log-file "$(winpath "$log")" |
   tr -d '\r'
 wine_run sc query "$name" | tr -d '\r' | grep -q STOPPED || fail "not installed as a stopped service"
 # A bad setting is refused at install, naming it.
@@ -107,7 +114,8 @@ wine_run sc stop "$name" | tr -d '\r' >/dev/null
 wait_for_log '"event":"stopped"' 1
 wait_for_state STOPPED
 grep -q '"event":"signal","signal":"SERVICE_STOP"' "$log" || fail "no SERVICE_STOP in the log"
-grep -q '"event":"shutting_down","operations_open":2' "$log" || fail "no drain of 2 in the log"
+grep -q '"event":"shutting_down","operations_open":2,"drain_ms":20000' "$log" ||
+  fail "no drain of 2 for 20 s (mfwq-server.conf beside the executable) in the log"
 
 echo "== start again: the journal holds both completions"
 wine_run sc start "$name" | tr -d '\r' >/dev/null
