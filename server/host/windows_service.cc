@@ -1,6 +1,9 @@
 #include "windows_service.h"
 
 #include <windows.h>
+// windows.h first
+#include <aclapi.h>
+#include <sddl.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -55,6 +58,44 @@ Config ServiceDefaults() {
   config.data_dir = Narrow((home / "data").wstring());
   config.log_file = Narrow((home / "mfwq-server.log").wstring());
   return config;
+}
+
+// Makes %ProgramData%\mfwq, where the service (LocalSystem) reads its config
+// file and keeps its journal and log by default, writable by SYSTEM and
+// Administrators only, and readable by Users: by default ordinary users may
+// create files under ProgramData, and a config file one of them put there
+// would choose what the service runs. The error says why it could not.
+bool ProtectHome(std::string* error) {
+  const std::filesystem::path home = ProgramData() / "mfwq";
+  std::error_code ec;
+  std::filesystem::create_directories(home, ec);
+  if (ec) {
+    *error = "cannot create " + Narrow(home.wstring()) + ": " + ec.message();
+    return false;
+  }
+  // Protected (no inherited entries): full control for SYSTEM (SY) and
+  // Administrators (BA), read and execute for Users (BU), for the folder
+  // and all it holds (OICI).
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
+          L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)", SDDL_REVISION_1,
+          &descriptor, nullptr)) {
+    *error = "cannot make a security descriptor: " + Win32Error(GetLastError()).text;
+    return false;
+  }
+  BOOL present = FALSE, defaulted = FALSE;
+  PACL dacl = nullptr;
+  GetSecurityDescriptorDacl(descriptor, &present, &dacl, &defaulted);
+  std::wstring path = home.wstring();
+  const DWORD set = SetNamedSecurityInfoW(
+      path.data(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+      nullptr, nullptr, dacl, nullptr);
+  LocalFree(descriptor);
+  if (set != ERROR_SUCCESS) {
+    *error = "cannot restrict " + Narrow(path) + ": " + Win32Error(set).text;
+    return false;
+  }
+  return true;
 }
 
 // The config file a service reads when given none: beside the executable,
@@ -159,6 +200,10 @@ int Install(const ServiceArgs& args) {
 
   ScHandle manager(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CREATE_SERVICE));
   if (!manager) return Fail("cannot open the service control manager", GetLastError());
+  if (std::string error; !ProtectHome(&error)) {
+    std::fprintf(stderr, "mfwq-server service install: %s\n", error.c_str());
+    return 1;
+  }
   const std::wstring name = Widen(args.name);
   const std::wstring display = L"mfwq work queues (" + name + L")";
   ScHandle service(CreateServiceW(manager.get(), name.c_str(), display.c_str(),

@@ -5,7 +5,10 @@
 //   mfwq-server service run [--name NAME] [SETTINGS]
 //
 // install registers the service with the service control manager
-// (CreateServiceW; NAME defaults to "mfwq"): it runs as LocalSystem, starts
+// (CreateServiceW; NAME defaults to "mfwq"), after making %ProgramData%\mfwq
+// writable by SYSTEM and Administrators only (ordinary users may create
+// files under ProgramData, and the service reads its config there): it runs
+// as LocalSystem, starts
 // with the system (auto, the default) or when asked (demand), is restarted
 // by the manager 5 s, 10 s and then 60 s after it fails (failure actions,
 // counted again after a day, also when it stops with an error), and gets a
