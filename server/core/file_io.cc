@@ -65,7 +65,6 @@ File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     Close();
     shown_ = std::move(other.shown_);
-    created_ = other.created_;
     handle_ = std::exchange(other.handle_, INVALID_HANDLE_VALUE);
   }
   return *this;
@@ -96,7 +95,6 @@ IoStatus File::Open(const std::filesystem::path& path, const std::string& shown,
       CreateFileW(path.c_str(), access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
                   nullptr, disposition, FILE_ATTRIBUTE_NORMAL, nullptr);
   if (handle == INVALID_HANDLE_VALUE) return OpenFailure(LastWin32Error(), shown);
-  file->created_ = mode == Mode::kCreateNew;
   file->handle_ = handle;
   if (GetFileType(handle) != FILE_TYPE_DISK) {
     file->Close();
@@ -218,7 +216,6 @@ File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     Close();
     shown_ = std::move(other.shown_);
-    created_ = other.created_;
     fd_ = std::exchange(other.fd_, -1);
   }
   return *this;
@@ -258,7 +255,6 @@ IoStatus File::Open(const std::filesystem::path& path, const std::string& shown,
     fd = ::open(path.c_str(), flags, 0666);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) return OpenFailure(ErrnoError(errno), shown);
-  file->created_ = mode == Mode::kCreateNew;
   file->fd_ = fd;
   struct stat st;
   if (::fstat(fd, &st) != 0) {

@@ -55,8 +55,6 @@ class File {
 
   bool is_open() const;
   void Close();
-  // Whether Open made the file (kCreateNew, which always does).
-  bool created() const { return created_; }
 
   IoStatus Size(std::uint64_t* size);
   // Moves the position to `offset` from the start.
@@ -79,7 +77,6 @@ class File {
   IoStatus Failure(const char* what) const;
 
   std::string shown_;
-  bool created_ = false;
 #if defined(_WIN32)
   HANDLE handle_ = INVALID_HANDLE_VALUE;
 #else

@@ -220,8 +220,9 @@ IoStatus OpenConfined(const Roots& roots, const std::string& path, File::Mode mo
     }
   }
   // Whether there is a file there now (a link to none, not), to tell
-  // whether the open made it. (OPEN_ALWAYS's ERROR_ALREADY_EXISTS does not
-  // tell: Wine reports it for a link to a file that does not exist.)
+  // whether the open made it (kCreateNew always does). OPEN_ALWAYS's
+  // ERROR_ALREADY_EXISTS does not tell: Wine reports it for a link to a
+  // file that does not exist.
   std::error_code ignored;
   const bool existed = mode != File::Mode::kCreateNew && fs::exists(*resolved, ignored);
   if (IoStatus s = File::Open(*resolved, path, mode, file); !s.ok()) return s;
@@ -229,7 +230,7 @@ IoStatus OpenConfined(const Roots& roots, const std::string& path, File::Mode mo
     // Made by this open, outside the roots (through a link as the last
     // component, or one swapped in meanwhile): removed again.
     fs::path made;
-    if (file->created() || !existed) {
+    if (!existed) {
       if (!file->FinalPath(&made).ok() || made.empty()) made = *resolved;
     }
     file->Close();
