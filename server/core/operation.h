@@ -23,6 +23,7 @@
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
 
+#include "operation_number.h"
 #include "value.h"
 
 namespace mfwq::server {
@@ -46,7 +47,7 @@ class OperationObserver {
 
 // What does not change after submission.
 struct OperationSpec {
-  std::string id;
+  OperationNumber number;
   std::string kind;
   DWORD queue = MFASYNC_CALLBACK_QUEUE_STANDARD;
   LONG priority = 0;

@@ -14,6 +14,7 @@
 
 #include <mfwq/mfapi.h>
 
+#include "operation_number.h"
 #include "value.h"
 
 namespace mfwq::server {
@@ -41,7 +42,7 @@ enum class OperationState { kPending, kScheduled, kWaiting, kRunning, kCompleted
 
 struct CompletionRecord {
   std::uint64_t sequence = 0;
-  std::string operation_id;
+  OperationNumber operation;
   std::string request_id;
   std::string client;
   DWORD queue = 0;
@@ -66,7 +67,7 @@ using CompletionPtr = std::shared_ptr<const CompletionRecord>;
 
 // A running operation's latest progress report.
 struct ProgressRecord {
-  std::string operation_id;
+  OperationNumber operation;
   std::string client;
   DWORD queue = 0;
   std::uint64_t done = 0;
@@ -77,7 +78,7 @@ struct ProgressRecord {
 };
 
 struct OperationView {
-  std::string id;
+  OperationNumber number;
   std::string request_id;
   std::string client;
   DWORD queue = 0;
@@ -91,12 +92,6 @@ struct OperationView {
 };
 
 const char* OperationStateName(OperationState state);
-
-// Operation ids: "op-" and the operation's number in 16 hex digits, so that
-// they sort in submission order (numbers carry on across restarts).
-std::string OperationId(std::uint64_t number);
-// The number in an operation id; none if `id` is not one.
-std::optional<std::uint64_t> OperationNumber(std::string_view id);
 
 }  // namespace mfwq::server
 

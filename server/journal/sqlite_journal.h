@@ -1,13 +1,9 @@
 // SqliteJournal: the server's journal (server/core/journal.h) in an
 // embedded SQLite database in write-ahead-log mode.
 //
-// A batch of operations accepted together is one row in one table, a batch
-// of completions one row in another, each holding its records in one blob;
-// retention deletes completions and takes their operations out of their
-// rows. Journals of older layouts (schema versions 1 and 2, a row per
-// operation) are upgraded on open. Each call is one transaction (a batch
-// of acceptances or completions commits together), committed before the
-// call returns. With `synchronous
+// Its layout and upgrades are in journal_schema.h, its rows' format in
+// record_codec.h. Each Commit is one transaction, committed before it
+// returns. With `synchronous
 // = NORMAL` (the default) a commit survives the process being killed at
 // any point; `FULL` also survives the machine losing power, at the cost of
 // an fsync per commit.
@@ -21,9 +17,7 @@
 #include <vector>
 
 #include "journal.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "sqlite_db.h"
 
 namespace mfwq::server {
 
@@ -38,10 +32,7 @@ class SqliteJournal final : public Journal {
   ~SqliteJournal() override;
 
   StatusOr<JournalContents> Load() override;
-  Status Accepted(std::span<const AcceptedRecord> operations) override;
-  Status Withdrawn(const std::string& operation_id) override;
-  Status Completed(std::span<const CompletionPtr> completions) override;
-  Status Prune(std::uint64_t sequence) override;
+  Status Commit(const JournalWrite& write) override;
 
   // Closes the database: later calls fail (UNAVAILABLE), as if the
   // process had stopped here. Called by the destructor.
@@ -56,42 +47,18 @@ class SqliteJournal final : public Journal {
     std::string operations;             // the blob
   };
 
-  SqliteJournal(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  SqliteJournal(std::string path, sqlite3* db) : path_(path), db_(std::move(path), db) {}
   // UNAVAILABLE once closed. REQUIRES: mu_ held.
   Status CheckOpenLocked() const;
-  // Runs SQL without results. REQUIRES: mu_ held (or not yet shared).
-  Status ExecLocked(const char* sql);
-  // The error for `what` failing, with SQLite's message.
-  Status ErrorLocked(const std::string& what);
-  // DATA_LOSS: `what` cannot be read back.
-  Status DamagedLocked(const std::string& what) const;
-  // DATA_LOSS: the row of `Row`s with this key cannot be read back.
-  template <typename Row>
-  Status DamagedRowLocked(std::uint64_t key) const;
-  // Decodes every row `select` reads (its first column the row's key, its
-  // last the blob; `bound` binds ?1 if it has one) and calls
-  // `visit(record, key, statement)` for each record, stopping at the first
-  // error. REQUIRES: mu_ held (or not yet shared).
-  template <typename Row, typename Visit>
-  Status ReadRowsLocked(const char* select, std::uint64_t bound, Visit visit);
-  // A value in the meta table (0 if absent), and raising one to at least
-  // `value`. REQUIRES: mu_ held (or not yet shared).
-  StatusOr<std::int64_t> MetaLocked(const char* key);
-  Status RaiseMetaLocked(const char* key, std::uint64_t value);
   Status PrepareAll();
-  // Creates the tables, or upgrades those of an older schema version.
-  // REQUIRES: not yet shared.
-  Status CreateOrMigrate();
-  Status MigrateFrom2();
-  // Copies what `select` reads into rows of `insert` (in groups), `read`
-  // making a record of each row selected. REQUIRES: not yet shared, in a
-  // transaction.
-  template <typename Row, typename Read>
-  Status CopyIntoRowsLocked(const char* select, const char* insert, Read read);
   // Runs `write` in one transaction: committed if it returns OK, rolled
   // back otherwise. REQUIRES: mu_ held.
   template <typename Write>
   Status TransactionLocked(Write&& write);
+  // Each writes its part of a JournalWrite. REQUIRES: mu_ held, in a transaction.
+  Status WriteAcceptedLocked(std::span<const AcceptedRecord> operations);
+  Status WriteCompletedLocked(std::span<const CompletionPtr> completions);
+  Status PruneLocked(std::uint64_t sequence);
   // The row holding operation `number`: the last row to start at or
   // before it, or with `scan` any whose range holds it. False if none
   // does. REQUIRES: mu_ held.
@@ -107,7 +74,8 @@ class SqliteJournal final : public Journal {
 
   const std::string path_;
   std::mutex mu_;
-  sqlite3* db_;                               // guarded by mu_
+  bool open_ = true;                          // guarded by mu_
+  journal::SqliteDb db_;                      // guarded by mu_
   sqlite3_stmt* insert_accepted_ = nullptr;   // guarded by mu_
   sqlite3_stmt* insert_completed_ = nullptr;  // guarded by mu_
   sqlite3_stmt* find_accepted_ = nullptr;     // guarded by mu_

@@ -8,7 +8,7 @@
 
 namespace mfwq::server::rpc {
 
-bool Subscriber::Matches(const std::string& client, DWORD queue, const std::string& id,
+bool Subscriber::Matches(const std::string& client, DWORD queue, OperationNumber id,
                          std::uint64_t session, bool unary) const {
   if (client != filter_.client) return false;
   if (filter_.exclude_session_operations && session != 0 && !unary) return false;
@@ -25,8 +25,8 @@ bool Subscriber::Push(HubItem item) {
   std::lock_guard lock(mu_);
   if (overflowed_) return false;
   if (const auto* c = std::get_if<CompletionPtr>(&item.body);
-      c != nullptr && !extra_.empty() && extra_.count((*c)->operation_id) != 0) {
-    if (!delivered_.insert((*c)->operation_id).second) return false;
+      c != nullptr && !extra_.empty() && extra_.count((*c)->operation) != 0) {
+    if (!delivered_.insert((*c)->operation).second) return false;
   }
   if (buffer_.size() >= max_buffered_) {
     overflowed_ = true;
@@ -37,7 +37,7 @@ bool Subscriber::Push(HubItem item) {
   return buffer_.size() == 1;
 }
 
-void Subscriber::AddOperation(const std::string& id) {
+void Subscriber::AddOperation(OperationNumber id) {
   std::lock_guard lock(mu_);
   extra_.insert(id);
 }
@@ -77,14 +77,14 @@ void CompletionHub::Unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {
   subscribers_.erase(subscriber);
 }
 
-std::uint64_t CompletionHub::AddWaiter(const std::string& id, Waiter waiter) {
+std::uint64_t CompletionHub::AddWaiter(OperationNumber id, Waiter waiter) {
   std::lock_guard lock(mu_);
   const std::uint64_t token = next_waiter_++;
   waiters_.emplace(id, std::make_pair(token, std::move(waiter)));
   return token;
 }
 
-void CompletionHub::RemoveWaiter(const std::string& id, std::uint64_t token) {
+void CompletionHub::RemoveWaiter(OperationNumber id, std::uint64_t token) {
   std::lock_guard lock(mu_);
   auto [first, last] = waiters_.equal_range(id);
   for (auto it = first; it != last; ++it) {
@@ -93,11 +93,6 @@ void CompletionHub::RemoveWaiter(const std::string& id, std::uint64_t token) {
       return;
     }
   }
-}
-
-void CompletionHub::OnCompletion(const CompletionRecord& c) {
-  const CompletionPtr shared = std::make_shared<const CompletionRecord>(c);
-  OnCompletions({&shared, 1});
 }
 
 void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
@@ -111,13 +106,13 @@ void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
     for (const CompletionPtr& shared : completions) {
       const CompletionRecord& c = *shared;
       for (const auto& s : subscribers_) {
-        if (s->Matches(c.client, c.queue, c.operation_id, c.session, c.unary) &&
+        if (s->Matches(c.client, c.queue, c.operation, c.session, c.unary) &&
             s->Push(HubItem{c.sequence, shared})) {
           wake.insert(s);
         }
       }
       if (waiters_.empty()) continue;
-      auto [first, last] = waiters_.equal_range(c.operation_id);
+      auto [first, last] = waiters_.equal_range(c.operation);
       for (auto it = first; it != last; ++it) waiters.push_back(std::move(it->second.second));
       waiters_.erase(first, last);
     }
@@ -131,7 +126,7 @@ void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
     const char* level = failed ? "info" : "debug";
     if (!LogLine::Enabled(level)) continue;
     LogLine(level, "operation_completed")
-        .Field("op", c.operation_id)
+        .Field("op", OperationId(c.operation))
         .Field("client", c.client)
         .Field("queue", std::uint64_t{c.queue})
         .Field("kind", c.kind)
@@ -148,7 +143,7 @@ void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_seque
     std::lock_guard lock(mu_);
     for (const auto& s : subscribers_) {
       if (s->filter_.include_progress &&
-          s->Matches(p.client, p.queue, p.operation_id, p.session, p.unary) &&
+          s->Matches(p.client, p.queue, p.operation, p.session, p.unary) &&
           s->Push(HubItem{last_sequence, p})) {
         wake.push_back(s);
       }
@@ -157,12 +152,19 @@ void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_seque
   for (const auto& s : wake) s->wake_();
 }
 
-void CompletionHub::OnJournalError(const Status& status) {
+void CompletionHub::OnJournalHealth(const Status& status) {
+  if (status.ok()) {
+    LogLine("warn", "journal_writes_again");
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     ++journal_errors_;
   }
-  LogLine("error", "journal_write_failed").Field("error", status.message());
+  LogLine("error", "journal_write_failed")
+      .Field("error", status.message())
+      .Field("effect", "nothing is accepted, and completions are held back, until it can be "
+                       "written again");
 }
 
 std::uint64_t CompletionHub::journal_errors() const {

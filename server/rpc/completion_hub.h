@@ -38,7 +38,7 @@ class Subscriber {
   struct Filter {
     std::string client;          // only this client's operations
     std::set<DWORD> queues;      // empty: any
-    std::set<std::string> operations;  // empty: any
+    std::set<OperationNumber> operations;  // empty: any
     std::uint64_t session = 0;   // non-zero: only operations tagged with it ...
     // Leaves out operations only sessions submitted (CompletionRecord::unary).
     bool exclude_session_operations = false;
@@ -50,14 +50,14 @@ class Subscriber {
       : filter_(std::move(filter)), max_buffered_(max_buffered), wake_(std::move(wake)) {}
 
   // ... or, for a session, these (deduplicated submits it did not make).
-  void AddOperation(const std::string& id);
+  void AddOperation(OperationNumber id);
   // Takes up to `max` buffered items; `overflowed` says it fell behind.
   std::deque<HubItem> Take(std::size_t max, bool* overflowed);
   // Delivers `completion` unless it has been delivered already (a
   // session's catch-up for an added operation).
   void Offer(const CompletionPtr& completion);
 
-  bool Matches(const std::string& client, DWORD queue, const std::string& id,
+  bool Matches(const std::string& client, DWORD queue, OperationNumber id,
                std::uint64_t session, bool unary) const;
 
  private:
@@ -70,8 +70,8 @@ class Subscriber {
   const std::function<void()> wake_;
 
   mutable std::mutex mu_;
-  std::set<std::string> extra_;      // guarded by mu_
-  std::set<std::string> delivered_;  // of extra_, guarded by mu_
+  std::set<OperationNumber> extra_;      // guarded by mu_
+  std::set<OperationNumber> delivered_;  // of extra_, guarded by mu_
   std::deque<HubItem> buffer_;       // guarded by mu_
   bool overflowed_ = false;          // guarded by mu_
 };
@@ -90,22 +90,22 @@ class CompletionHub final : public CompletionListener {
   // Calls `waiter` once, when operation `id` completes; returns a token for
   // RemoveWaiter. (The caller checks afterwards whether it had completed
   // before.)
-  std::uint64_t AddWaiter(const std::string& id, Waiter waiter);
-  void RemoveWaiter(const std::string& id, std::uint64_t token);
+  std::uint64_t AddWaiter(OperationNumber id, Waiter waiter);
+  void RemoveWaiter(OperationNumber id, std::uint64_t token);
 
   // CompletionListener.
-  void OnCompletion(const CompletionRecord& completion) override;
   void OnCompletions(std::span<const CompletionPtr> completions) override;
   void OnProgress(const ProgressRecord& progress, std::uint64_t last_sequence) override;
-  void OnJournalError(const Status& status) override;
+  void OnJournalHealth(const Status& status) override;
 
+  // Commits the journal refused.
   std::uint64_t journal_errors() const;
 
  private:
   mutable std::mutex mu_;
   std::uint64_t last_sequence_ = 0;                      // guarded by mu_
   std::set<std::shared_ptr<Subscriber>> subscribers_;    // guarded by mu_
-  std::multimap<std::string, std::pair<std::uint64_t, Waiter>> waiters_;  // guarded by mu_
+  std::multimap<OperationNumber, std::pair<std::uint64_t, Waiter>> waiters_;  // guarded by mu_
   std::uint64_t next_waiter_ = 1;                        // guarded by mu_
   std::uint64_t journal_errors_ = 0;                     // guarded by mu_
 };

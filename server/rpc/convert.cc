@@ -59,7 +59,7 @@ void ToProto(const Value& value, v1::Value* out) {
 }
 
 void ToProto(const CompletionRecord& c, v1::Completion* out) {
-  out->set_operation_id(c.operation_id);
+  out->set_operation_id(OperationId(c.operation));
   out->set_request_id(c.request_id);
   out->set_queue_id(c.queue);
   out->set_kind(c.kind);
@@ -74,7 +74,7 @@ void ToProto(const CompletionRecord& c, v1::Completion* out) {
 }
 
 void ToProto(const ProgressRecord& p, v1::Progress* out) {
-  out->set_operation_id(p.operation_id);
+  out->set_operation_id(OperationId(p.operation));
   out->set_bytes_done(p.done);
   out->set_bytes_total(p.total);
   out->set_message(p.message);
@@ -97,7 +97,7 @@ v1::OperationState ToProto(OperationState state) {
 }
 
 void ToProto(const OperationView& op, v1::Operation* out) {
-  out->set_id(op.id);
+  out->set_id(OperationId(op.number));
   out->set_request_id(op.request_id);
   out->set_queue_id(op.queue);
   out->set_kind(op.kind);
@@ -260,6 +260,14 @@ StatusOr<OperationState> FromProto(v1::OperationState state, const std::string& 
     default:
       return InvalidArgument(field + ": not an operation state");
   }
+}
+
+StatusOr<OperationNumber> OperationFromProto(const std::string& id, const std::string& field) {
+  if (id.empty()) return InvalidArgument(field + ": required");
+  auto number = ParseOperationId(id);
+  // Not one this server could have given: no such operation, as for any other.
+  if (!number) return NotFound(field + ": no operation \"" + id + "\"");
+  return *number;
 }
 
 }  // namespace mfwq::server::rpc

@@ -1,5 +1,6 @@
 #include "service.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -104,6 +105,19 @@ Status Reply(StatusOr<T> result, Out* out) {
 }
 
 template <typename Body>
+WorkQueuesService::Unary* WorkQueuesService::RunAsync(Ctx* context, Body&& body) {
+  Unary* reactor = context->DefaultReactor();
+  auto client = ClientOf(context);
+  if (!client.ok()) {
+    reactor->Finish(ToGrpcStatus(client.status()));
+    return reactor;
+  }
+  core_.clients.Touch(client.value());
+  body(client.value(), Finisher([reactor](const Status& s) { reactor->Finish(ToGrpcStatus(s)); }));
+  return reactor;
+}
+
+template <typename Body>
 WorkQueuesService::Unary* WorkQueuesService::Run(Ctx* context, Body&& body) {
   Unary* reactor = context->DefaultReactor();
   auto client = ClientOf(context);
@@ -191,16 +205,16 @@ WorkQueuesService::Unary* WorkQueuesService::DeleteQueue(Ctx* ctx, const v1::Del
       filter.states = {OperationState::kPending, OperationState::kScheduled,
                        OperationState::kWaiting};
       std::string token;
-      std::vector<std::string> ids;
+      std::vector<OperationNumber> numbers;
       do {
         auto page = core_.operations.List(client, filter, 1000, token);
         if (!page.ok()) return page.status();
-        for (const OperationView& op : page->operations) ids.push_back(op.id);
+        for (const OperationView& op : page->operations) numbers.push_back(op.number);
         token = page->next_page_token;
       } while (!token.empty());
-      for (const std::string& id : ids) {
-        auto result = core_.operations.Cancel(client, id);
-        if (result.ok() && result->cancelled) ++cancelled;
+      for (const OperationNumber number : numbers) {
+        auto result = core_.operations.RequestCancel(client, number);
+        if (result.ok() && *result) ++cancelled;
       }
     }
     auto released = core_.queues.ReleaseAll(client, r->queue_id());
@@ -218,50 +232,55 @@ WorkQueuesService::Unary* WorkQueuesService::DeleteQueue(Ctx* ctx, const v1::Del
 
 // --- Operations ---------------------------------------------------------------
 
-StatusOr<SubmitResult> WorkQueuesService::SubmitOne(const std::string& client,
-                                                    const v1::SubmitRequest& request,
-                                                    std::uint64_t session) {
-  auto spec = FromProto(request, client);
-  if (!spec.ok()) return spec.status();
-  spec->session = session;
-  return core_.operations.Submit(std::move(spec.value()));
-}
-
-std::vector<StatusOr<SubmitResult>> WorkQueuesService::SubmitMany(
+void WorkQueuesService::SubmitMany(
     const std::string& client,
-    const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests, std::uint64_t session) {
-  std::vector<StatusOr<SubmitResult>> results(static_cast<std::size_t>(requests.size()),
-                                              Status(StatusCode::kInternal, "not submitted"));
+    const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests, std::uint64_t session,
+    OperationTable::SubmitDone done) {
+  // Refusals here share the answers' indexes with what the table answers.
+  auto refused = std::make_shared<std::vector<StatusOr<SubmitResult>>>(
+      static_cast<std::size_t>(requests.size()), Status(StatusCode::kInternal, "not submitted"));
   std::vector<SubmitSpec> specs;
-  std::vector<std::size_t> indexes;  // of specs, in `requests`
-  specs.reserve(results.size());
-  indexes.reserve(results.size());
+  auto indexes = std::make_shared<std::vector<std::size_t>>();  // of specs, in `requests`
+  specs.reserve(refused->size());
+  indexes->reserve(refused->size());
   for (int i = 0; i < requests.size(); ++i) {
     auto spec = FromProto(requests.Get(i), client);
     if (!spec.ok()) {
-      results[static_cast<std::size_t>(i)] = spec.status();
+      (*refused)[static_cast<std::size_t>(i)] = spec.status();
       continue;
     }
     spec->session = session;
     specs.push_back(std::move(spec.value()));
-    indexes.push_back(static_cast<std::size_t>(i));
+    indexes->push_back(static_cast<std::size_t>(i));
   }
   // A session's answers leave out the parameters (see SubmitResults).
-  auto submitted = core_.operations.SubmitBatch(std::move(specs), /*brief=*/session != 0);
-  for (std::size_t k = 0; k < submitted.size(); ++k) {
-    results[indexes[k]] = std::move(submitted[k]);
-  }
-  return results;
+  core_.operations.SubmitBatch(
+      std::move(specs), /*brief=*/session != 0,
+      [refused, indexes, done = std::move(done)](std::vector<StatusOr<SubmitResult>> submitted) {
+        for (std::size_t k = 0; k < submitted.size(); ++k) {
+          (*refused)[(*indexes)[k]] = std::move(submitted[k]);
+        }
+        done(std::move(*refused));
+      });
 }
 
 WorkQueuesService::Unary* WorkQueuesService::Submit(Ctx* ctx, const v1::SubmitRequest* r,
                                                     v1::SubmitResponse* out) {
-  return Run(ctx, [&](const std::string& client) -> Status {
-    auto result = SubmitOne(client, *r, 0);
-    if (!result.ok()) return result.status();
-    ToProto(result->operation, out->mutable_operation());
-    out->set_deduplicated(result->deduplicated);
-    return OkStatus();
+  return RunAsync(ctx, [&](const std::string& client, Finisher finish) {
+    auto spec = FromProto(*r, client);
+    if (!spec.ok()) return finish(spec.status());
+    std::vector<SubmitSpec> one;
+    one.push_back(std::move(spec.value()));
+    // Answered once the journal has it: on the journal writer's thread.
+    core_.operations.SubmitBatch(
+        std::move(one), /*brief=*/false,
+        [out, finish](std::vector<StatusOr<SubmitResult>> results) {
+          StatusOr<SubmitResult>& result = results.front();
+          if (!result.ok()) return finish(result.status());
+          ToProto(result->operation, out->mutable_operation());
+          out->set_deduplicated(result->deduplicated);
+          finish(OkStatus());
+        });
   });
 }
 
@@ -269,8 +288,9 @@ WorkQueuesService::Unary* WorkQueuesService::GetOperation(Ctx* ctx,
                                                           const v1::GetOperationRequest* r,
                                                           v1::Operation* out) {
   return Run(ctx, [&](const std::string& client) -> Status {
-    if (r->operation_id().empty()) return InvalidArgument("operation_id: required");
-    return Reply(core_.operations.Get(client, r->operation_id()), out);
+    auto number = OperationFromProto(r->operation_id(), "operation_id");
+    if (!number.ok()) return number.status();
+    return Reply(core_.operations.Get(client, *number), out);
   });
 }
 
@@ -288,15 +308,26 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
     reactor->Finish(ToGrpcStatus(s));
     return reactor;
   };
-  if (r->operation_id().empty()) return fail(InvalidArgument("operation_id: required"));
-  if (!ValidDuration(r->timeout())) {
-    return fail(InvalidArgument("timeout: not a valid duration"));
+  auto number = OperationFromProto(r->operation_id(), "operation_id");
+  if (!number.ok()) return fail(number.status());
+  std::int64_t timeout_ms;
+  if (r->has_timeout()) {
+    if (!ValidDuration(r->timeout())) {
+      return fail(InvalidArgument("timeout: not a valid duration"));
+    }
+    timeout_ms = TimeUtil::DurationToMilliseconds(r->timeout());
+    if (timeout_ms < 0 || timeout_ms > kMaxWaitMs) {
+      return fail(InvalidArgument("timeout: must be 0 to 1 hour"));
+    }
+  } else {
+    // Unset: until the call's own deadline, at most the hour (an explicit
+    // zero returns at once).
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          ctx->deadline() - std::chrono::system_clock::now())
+                          .count();
+    timeout_ms = std::clamp<std::int64_t>(left, 0, kMaxWaitMs);
   }
-  const std::int64_t timeout_ms = TimeUtil::DurationToMilliseconds(r->timeout());
-  if (timeout_ms < 0 || timeout_ms > 3600 * 1000) {
-    return fail(InvalidArgument("timeout: must be 0 to 1 hour"));
-  }
-  auto op = core_.operations.Get(client.value(), r->operation_id());
+  auto op = core_.operations.Get(client.value(), *number);
   if (!op.ok()) return fail(op.status());
   if (op->state == OperationState::kCompleted || timeout_ms == 0) {
     ToProto(op.value(), out);
@@ -315,7 +346,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   auto wait = std::make_shared<Wait>();
   OperationTable& table = core_.operations;
   CompletionHub& hub = core_.hub;
-  const std::string id = r->operation_id();
+  const OperationNumber id = *number;
   const std::string who = client.value();
   auto finish = [wait, reactor, out, &table, &hub, id, who] {
     MFWORKITEM_KEY timer;
@@ -379,21 +410,23 @@ WorkQueuesService::Unary* WorkQueuesService::ListOperations(Ctx* ctx,
   });
 }
 
-Status WorkQueuesService::CancelOne(const std::string& client, const std::string& id,
-                                    v1::CancelOperationResponse* out) {
-  if (id.empty()) return InvalidArgument("operation_id: required");
-  auto result = core_.operations.Cancel(client, id);
-  if (!result.ok()) return result.status();
-  out->set_cancelled(result->cancelled);
-  ToProto(result->operation, out->mutable_operation());
-  return OkStatus();
+void WorkQueuesService::CancelOne(const std::string& client, const std::string& id,
+                                  v1::CancelOperationResponse* out, Finisher done) {
+  auto number = OperationFromProto(id, "operation_id");
+  if (!number.ok()) return done(number.status());
+  core_.operations.Cancel(client, *number, [out, done](StatusOr<CancelResult> result) {
+    if (!result.ok()) return done(result.status());
+    out->set_cancelled(result->cancelled);
+    ToProto(result->operation, out->mutable_operation());
+    done(OkStatus());
+  });
 }
 
 WorkQueuesService::Unary* WorkQueuesService::CancelOperation(Ctx* ctx,
                                                              const v1::CancelOperationRequest* r,
                                                              v1::CancelOperationResponse* out) {
-  return Run(ctx, [&](const std::string& client) -> Status {
-    return CancelOne(client, r->operation_id(), out);
+  return RunAsync(ctx, [&](const std::string& client, Finisher finish) {
+    CancelOne(client, r->operation_id(), out, std::move(finish));
   });
 }
 
@@ -560,11 +593,18 @@ class WorkQueuesService::WatchReactor final
     filter.client = client_;
     filter.queues.insert(r.queue_ids().begin(), r.queue_ids().end());
     for (int i = 0; i < r.operation_ids_size(); ++i) {
+      const std::string field = "operation_ids[" + std::to_string(i) + "]";
       if (r.operation_ids(i).empty()) {
-        Refuse(ToGrpcStatus(InvalidArgument("operation_ids[" + std::to_string(i) + "]: empty")));
+        Refuse(ToGrpcStatus(InvalidArgument(field + ": empty")));
         return;
       }
-      filter.operations.insert(r.operation_ids(i));
+      auto number = ParseOperationId(r.operation_ids(i));
+      if (!number) {
+        Refuse(ToGrpcStatus(
+            InvalidArgument(field + ": \"" + r.operation_ids(i) + "\" is not an operation id")));
+        return;
+      }
+      filter.operations.insert(*number);
     }
     filter.include_progress = r.include_progress();
     filter.exclude_session_operations = r.exclude_session_operations();
@@ -643,7 +683,7 @@ class WorkQueuesService::WatchReactor final
               break;
             }
             cursor_ = c->sequence;
-            if (subscriber_->Matches(c->client, c->queue, c->operation_id, c->session, c->unary)) {
+            if (subscriber_->Matches(c->client, c->queue, c->operation, c->session, c->unary)) {
               replay_.push_back(std::move(c));
             }
           }
@@ -719,6 +759,8 @@ grpc::ServerWriteReactor<v1::Notification>* WorkQueuesService::WatchCompletions(
 // never arrives before the answer that names its operation.
 class WorkQueuesService::SessionReactor final
     : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
+  struct Outgoing;
+
  public:
   // Responses waiting to be written before reading stops.
   static constexpr std::size_t kMaxQueuedResponses = 16;
@@ -763,20 +805,28 @@ class WorkQueuesService::SessionReactor final
       }
     }
     service_.core_.clients.Touch(client_);
-    Outgoing response = NewOutgoing();
-    grpc::Status refused = Process(response.message);
+    grpc::Status refused = Process([this](Outgoing response) { Answered(std::move(response)); });
+    if (!refused.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        processing_ = false;
+        reading_ = false;
+        reads_done_ = true;
+        refusal_ = refused;
+      }
+      Pump();
+    }
+  }
+
+  // The table answered the batch read last: queued to be written, and the
+  // next batch read unless enough responses wait.
+  void Answered(Outgoing response) {
     bool read_more;
     {
       std::lock_guard lock(mu_);
       processing_ = false;
-      if (!refused.ok()) {
-        reading_ = false;
-        reads_done_ = true;
-        refusal_ = refused;
-      } else {
-        out_.push_back(std::move(response));
-      }
-      read_more = refused.ok() && out_.size() < kMaxQueuedResponses;
+      out_.push_back(std::move(response));
+      read_more = !broken_ && !finished_ && out_.size() < kMaxQueuedResponses;
       reading_ = read_more;
     }
     if (read_more) StartRead(NewRequest());
@@ -826,8 +876,10 @@ class WorkQueuesService::SessionReactor final
     return request_;
   }
 
-  // Answers *request_ into `response`; a status other than OK ends the stream.
-  grpc::Status Process(v1::SessionResponse* response) {
+  // Answers *request_: `answered` gets the response, on this thread or
+  // another (the journal writer's) once the table has answered. A status
+  // other than OK, returned at once, ends the stream instead.
+  grpc::Status Process(std::function<void(Outgoing)> answered) {
     {
       std::lock_guard lock(mu_);
       processing_ = true;
@@ -840,32 +892,38 @@ class WorkQueuesService::SessionReactor final
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "submit.requests: at most " + std::to_string(max) + " per batch");
       }
-      v1::SubmitResults* results = response->mutable_submitted();
       // Accepted together: one journal write for the batch.
-      for (auto& result : service_.SubmitMany(client_, requests, session_)) {
-        v1::SubmitResult* out = results->add_results();
-        if (!result.ok()) {
-          out->mutable_error()->set_code(static_cast<int>(result.status().code()));
-          out->mutable_error()->set_message(result.status().message());
-          continue;
-        }
-        Track(result.value());
-        const OperationView& view = result->operation;
-        v1::Operation* op = out->mutable_accepted()->mutable_operation();
-        if (result->deduplicated) {
-          // A retry: the first attempt's operation, which may differ from
-          // this request, whole but for its parameters; with its completion
-          // if it has one.
-          ToProto(view, op);
-          op->clear_parameters();
-        } else {
-          // Kept small: the client has the rest, and the completion comes
-          // as a notification.
-          op->set_id(view.id);
-          op->set_state(ToProto(view.state));
-        }
-        out->mutable_accepted()->set_deduplicated(result->deduplicated);
-      }
+      service_.SubmitMany(
+          client_, requests, session_,
+          [this, answered](std::vector<StatusOr<SubmitResult>> submitted) {
+            Outgoing response = NewOutgoing();
+            v1::SubmitResults* results = response.message->mutable_submitted();
+            for (auto& result : submitted) {
+              v1::SubmitResult* out = results->add_results();
+              if (!result.ok()) {
+                out->mutable_error()->set_code(static_cast<int>(result.status().code()));
+                out->mutable_error()->set_message(result.status().message());
+                continue;
+              }
+              Track(result.value());
+              const OperationView& view = result->operation;
+              v1::Operation* op = out->mutable_accepted()->mutable_operation();
+              if (result->deduplicated) {
+                // A retry: the first attempt's operation, which may differ
+                // from this request, whole but for its parameters; with its
+                // completion if it has one.
+                ToProto(view, op);
+                op->clear_parameters();
+              } else {
+                // Kept small: the client has the rest, and the completion
+                // comes as a notification.
+                op->set_id(OperationId(view.number));
+                op->set_state(ToProto(view.state));
+              }
+              out->mutable_accepted()->set_deduplicated(result->deduplicated);
+            }
+            answered(std::move(response));
+          });
       return grpc::Status::OK;
     }
     if (request.has_cancel()) {
@@ -874,12 +932,29 @@ class WorkQueuesService::SessionReactor final
         return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                             "cancel.operation_ids: at most " + std::to_string(max) + " per batch");
       }
-      v1::CancelResults* results = response->mutable_cancelled();
+      // Each answered when the table has; the response once all are.
+      struct Cancels {
+        Outgoing response;
+        std::atomic<int> left{1};
+        std::function<void(Outgoing)> answered;
+        void Release() {
+          if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) answered(std::move(response));
+        }
+      };
+      auto cancels = std::make_shared<Cancels>();
+      cancels->response = NewOutgoing();
+      cancels->answered = std::move(answered);
+      v1::CancelResults* results = cancels->response.message->mutable_cancelled();
       for (const std::string& id : ids) {
         v1::CancelOperationResponse* out = results->add_results();
-        // An unknown id: not cancelled, and no operation.
-        if (!service_.CancelOne(client_, id, out).ok()) out->Clear();
+        cancels->left.fetch_add(1, std::memory_order_relaxed);
+        service_.CancelOne(client_, id, out, [cancels, out](const Status& s) {
+          // An unknown id: not cancelled, and no operation.
+          if (!s.ok()) out->Clear();
+          cancels->Release();
+        });
       }
+      cancels->Release();
       return grpc::Status::OK;
     }
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request: neither submit nor cancel");
@@ -891,20 +966,24 @@ class WorkQueuesService::SessionReactor final
     if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
     {
       std::lock_guard lock(mu_);
-      if (!pending_.insert(Number(op.id)).second) return;  // a retry within the session
+      if (!pending_.insert(op.number).second) return;  // a retry within the session
     }
     if (!result.deduplicated) return;  // tagged with this session: the hub brings it
     // Submitted elsewhere: watch it by id, and catch a completion that came
     // before the watch.
-    subscriber_->AddOperation(op.id);
-    auto now = service_.core_.operations.Get(client_, op.id);
+    subscriber_->AddOperation(op.number);
+    auto now = service_.core_.operations.Get(client_, op.number);
     if (now.ok() && now->completion) subscriber_->Offer(now->completion);
   }
 
   void Pump() override {
     std::unique_lock lock(mu_);
     if (busy_ || finished_) return;
-    if (broken_) return FinishLocked(lock, grpc::Status::CANCELLED);
+    // (Not while the table answers a batch: its answer comes to this reactor.)
+    if (broken_) {
+      if (processing_) return;
+      return FinishLocked(lock, grpc::Status::CANCELLED);
+    }
     if (!out_.empty()) {
       writing_ = std::move(out_.front());
       out_.pop_front();
@@ -946,7 +1025,7 @@ class WorkQueuesService::SessionReactor final
           break;
         }
         bytes += size;
-        if (c != nullptr) pending_.erase(Number((*c)->operation_id));
+        if (c != nullptr) pending_.erase((*c)->operation);
         carry_.pop_front();
       }
     } else {
@@ -967,12 +1046,8 @@ class WorkQueuesService::SessionReactor final
   bool reading_ = false;     // a read is in flight
   bool reads_done_ = false;  // the client closed its side (or was refused)
   grpc::Status refusal_;     // how the stream ends
-  // Operations whose completion is still to be sent, by number.
-  std::unordered_set<std::uint64_t> pending_;
-  static std::uint64_t Number(const std::string& operation_id) {
-    // The table's ids always have one (0 is never used).
-    return OperationNumber(operation_id).value_or(0);
-  }
+  // Operations whose completion is still to be sent.
+  std::unordered_set<OperationNumber> pending_;
   std::deque<Outgoing> out_;
   std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
   Outgoing writing_;           // the write in flight

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,8 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
  public:
   static constexpr char kClientMetadata[] = "mfwq-client";
   static constexpr char kAnonymous[] = "anonymous";
+  // WaitOperation's longest wait.
+  static constexpr std::int64_t kMaxWaitMs = 3600 * 1000;
   // In WatchCompletions' response headers, once the stream is subscribed.
   static constexpr char kSubscribedMetadata[] = "mfwq-subscribed";
 
@@ -84,19 +87,18 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   Unary* ListEvents(Ctx*, const v1::ListEventsRequest*, v1::ListEventsResponse*) override;
   Unary* ListKinds(Ctx*, const v1::ListKindsRequest*, v1::ListKindsResponse*) override;
 
-  // A unary Submit.
-  StatusOr<SubmitResult> SubmitOne(const std::string& client, const v1::SubmitRequest& request,
-                                   std::uint64_t session);
+  // Finishes a call (or one item of a batch) with its status; any thread.
+  using Finisher = std::function<void(const Status&)>;
+
   // The requests of a SubmitBatch, accepted together (one journal write);
-  // the answers are at the same indexes, their views without parameters
-  // when `session` (non-zero) submitted them.
-  std::vector<StatusOr<SubmitResult>> SubmitMany(
-      const std::string& client,
-      const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests,
-      std::uint64_t session);
-  // One id of a CancelBatch, or a unary CancelOperation.
-  Status CancelOne(const std::string& client, const std::string& id,
-                   v1::CancelOperationResponse* response);
+  // `done` gets the answers at the same indexes, their views without
+  // parameters when `session` (non-zero) submitted them.
+  void SubmitMany(const std::string& client,
+                  const google::protobuf::RepeatedPtrField<v1::SubmitRequest>& requests,
+                  std::uint64_t session, OperationTable::SubmitDone done);
+  // One id of a CancelBatch, or a unary CancelOperation: `out` filled, then `done`.
+  void CancelOne(const std::string& client, const std::string& id,
+                 v1::CancelOperationResponse* out, Finisher done);
 
   const ServiceCore& core() const { return core_; }
   const ServiceOptions& options() const { return options_; }
@@ -111,6 +113,9 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   // Runs `body` for the identified caller and finishes the call with its status.
   template <typename Body>
   Unary* Run(Ctx* context, Body&& body);
+  // Runs `body(client, finish)`, which finishes the call when it can.
+  template <typename Body>
+  Unary* RunAsync(Ctx* context, Body&& body);
   void EventToProto(const std::string& client, const EventInfo& info, v1::Event* out) const;
 
   const ServiceCore core_;

@@ -20,11 +20,17 @@ CompletionRecord Completion(std::uint64_t sequence, const std::string& client, D
                             std::uint64_t session = 0) {
   CompletionRecord c;
   c.sequence = sequence;
-  c.operation_id = "op-" + std::to_string(sequence);
+  c.operation = OperationNumber(sequence);
   c.client = client;
   c.queue = queue;
   c.session = session;
   return c;
+}
+
+// As the operation table hands completions over: in a batch (of one here).
+void Publish(CompletionHub& hub, CompletionRecord c) {
+  const CompletionPtr shared = std::make_shared<const CompletionRecord>(std::move(c));
+  hub.OnCompletions({&shared, 1});
 }
 
 // A latch that counts wakes.
@@ -51,10 +57,10 @@ TEST(CompletionHub, SubscribersGetWhatTheirFiltersSelectInOrder) {
   auto bob = std::make_shared<Subscriber>(theirs, 100, [] {});
   EXPECT_EQ(hub.Subscribe(alice), 0u);
   hub.Subscribe(bob);
-  hub.OnCompletion(Completion(1, "alice", 5));
-  hub.OnCompletion(Completion(2, "alice", 1));  // another queue
-  hub.OnCompletion(Completion(3, "bob", 5));
-  hub.OnCompletion(Completion(4, "alice", 5));
+  Publish(hub, Completion(1, "alice", 5));
+  Publish(hub, Completion(2, "alice", 1));  // another queue
+  Publish(hub, Completion(3, "bob", 5));
+  Publish(hub, Completion(4, "alice", 5));
   bool overflowed = true;
   auto got = alice->Take(10, &overflowed);
   EXPECT_FALSE(overflowed);
@@ -67,7 +73,7 @@ TEST(CompletionHub, SubscribersGetWhatTheirFiltersSelectInOrder) {
   auto late = std::make_shared<Subscriber>(mine, 100, [] {});
   EXPECT_EQ(hub.Subscribe(late), 4u);
   hub.Unsubscribe(alice);
-  hub.OnCompletion(Completion(5, "alice", 5));
+  Publish(hub, Completion(5, "alice", 5));
   EXPECT_TRUE(alice->Take(10, &overflowed).empty());
   EXPECT_EQ(late->Take(10, &overflowed).size(), 1u);
 }
@@ -79,7 +85,7 @@ TEST(CompletionHub, ASubscriberTooFarBehindIsMarkedAndItsBufferFreed) {
   f.client = "alice";
   auto slow = std::make_shared<Subscriber>(f, 3, [&] { wakes.Wake(); });
   hub.Subscribe(slow);
-  for (std::uint64_t s = 1; s <= 10; ++s) hub.OnCompletion(Completion(s, "alice", 5));
+  for (std::uint64_t s = 1; s <= 10; ++s) Publish(hub, Completion(s, "alice", 5));
   bool overflowed = false;
   EXPECT_TRUE(slow->Take(10, &overflowed).empty());
   EXPECT_TRUE(overflowed);
@@ -101,14 +107,14 @@ TEST(CompletionHub, AWatcherCanLeaveOutWhatOnlySessionsSubmitted) {
   hub.Subscribe(everything);
   CompletionRecord unary = Completion(1, "alice", 5);
   unary.unary = true;
-  hub.OnCompletion(unary);
-  hub.OnCompletion(Completion(2, "alice", 5, 7));  // session 7's alone
+  Publish(hub, unary);
+  Publish(hub, Completion(2, "alice", 5, 7));  // session 7's alone
   CompletionRecord retried = Completion(3, "alice", 5, 7);
   retried.unary = true;  // session 7's, retried with a unary Submit
-  hub.OnCompletion(retried);
+  Publish(hub, retried);
   ProgressRecord progress;
   progress.client = "alice";
-  progress.operation_id = "op-4";
+  progress.operation = OperationNumber(4);
   progress.session = 7;
   Subscriber::Filter with_progress = f;
   with_progress.include_progress = true;
@@ -131,12 +137,12 @@ TEST(CompletionHub, ASessionHearsItsOwnOperationsAndAddedOnesOnce) {
   f.session = 7;
   auto session = std::make_shared<Subscriber>(f, 100, [] {});
   hub.Subscribe(session);
-  hub.OnCompletion(Completion(1, "alice", 5, 7));
-  hub.OnCompletion(Completion(2, "alice", 5, 8));  // another session's
-  session->AddOperation("op-3");
+  Publish(hub, Completion(1, "alice", 5, 7));
+  Publish(hub, Completion(2, "alice", 5, 8));  // another session's
+  session->AddOperation(OperationNumber(3));
   // Caught up by hand ...
   session->Offer(std::make_shared<const CompletionRecord>(Completion(3, "alice", 5, 0)));
-  hub.OnCompletion(Completion(3, "alice", 5, 0));  // ... and not again
+  Publish(hub, Completion(3, "alice", 5, 0));  // ... and not again
   bool overflowed;
   auto got = session->Take(10, &overflowed);
   ASSERT_EQ(got.size(), 2u);
@@ -147,11 +153,11 @@ TEST(CompletionHub, ASessionHearsItsOwnOperationsAndAddedOnesOnce) {
 TEST(CompletionHub, WaitersRunOnceUnlessRemoved) {
   CompletionHub hub;
   int first = 0, second = 0;
-  hub.AddWaiter("op-1", [&] { ++first; });
-  const std::uint64_t token = hub.AddWaiter("op-1", [&] { ++second; });
-  hub.RemoveWaiter("op-1", token);
-  hub.OnCompletion(Completion(1, "alice", 5));
-  hub.OnCompletion(Completion(1, "alice", 5));
+  hub.AddWaiter(OperationNumber(1), [&] { ++first; });
+  const std::uint64_t token = hub.AddWaiter(OperationNumber(1), [&] { ++second; });
+  hub.RemoveWaiter(OperationNumber(1), token);
+  Publish(hub, Completion(1, "alice", 5));
+  Publish(hub, Completion(1, "alice", 5));
   EXPECT_EQ(first, 1);
   EXPECT_EQ(second, 0);
 }
@@ -204,7 +210,7 @@ TEST(CompletionHub, ConcurrentSubscribersEachGetEveryCompletionInOrder) {
       hub.OnProgress(p, 0);  // nobody asked for progress: dropped
     }
   });
-  for (std::uint64_t s = 1; s <= kCompletions; ++s) hub.OnCompletion(Completion(s, "alice", 5));
+  for (std::uint64_t s = 1; s <= kCompletions; ++s) Publish(hub, Completion(s, "alice", 5));
   progress.join();
   for (std::thread& t : threads) t.join();
   for (auto& r : readers) {

@@ -23,21 +23,21 @@ using std::chrono::milliseconds;
 
 class Recorder final : public CompletionListener {
  public:
-  void OnCompletion(const CompletionRecord& c) override {
+  void OnCompletions(std::span<const CompletionPtr> completions) override {
     std::lock_guard lock(mu);
-    records.push_back(c);
+    for (const CompletionPtr& c : completions) records.push_back(*c);
   }
   void OnProgress(const ProgressRecord& p, std::uint64_t) override {
     std::lock_guard lock(mu);
     progress.push_back(p);
   }
-  void OnStarted(const std::string& operation_id) override {
+  void OnStarted(OperationNumber operation) override {
     std::lock_guard lock(mu);
-    started.push_back(operation_id);
+    started.push_back(operation);
   }
   std::mutex mu;
   std::vector<CompletionRecord> records;
-  std::vector<std::string> started;
+  std::vector<OperationNumber> started;
   std::vector<ProgressRecord> progress;
 };
 
@@ -88,7 +88,7 @@ class JournalTest : public test::PlatformTest {
     spec.state = "state-" + data;
     return spec;
   }
-  OperationView Done(const std::string& id) {
+  OperationView Done(OperationNumber id) {
     auto view = table_->Wait("alice", id, std::chrono::seconds(30));
     EXPECT_TRUE(view.ok());
     EXPECT_TRUE(view->completion != nullptr) << id;
@@ -123,7 +123,7 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
   Open();
   auto done = table_->Submit(Echo("one", "req-1"));
   ASSERT_TRUE(done.ok());
-  const OperationView finished = Done(done->operation.id);
+  const OperationView finished = Done(done->operation.number);
   SubmitSpec scheduled = Echo("two", "req-2");
   scheduled.delay = std::chrono::hours(1);
   auto pending = table_->Submit(scheduled);
@@ -133,13 +133,13 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
 
   Open();
   // The completed one is back as it was.
-  OperationView restored = Done(finished.id);
+  OperationView restored = Done(finished.number);
   EXPECT_EQ(restored.completion->sequence, finished.completion->sequence);
   EXPECT_EQ(restored.completion->result, "one");
   EXPECT_EQ(restored.completion->state, "state-one");
   EXPECT_EQ(restored.parameters, finished.parameters);
   // The interrupted one completed with MF_E_SHUTDOWN, numbered after.
-  OperationView interrupted = Done(pending->operation.id);
+  OperationView interrupted = Done(pending->operation.number);
   EXPECT_EQ(interrupted.completion->status, MF_E_SHUTDOWN);
   EXPECT_EQ(interrupted.completion->state, "state-two");
   EXPECT_EQ(interrupted.completion->sequence, finished.completion->sequence + 1);
@@ -148,11 +148,11 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
   auto retry = table_->Submit(Echo("two", "req-2"));
   ASSERT_TRUE(retry.ok());
   EXPECT_TRUE(retry->deduplicated);
-  EXPECT_EQ(retry->operation.id, pending->operation.id);
+  EXPECT_EQ(retry->operation.number, pending->operation.number);
   auto fresh = table_->Submit(Echo("three"));
   ASSERT_TRUE(fresh.ok());
-  EXPECT_GT(fresh->operation.id, pending->operation.id);
-  const std::uint64_t fresh_sequence = Done(fresh->operation.id).completion->sequence;
+  EXPECT_GT(fresh->operation.number, pending->operation.number);
+  const std::uint64_t fresh_sequence = Done(fresh->operation.number).completion->sequence;
   EXPECT_EQ(fresh_sequence, interrupted.completion->sequence + 1);
   EXPECT_EQ(table_->last_sequence(), fresh_sequence);
 
@@ -162,7 +162,7 @@ TEST_F(JournalTest, ARestartRestoresCompletionsAndCompletesInterruptedOperations
   Close();
   Open();
   EXPECT_EQ(table_->last_sequence(), last);
-  EXPECT_EQ(Done(pending->operation.id).completion->sequence, interrupted.completion->sequence);
+  EXPECT_EQ(Done(pending->operation.number).completion->sequence, interrupted.completion->sequence);
 }
 
 // A batch's acceptances are written together: after a crash every one of
@@ -178,10 +178,10 @@ TEST_F(JournalTest, ABatchIsJournaledWhole) {
     if (i % 2 == 1) batch.back().delay = std::chrono::hours(1);  // these are interrupted
   }
   auto answers = table_->SubmitBatch(batch);
-  std::vector<std::string> ids;
+  std::vector<OperationNumber> ids;
   for (const auto& a : answers) {
     ASSERT_TRUE(a.ok()) << a.status().message();
-    ids.push_back(a->operation.id);
+    ids.push_back(a->operation.number);
   }
   for (std::size_t i = 0; i < ids.size(); i += 2) Done(ids[i]);
   Crash();
@@ -195,10 +195,10 @@ TEST_F(JournalTest, ABatchIsJournaledWhole) {
   {
     // Put on their queue while the journal was being written (and failed):
     // they never started.
-    const std::set<std::string> accepted(ids.begin(), ids.end());
+    const std::set<OperationNumber> accepted(ids.begin(), ids.end());
     std::lock_guard lock(recorder_->mu);
     EXPECT_FALSE(recorder_->started.empty());
-    for (const std::string& id : recorder_->started) EXPECT_EQ(accepted.count(id), 1u) << id;
+    for (const OperationNumber id : recorder_->started) EXPECT_EQ(accepted.count(id), 1u) << id;
   }
 
   Open();
@@ -232,7 +232,7 @@ TEST_F(JournalTest, ShutdownCompletesOpenOperationsWithMfEShutdownDurably) {
   EXPECT_EQ(table_->outstanding(), 0u);
   Close();
   Open();
-  OperationView v = Done(running->operation.id);
+  OperationView v = Done(running->operation.number);
   EXPECT_EQ(v.completion->status, MF_E_SHUTDOWN);
   EXPECT_EQ(v.completion->message, "server shutting down");
 }
@@ -241,12 +241,12 @@ TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
   OperationTableOptions options;
   options.retain_count = 5;
   Open(options);
-  std::vector<std::string> ids;
+  std::vector<OperationNumber> ids;
   for (int i = 0; i < 12; ++i) {
     auto op = table_->Submit(Echo(std::to_string(i), "r" + std::to_string(i)));
     ASSERT_TRUE(op.ok());
-    Done(op->operation.id);
-    ids.push_back(op->operation.id);
+    Done(op->operation.number);
+    ids.push_back(op->operation.number);
   }
   auto all = table_->ReadCompletions(0, 100);
   ASSERT_TRUE(all.ok());
@@ -262,7 +262,7 @@ TEST_F(JournalTest, RetentionDropsTheOldestAndReplayStartsAfterThem) {
   auto again = table_->Submit(Echo("0", "r0"));
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again->deduplicated);
-  Done(again->operation.id);
+  Done(again->operation.number);
 
   // The journal forgets them too, and numbering carries on after a restart.
   table_->Maintain();
@@ -311,7 +311,7 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
     // Operation 10 completed (sequence 8); operation 11 was never completed.
     for (int number : {10, 11}) {
       sqlite3_bind_int64(insert, 1, number);
-      const std::string id = OperationId(static_cast<std::uint64_t>(number));
+      const std::string id = OperationId(OperationNumber(static_cast<std::uint64_t>(number)));
       sqlite3_bind_text(insert, 2, id.c_str(), -1, SQLITE_TRANSIENT);
       const std::string request = number == 10 ? "old-done" : "old-open";
       sqlite3_bind_text(insert, 3, request.c_str(), -1, SQLITE_TRANSIENT);
@@ -337,7 +337,7 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
   }
 
   Open();
-  OperationView done = Done(OperationId(10));
+  OperationView done = Done(OperationNumber(10));
   EXPECT_EQ(done.request_id, "old-done");
   EXPECT_EQ(done.completion->sequence, 8u);
   EXPECT_EQ(done.completion->status, S_OK);
@@ -345,7 +345,7 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
   EXPECT_EQ(done.completion->bytes_transferred, 3u);
   EXPECT_EQ(done.completion->state, "st");
   EXPECT_EQ(done.parameters.at("data"), Value(Bytes{std::string("old")}));
-  OperationView open = Done(OperationId(11));
+  OperationView open = Done(OperationNumber(11));
   EXPECT_EQ(open.completion->status, MF_E_SHUTDOWN);
   EXPECT_EQ(open.completion->sequence, 9u);
   auto retry = table_->Submit(Echo("x", "old-open"));
@@ -353,12 +353,12 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
   EXPECT_TRUE(retry->deduplicated);
   auto fresh = table_->Submit(Echo("new"));
   ASSERT_TRUE(fresh.ok());
-  EXPECT_EQ(fresh->operation.id, OperationId(12));
-  EXPECT_EQ(Done(fresh->operation.id).completion->sequence, 10u);
+  EXPECT_EQ(fresh->operation.number, OperationNumber(12));
+  EXPECT_EQ(Done(fresh->operation.number).completion->sequence, 10u);
   // And it stays upgraded.
   Close();
   Open();
-  EXPECT_EQ(Done(OperationId(10)).completion->result, "old");
+  EXPECT_EQ(Done(OperationNumber(10)).completion->result, "old");
   EXPECT_EQ(table_->last_sequence(), 10u);
 }
 
@@ -392,7 +392,7 @@ class SqliteJournalTest : public ::testing::Test {
     std::vector<AcceptedRecord> records;
     for (std::size_t i = 0; i < numbers.size(); ++i) {
       OperationView& v = views[i];
-      v.id = OperationId(numbers[i]);
+      v.number = OperationNumber(numbers[i]);
       v.request_id = "req-" + std::to_string(numbers[i]);
       v.client = numbers[i] % 2 == 0 ? "alice" : "bob";
       v.queue = 5;
@@ -401,7 +401,7 @@ class SqliteJournalTest : public ::testing::Test {
       v.priority = -static_cast<LONG>(numbers[i]);
       v.submit_time = Clock::now();
       states[i] = "state-" + std::to_string(numbers[i]);
-      records.push_back({numbers[i], &views[i], &states[i]});
+      records.push_back({&views[i], &states[i]});
     }
     Status s = journal_->Accepted(records);
     ASSERT_TRUE(s.ok()) << s.message();
@@ -412,7 +412,7 @@ class SqliteJournalTest : public ::testing::Test {
     for (const auto& [sequence, number] : completions) {
       CompletionRecord c;
       c.sequence = sequence;
-      c.operation_id = OperationId(number);
+      c.operation = OperationNumber(number);
       c.status = static_cast<HRESULT>(0x80000000u + static_cast<std::uint32_t>(number));
       c.message = "done " + std::to_string(number);
       c.bytes_transferred = number * 1000;
@@ -430,11 +430,11 @@ class SqliteJournalTest : public ::testing::Test {
     EXPECT_TRUE(loaded.ok()) << loaded.status().message();
     std::map<std::uint64_t, std::uint64_t> out;
     if (!loaded.ok()) return out;
-    std::string previous;
+    OperationNumber previous;
     for (const JournaledOperation& op : loaded->operations) {
-      EXPECT_LT(previous, op.view.id) << "in number order";
-      previous = op.view.id;
-      const std::uint64_t number = *OperationNumber(op.view.id);
+      EXPECT_LT(previous, op.view.number) << "in number order";
+      previous = op.view.number;
+      const std::uint64_t number = op.view.number.value;
       EXPECT_EQ(op.view.request_id, "req-" + std::to_string(number));
       EXPECT_EQ(op.view.client, number % 2 == 0 ? "alice" : "bob");
       EXPECT_EQ(op.view.priority, -static_cast<LONG>(number));
@@ -500,11 +500,10 @@ TEST_F(SqliteJournalTest, InterleavedBatchesAndWithdrawals) {
   using Map = std::map<std::uint64_t, std::uint64_t>;
   EXPECT_EQ(Loaded(), (Map{{1, 4}, {3, 0}, {4, 0}, {6, 0}, {7, 0}, {9, 0}}));
   // A withdrawn operation goes, wherever it is; one not held changes nothing.
-  ASSERT_TRUE(journal_->Withdrawn(OperationId(7)).ok());
-  ASSERT_TRUE(journal_->Withdrawn(OperationId(4)).ok());
-  ASSERT_TRUE(journal_->Withdrawn(OperationId(9)).ok());
-  ASSERT_TRUE(journal_->Withdrawn(OperationId(100)).ok());
-  EXPECT_EQ(journal_->Withdrawn("not-an-id").code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(journal_->Withdrawn(OperationNumber(7)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationNumber(4)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationNumber(9)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationNumber(100)).ok());
   Reopen();
   JournalContents contents;
   EXPECT_EQ(Loaded(&contents), (Map{{1, 4}, {3, 0}, {6, 0}}));
@@ -517,18 +516,18 @@ TEST_F(SqliteJournalTest, ALargeBatchSpansRows) {
   std::vector<std::string> states(3, std::string(700 * 1024, 's'));
   std::vector<AcceptedRecord> records;
   for (std::uint64_t n = 1; n <= 3; ++n) {
-    views[n - 1].id = OperationId(n);
+    views[n - 1].number = OperationNumber(n);
     views[n - 1].kind = "echo";
-    records.push_back({n, &views[n - 1], &states[n - 1]});
+    records.push_back({&views[n - 1], &states[n - 1]});
   }
   ASSERT_TRUE(journal_->Accepted(records).ok());
-  ASSERT_TRUE(journal_->Withdrawn(OperationId(2)).ok());
+  ASSERT_TRUE(journal_->Withdrawn(OperationNumber(2)).ok());
   Reopen();
   auto loaded = journal_->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   ASSERT_EQ(loaded->operations.size(), 2u);
-  EXPECT_EQ(loaded->operations[0].view.id, OperationId(1));
-  EXPECT_EQ(loaded->operations[1].view.id, OperationId(3));
+  EXPECT_EQ(loaded->operations[0].view.number, OperationNumber(1));
+  EXPECT_EQ(loaded->operations[1].view.number, OperationNumber(3));
   EXPECT_EQ(loaded->operations[1].state, states[2]);
 }
 

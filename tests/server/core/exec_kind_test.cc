@@ -162,7 +162,7 @@ class ExecKindTest : public test::PlatformTest {
     EXPECT_TRUE(checked.ok()) << checked.message();
     const DWORD queue = MFASYNC_CALLBACK_QUEUE_LONG_FUNCTION;
     auto callback = KindCallback::Create(kind, queue);
-    Ran run{Operation::Create({"op-1", "exec", queue, 0, std::move(parameters), ""}, callback.get(),
+    Ran run{Operation::Create({OperationNumber(1), "exec", queue, 0, std::move(parameters), ""}, callback.get(),
                               recorder),
             recorder};
     EXPECT_EQ(MFPutWorkItemEx(queue, run.op.get()), S_OK);

@@ -58,7 +58,7 @@ class OperationKinds : public test::PlatformTest {
     Status checked = k->Check(parameters);
     EXPECT_TRUE(checked.ok()) << checked.message();
     auto callback = KindCallback::Create(k, queue);
-    return Operation::Create({"op-1", kind, queue, 0, std::move(parameters), "state"},
+    return Operation::Create({OperationNumber(1), kind, queue, 0, std::move(parameters), "state"},
                              callback.get(), recorder_);
   }
 

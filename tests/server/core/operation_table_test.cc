@@ -23,11 +23,11 @@ using std::chrono::milliseconds;
 
 class Listener final : public CompletionListener {
  public:
-  void OnCompletion(const CompletionRecord& c) override {
+  void OnCompletions(std::span<const CompletionPtr> completions) override {
     std::lock_guard lock(mu);
-    records.push_back(c);
+    for (const CompletionPtr& c : completions) records.push_back(*c);
   }
-  void OnStarted(const std::string&) override { started.Open(); }
+  void OnStarted(OperationNumber) override { started.Open(); }
   test::Gate started;  // some operation started
   std::vector<CompletionRecord> Records() {
     std::lock_guard lock(mu);
@@ -74,7 +74,7 @@ class OperationTableTest : public test::PlatformTest {
     auto submitted = table_->Submit(std::move(spec));
     EXPECT_TRUE(submitted.ok()) << submitted.status().message();
     if (!submitted.ok()) return {};
-    auto done = table_->Wait("alice", submitted->operation.id, milliseconds(test::kPatienceMs));
+    auto done = table_->Wait("alice", submitted->operation.number, milliseconds(test::kPatienceMs));
     EXPECT_TRUE(done.ok() && done->completion != nullptr);
     return done.ok() && done->completion ? *done->completion : CompletionRecord{};
   }
@@ -87,16 +87,18 @@ class OperationTableTest : public test::PlatformTest {
 };
 
 TEST(OperationIdTest, IdsAreOpAndSixteenHexDigitsAndGiveTheirNumberBack) {
-  EXPECT_EQ(OperationId(1), "op-0000000000000001");
-  EXPECT_EQ(OperationId(0x1234abcdu), "op-000000001234abcd");
-  EXPECT_EQ(OperationId(~std::uint64_t{0}), "op-ffffffffffffffff");
+  EXPECT_EQ(OperationId(OperationNumber(1)), "op-0000000000000001");
+  EXPECT_EQ(OperationId(OperationNumber(0x1234abcdu)), "op-000000001234abcd");
+  EXPECT_EQ(OperationId(OperationNumber(~std::uint64_t{0})), "op-ffffffffffffffff");
   for (std::uint64_t n :
        {std::uint64_t{1}, std::uint64_t{0xfedcba9876543210u}, ~std::uint64_t{0}}) {
-    EXPECT_EQ(OperationNumber(OperationId(n)), n);
+    EXPECT_EQ(ParseOperationId(OperationId(OperationNumber(n))), OperationNumber(n));
   }
-  EXPECT_FALSE(OperationNumber("op-000000000000000g"));
-  EXPECT_FALSE(OperationNumber("op-00000000000001"));
-  EXPECT_FALSE(OperationNumber("xx-0000000000000001"));
+  EXPECT_FALSE(ParseOperationId("op-000000000000000g"));
+  EXPECT_FALSE(ParseOperationId("op-00000000000001"));
+  EXPECT_FALSE(ParseOperationId("xx-0000000000000001"));
+  EXPECT_FALSE(ParseOperationId("op-0000000000000000"));  // 0 names nothing
+  EXPECT_FALSE(ParseOperationId("op-000000000000000A"));  // lowercase only
 }
 
 TEST_F(OperationTableTest, AnOperationRunsAndCompletesOnceWithItsOutcome) {
@@ -110,7 +112,7 @@ TEST_F(OperationTableTest, AnOperationRunsAndCompletesOnceWithItsOutcome) {
   EXPECT_EQ(c.sequence, 1u);
   auto records = listener_.Records();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].operation_id, c.operation_id);
+  EXPECT_EQ(records[0].operation, c.operation);
   auto queue = queues_->Get("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED);
   EXPECT_EQ(queue->counters->completed.load(), 1u);
   EXPECT_EQ(queue->counters->pending.load(), 0u);
@@ -137,8 +139,8 @@ TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_FALSE(a->deduplicated);
   EXPECT_TRUE(b->deduplicated);
-  EXPECT_EQ(a->operation.id, b->operation.id);
-  ASSERT_TRUE(table_->Wait("alice", a->operation.id, milliseconds(test::kPatienceMs))->completion);
+  EXPECT_EQ(a->operation.number, b->operation.number);
+  ASSERT_TRUE(table_->Wait("alice", a->operation.number, milliseconds(test::kPatienceMs))->completion);
   EXPECT_EQ(listener_.Records().size(), 1u);
   // A retry is answered even when the attempt itself would now be refused.
   SubmitSpec late = Echo("once");
@@ -148,7 +150,7 @@ TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
   auto d = table_->Submit(std::move(late));
   ASSERT_TRUE(d.ok()) << d.status().message();
   EXPECT_TRUE(d->deduplicated);
-  EXPECT_EQ(d->operation.id, a->operation.id);
+  EXPECT_EQ(d->operation.number, a->operation.number);
   // Another client's request ids are its own.
   SubmitSpec other = Echo("other");
   other.client = "bob";
@@ -217,7 +219,7 @@ TEST_F(OperationTableTest, CancelBeforeItRunsCompletesItAsCancelled) {
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->operation.state, OperationState::kPending);
 
-  for (const std::string& id : {s->operation.id, w->operation.id, p->operation.id}) {
+  for (const OperationNumber id : {s->operation.number, w->operation.number, p->operation.number}) {
     auto cancel = table_->Cancel("alice", id);
     ASSERT_TRUE(cancel.ok()) << id;
     EXPECT_TRUE(cancel->cancelled);
@@ -237,9 +239,9 @@ TEST_F(OperationTableTest, CancellingARunningSleepStopsIt) {
   auto s = table_->Submit(Sleep(std::chrono::hours(1)));
   ASSERT_TRUE(s.ok());
   ASSERT_TRUE(listener_.started.Wait());
-  ASSERT_EQ(table_->Get("alice", s->operation.id)->state, OperationState::kRunning);
-  ASSERT_TRUE(table_->Cancel("alice", s->operation.id)->cancelled);
-  auto done = table_->Wait("alice", s->operation.id, milliseconds(test::kPatienceMs));
+  ASSERT_EQ(table_->Get("alice", s->operation.number)->state, OperationState::kRunning);
+  ASSERT_TRUE(table_->Cancel("alice", s->operation.number)->cancelled);
+  auto done = table_->Wait("alice", s->operation.number, milliseconds(test::kPatienceMs));
   ASSERT_TRUE(done->completion);
   EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED);
   EXPECT_EQ(done->completion->message, "cancelled by client");
@@ -260,12 +262,12 @@ TEST_F(OperationTableTest, OperationsChainThroughEvents) {
   b.wait_event = "a-done";
   auto waiting = table_->Submit(std::move(b));
   ASSERT_TRUE(waiting.ok());
-  EXPECT_FALSE(table_->Wait("alice", waiting->operation.id, milliseconds(0))->completion);
+  EXPECT_FALSE(table_->Wait("alice", waiting->operation.number, milliseconds(0))->completion);
 
   SubmitSpec a = Echo("A");
   a.signal_event = "a-done";
   CompletionRecord first = Run(std::move(a));
-  auto second = table_->Wait("alice", waiting->operation.id, milliseconds(test::kPatienceMs));
+  auto second = table_->Wait("alice", waiting->operation.number, milliseconds(test::kPatienceMs));
   ASSERT_TRUE(second->completion);
   EXPECT_EQ(second->completion->result, "B");
   EXPECT_GT(second->completion->sequence, first.sequence);
@@ -275,21 +277,21 @@ TEST_F(OperationTableTest, OperationsChainThroughEvents) {
 // the listener receives them.
 TEST_F(OperationTableTest, EveryOperationGetsOneCompletionInSequenceOrder) {
   constexpr int kOps = 300;
-  std::vector<std::string> ids;
+  std::vector<OperationNumber> ids;
   for (int i = 0; i < kOps; ++i) {
     auto s = table_->Submit(Echo(std::to_string(i)));
     ASSERT_TRUE(s.ok());
-    ids.push_back(s->operation.id);
+    ids.push_back(s->operation.number);
   }
-  for (const std::string& id : ids) {
+  for (const OperationNumber id : ids) {
     ASSERT_TRUE(table_->Wait("alice", id, milliseconds(test::kPatienceMs))->completion);
   }
   auto records = listener_.Records();
   ASSERT_EQ(records.size(), static_cast<std::size_t>(kOps));
-  std::set<std::string> seen;
+  std::set<OperationNumber> seen;
   for (std::size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(records[i].sequence, i + 1);
-    seen.insert(records[i].operation_id);
+    seen.insert(records[i].operation);
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kOps));
   EXPECT_EQ(table_->last_sequence(), static_cast<std::uint64_t>(kOps));
@@ -317,11 +319,11 @@ TEST_F(OperationTableTest, ABatchIsAnsweredRequestByRequest) {
   ASSERT_TRUE(answers[2].ok());
   ASSERT_TRUE(answers[3].ok());
   EXPECT_TRUE(answers[3]->deduplicated);
-  EXPECT_EQ(answers[3]->operation.id, answers[0]->operation.id);
+  EXPECT_EQ(answers[3]->operation.number, answers[0]->operation.number);
   // Accepted in order, and each completes once.
-  EXPECT_LT(answers[0]->operation.id, answers[2]->operation.id);
-  auto first = table_->Wait("alice", answers[0]->operation.id, milliseconds(test::kPatienceMs));
-  auto third = table_->Wait("alice", answers[2]->operation.id, milliseconds(test::kPatienceMs));
+  EXPECT_LT(answers[0]->operation.number, answers[2]->operation.number);
+  auto first = table_->Wait("alice", answers[0]->operation.number, milliseconds(test::kPatienceMs));
+  auto third = table_->Wait("alice", answers[2]->operation.number, milliseconds(test::kPatienceMs));
   ASSERT_TRUE(first.ok() && first->completion && third.ok() && third->completion);
   EXPECT_EQ(first->completion->result, "a");
   EXPECT_EQ(third->completion->result, "c");
@@ -346,18 +348,18 @@ TEST_F(OperationTableTest, ACompletionSaysWhetherAUnarySubmitAskedForIt) {
   auto plain = table_->Submit(Echo("plain"));
   ASSERT_TRUE(a.ok() && b.ok() && again.ok() && plain.ok());
   EXPECT_TRUE(again->deduplicated);
-  EXPECT_EQ(again->operation.id, b->operation.id);
-  ASSERT_TRUE(table_->Cancel("alice", a->operation.id).ok());
-  ASSERT_TRUE(table_->Cancel("alice", b->operation.id).ok());
+  EXPECT_EQ(again->operation.number, b->operation.number);
+  ASSERT_TRUE(table_->Cancel("alice", a->operation.number).ok());
+  ASSERT_TRUE(table_->Cancel("alice", b->operation.number).ok());
   ASSERT_TRUE(table_->Drain(Clock::now() + milliseconds(test::kPatienceMs)));
-  std::map<std::string, CompletionRecord> by_id;
-  for (CompletionRecord& c : listener_.Records()) by_id[c.operation_id] = c;
+  std::map<OperationNumber, CompletionRecord> by_id;
+  for (CompletionRecord& c : listener_.Records()) by_id[c.operation] = c;
   ASSERT_EQ(by_id.size(), 3u);
-  EXPECT_FALSE(by_id[a->operation.id].unary);
-  EXPECT_EQ(by_id[a->operation.id].session, 7u);
-  EXPECT_TRUE(by_id[b->operation.id].unary);
-  EXPECT_EQ(by_id[b->operation.id].session, 7u);
-  EXPECT_TRUE(by_id[plain->operation.id].unary);
+  EXPECT_FALSE(by_id[a->operation.number].unary);
+  EXPECT_EQ(by_id[a->operation.number].session, 7u);
+  EXPECT_TRUE(by_id[b->operation.number].unary);
+  EXPECT_EQ(by_id[b->operation.number].session, 7u);
+  EXPECT_TRUE(by_id[plain->operation.number].unary);
 }
 
 std::string RequestId(int round, int i) {
@@ -389,7 +391,7 @@ TEST_F(OperationTableTest, BatchesSharingRequestIdsDoNotWaitForEachOther) {
       const auto& a = mine[static_cast<std::size_t>(i)];
       const auto& b = other[static_cast<std::size_t>(kIds - 1 - i)];
       ASSERT_TRUE(a.ok() && b.ok());
-      EXPECT_EQ(a->operation.id, b->operation.id);
+      EXPECT_EQ(a->operation.number, b->operation.number);
       EXPECT_NE(a->deduplicated, b->deduplicated);  // one of the two made it
     }
   }
@@ -403,10 +405,6 @@ TEST_F(OperationTableTest, BatchesSharingRequestIdsDoNotWaitForEachOther) {
 TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
   class BatchListener final : public CompletionListener {
    public:
-    void OnCompletion(const CompletionRecord& c) override {
-      const CompletionPtr shared = std::make_shared<const CompletionRecord>(c);
-      OnCompletions({&shared, 1});
-    }
     void OnCompletions(std::span<const CompletionPtr> batch) override {
       std::lock_guard lock(mu);
       ++calls;
@@ -426,7 +424,7 @@ TEST_F(OperationTableTest, CompletionsDeliveredTogetherStayInSequenceOrder) {
   specs.push_back(later);
   auto answers = table_->SubmitBatch(std::move(specs));
   for (const auto& a : answers) ASSERT_TRUE(a.ok());
-  auto cancelled = table_->Cancel("alice", answers.back()->operation.id);
+  auto cancelled = table_->Cancel("alice", answers.back()->operation.number);
   ASSERT_TRUE(cancelled.ok());
   EXPECT_TRUE(cancelled->cancelled);
   EXPECT_EQ(cancelled->operation.state, OperationState::kCompleted);
@@ -465,10 +463,10 @@ TEST_F(OperationTableTest, OperationsWaitingForTheirTurnAreReadyUntilTheyStart) 
   EXPECT_EQ(table_->ready(), kOps);
 
   // Cancelled before its turn: no longer on its way.
-  ASSERT_TRUE(table_->Cancel("alice", answers[0]->operation.id)->cancelled);
+  ASSERT_TRUE(table_->Cancel("alice", answers[0]->operation.number)->cancelled);
   EXPECT_EQ(table_->ready(), kOps - 1);
-  ASSERT_TRUE(table_->Cancel("alice", answers[kOps]->operation.id)->cancelled);
-  ASSERT_TRUE(table_->Cancel("alice", answers[kOps + 1]->operation.id)->cancelled);
+  ASSERT_TRUE(table_->Cancel("alice", answers[kOps]->operation.number)->cancelled);
+  ASSERT_TRUE(table_->Cancel("alice", answers[kOps + 1]->operation.number)->cancelled);
   EXPECT_EQ(table_->ready(), kOps - 1);
 
   blocker.Release();
@@ -476,16 +474,16 @@ TEST_F(OperationTableTest, OperationsWaitingForTheirTurnAreReadyUntilTheyStart) 
   EXPECT_EQ(table_->ready(), 0u);
   auto records = listener_.Records();
   ASSERT_EQ(records.size(), kOps + 2);
-  std::map<std::string, std::size_t> seen;
+  std::map<OperationNumber, std::size_t> seen;
   for (std::size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(records[i].sequence, i + 1);
-    ++seen[records[i].operation_id];
+    ++seen[records[i].operation];
   }
   for (std::size_t i = 0; i < answers.size(); ++i) {
-    EXPECT_EQ(seen[answers[i]->operation.id], 1u) << i;
+    EXPECT_EQ(seen[answers[i]->operation.number], 1u) << i;
   }
   for (const CompletionRecord& c : records) {
-    if (c.operation_id == answers[1]->operation.id) {
+    if (c.operation == answers[1]->operation.number) {
       EXPECT_EQ(c.result, "1");
     }
   }
@@ -506,13 +504,13 @@ TEST_F(OperationTableTest, ASubmissionALimitRefusesLeavesItsRequestIdFree) {
   auto refused = table_->Submit(std::move(spec));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
-  ASSERT_TRUE(table_->Cancel("alice", blocking->operation.id)->cancelled);
+  ASSERT_TRUE(table_->Cancel("alice", blocking->operation.number)->cancelled);
   ASSERT_TRUE(
-      table_->Wait("alice", blocking->operation.id, milliseconds(test::kPatienceMs))->completion);
+      table_->Wait("alice", blocking->operation.number, milliseconds(test::kPatienceMs))->completion);
   auto accepted = table_->Submit(std::move(again));
   ASSERT_TRUE(accepted.ok()) << accepted.status().message();
   EXPECT_FALSE(accepted->deduplicated);
-  auto done = table_->Wait("alice", accepted->operation.id, milliseconds(test::kPatienceMs));
+  auto done = table_->Wait("alice", accepted->operation.number, milliseconds(test::kPatienceMs));
   ASSERT_TRUE(done.ok() && done->completion);
   EXPECT_EQ(done->completion->result, "later");
 }
@@ -523,28 +521,28 @@ TEST_F(OperationTableTest, ASubmissionALimitRefusesLeavesItsRequestIdFree) {
 TEST_F(OperationTableTest, ABatchIsNumberedFromOneBlock) {
   auto first = table_->Submit(Echo("a"));
   ASSERT_TRUE(first.ok());
-  const std::uint64_t n = *OperationNumber(first->operation.id);
+  const std::uint64_t n = first->operation.number.value;
   std::vector<SubmitSpec> batch = {Echo("b"), Echo("c"), Echo("d")};
   batch[1].kind = "no-such-kind";
   std::vector<StatusOr<SubmitResult>> answers = table_->SubmitBatch(batch);
   ASSERT_TRUE(answers[0].ok() && answers[2].ok());
   EXPECT_FALSE(answers[1].ok());
-  EXPECT_EQ(answers[0]->operation.id, OperationId(n + 1));
-  EXPECT_EQ(answers[2]->operation.id, OperationId(n + 2));
+  EXPECT_EQ(answers[0]->operation.number, OperationNumber(n + 1));
+  EXPECT_EQ(answers[2]->operation.number, OperationNumber(n + 2));
   // The refused one's place at the end of the block stays unused; a retry
   // answered with its first attempt takes no number at all.
   SubmitSpec retried = Echo("e");
   retried.request_id = "req-e";
   auto e = table_->Submit(retried);
   ASSERT_TRUE(e.ok());
-  EXPECT_EQ(e->operation.id, OperationId(n + 4));
+  EXPECT_EQ(e->operation.number, OperationNumber(n + 4));
   auto again = table_->Submit(retried);
   ASSERT_TRUE(again.ok() && again->deduplicated);
   auto f = table_->Submit(Echo("f"));
   ASSERT_TRUE(f.ok());
-  EXPECT_EQ(f->operation.id, OperationId(n + 5));
-  for (const std::string& id :
-       {answers[0]->operation.id, answers[2]->operation.id, e->operation.id, f->operation.id}) {
+  EXPECT_EQ(f->operation.number, OperationNumber(n + 5));
+  for (const OperationNumber id :
+       {answers[0]->operation.number, answers[2]->operation.number, e->operation.number, f->operation.number}) {
     EXPECT_TRUE(table_->Wait("alice", id, milliseconds(test::kPatienceMs))->completion) << id;
   }
 }
@@ -585,10 +583,10 @@ TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
 }
 
 TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
-  std::vector<std::string> echoes;
+  std::vector<OperationNumber> echoes;
   for (int i = 0; i < 5; ++i) {
     CompletionRecord c = Run(Echo(std::to_string(i)));
-    echoes.push_back(c.operation_id);
+    echoes.push_back(c.operation);
   }
   SubmitSpec waiting = Echo("w");
   ASSERT_TRUE(events_.Create("alice", "later", true, false).ok());
@@ -602,13 +600,13 @@ TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
   OperationFilter completed;
   completed.states = {OperationState::kCompleted};
   completed.kind = "echo";
-  std::vector<std::string> listed;
+  std::vector<OperationNumber> listed;
   std::string token;
   do {
     auto page = table_->List("alice", completed, 2, token);
     ASSERT_TRUE(page.ok()) << page.status().message();
     EXPECT_LE(page->operations.size(), 2u);
-    for (const OperationView& v : page->operations) listed.push_back(v.id);
+    for (const OperationView& v : page->operations) listed.push_back(v.number);
     token = page->next_page_token;
   } while (!token.empty());
   EXPECT_EQ(listed, echoes);
@@ -617,7 +615,7 @@ TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
   waiting_only.states = {OperationState::kWaiting};
   auto page = table_->List("alice", waiting_only, 0, "");
   ASSERT_EQ(page->operations.size(), 1u);
-  EXPECT_EQ(page->operations[0].id, w->operation.id);
+  EXPECT_EQ(page->operations[0].number, w->operation.number);
   EXPECT_EQ(table_->List("alice", {}, 0, "x").status().message(),
             "page_token: not one this server gave");
   EXPECT_EQ(table_->List("alice", {}, 1001, "").status().message(), "page_size: must be 0 to 1000");
@@ -627,8 +625,8 @@ TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
 TEST_F(OperationTableTest, AClientSeesOnlyItsOwnOperations) {
   auto s = table_->Submit(Echo("mine"));
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(table_->Get("bob", s->operation.id).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(table_->Cancel("bob", s->operation.id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(table_->Get("bob", s->operation.number).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(table_->Cancel("bob", s->operation.number).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace

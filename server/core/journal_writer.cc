@@ -1,0 +1,206 @@
+#include "journal_writer.h"
+
+#include <algorithm>
+
+namespace mfwq::server {
+namespace {
+
+// The writer spins this long for more work before it sleeps: a server
+// answering one operation at a time gets its next request about this soon,
+// and a sleeping writer costs that request a thread wake-up.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+// Completions written in one commit at most (more wait for the next).
+constexpr std::size_t kMaxCompletions = 4096;
+
+constexpr auto kFirstRetry = std::chrono::milliseconds(10);
+constexpr auto kLastRetry = std::chrono::seconds(1);
+
+}  // namespace
+
+JournalWriter::JournalWriter(Journal* journal, PublishFn published, HealthFn health)
+    : journal_(journal),
+      published_(std::move(published)),
+      health_(std::move(health)),
+      thread_([this] { Run(); }) {}
+
+JournalWriter::~JournalWriter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void JournalWriter::Seed(std::uint64_t last_sequence) {
+  std::lock_guard lock(mu_);
+  next_sequence_ = last_sequence + 1;
+}
+
+bool JournalWriter::HasWorkLocked() const {
+  return !acceptances_.empty() || !withdrawn_.empty() || !completions_.empty() ||
+         prune_through_ != 0;
+}
+
+void JournalWriter::Accept(std::vector<AcceptedRecord> records, AcceptDone done) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    acceptances_.push_back({std::move(records), std::move(done)});
+    has_work_.store(true, std::memory_order_release);
+    wake = sleeping_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void JournalWriter::Withdraw(OperationNumber number) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    withdrawn_.push_back(number);
+    has_work_.store(true, std::memory_order_release);
+    wake = sleeping_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void JournalWriter::Complete(Pending completion) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    completions_.push_back(std::move(completion));
+    has_work_.store(true, std::memory_order_release);
+    wake = sleeping_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void JournalWriter::Prune(std::uint64_t sequence) {
+  bool wake;
+  {
+    std::lock_guard lock(mu_);
+    prune_through_ = std::max(prune_through_, sequence);
+    has_work_.store(true, std::memory_order_release);
+    wake = sleeping_;
+  }
+  if (wake) wake_.notify_one();
+}
+
+void JournalWriter::GiveUpFailedWrites() {
+  {
+    std::lock_guard lock(mu_);
+    give_up_ = true;
+  }
+  wake_.notify_one();
+}
+
+Status JournalWriter::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+bool JournalWriter::WaitForWork(std::unique_lock<std::mutex>& lock) {
+  if (HasWorkLocked()) return true;
+  if (stopping_) return false;
+  lock.unlock();
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  while (!has_work_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+  }
+  lock.lock();
+  sleeping_ = true;
+  wake_.wait(lock, [this] { return HasWorkLocked() || stopping_; });
+  sleeping_ = false;
+  return HasWorkLocked();
+}
+
+void JournalWriter::Run() {
+  // What a failed commit leaves to write again, numbered already.
+  std::vector<Published> carried;
+  std::vector<OperationNumber> withdrawn;
+  std::uint64_t prune = 0;
+  auto retry_in = kFirstRetry;
+
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (failing_.load()) {
+      // Written again after a pause (at once if the server is going).
+      wake_.wait_for(lock, retry_in, [this] { return stopping_ || give_up_; });
+      retry_in = std::min<std::chrono::milliseconds>(retry_in * 2, kLastRetry);
+    } else if (!WaitForWork(lock)) {
+      break;
+    }
+    std::vector<Acceptance> accepted = std::move(acceptances_);
+    acceptances_.clear();
+    withdrawn.insert(withdrawn.end(), withdrawn_.begin(), withdrawn_.end());
+    withdrawn_.clear();
+    prune = std::max(prune, std::exchange(prune_through_, 0));
+    std::vector<Published> batch = std::move(carried);
+    carried.clear();
+    const std::size_t take = std::min(completions_.size(), kMaxCompletions);
+    batch.reserve(batch.size() + take);
+    for (std::size_t i = 0; i < take; ++i) {
+      Pending& p = completions_[i];
+      p.record.sequence = next_sequence_++;
+      batch.push_back({std::make_shared<const CompletionRecord>(std::move(p.record)),
+                       std::move(p.owner)});
+    }
+    completions_.erase(completions_.begin(), completions_.begin() + static_cast<std::ptrdiff_t>(take));
+    has_work_.store(HasWorkLocked(), std::memory_order_release);
+    const bool give_up = give_up_ || stopping_;
+    lock.unlock();
+
+    Status status = OkStatus();
+    if (journal_ != nullptr) {
+      JournalWrite write;
+      write.accepted.reserve(accepted.size());
+      for (const Acceptance& a : accepted) {
+        if (!a.records.empty()) write.accepted.emplace_back(a.records);
+      }
+      write.withdrawn = withdrawn;
+      std::vector<CompletionPtr> completed;
+      completed.reserve(batch.size());
+      for (const Published& p : batch) completed.push_back(p.completion);
+      write.completed = completed;
+      write.prune_through = prune;
+      status = journal_->Commit(write);
+    }
+    for (Acceptance& a : accepted) a.done(status);
+    if (status.ok()) {
+      withdrawn.clear();
+      prune = 0;
+      commits_.fetch_add(1);
+      if (!batch.empty()) published_(batch, true);
+      if (failing_.load()) {
+        {
+          std::lock_guard relock(mu_);
+          failure_ = OkStatus();
+        }
+        failing_.store(false, std::memory_order_release);
+        retry_in = kFirstRetry;
+        health_(OkStatus());
+      }
+    } else {
+      const bool first = !failing_.load();
+      {
+        std::lock_guard relock(mu_);
+        failure_ = status;
+      }
+      failing_.store(true, std::memory_order_release);
+      if (first) health_(status);
+      if (give_up) {
+        // Nobody hears of these: after a restart they are interrupted.
+        if (!batch.empty()) published_(batch, false);
+        withdrawn.clear();
+        prune = 0;
+      } else {
+        carried = std::move(batch);
+      }
+    }
+    lock.lock();
+    if (give_up && stopping_ && !HasWorkLocked()) break;
+  }
+}
+
+}  // namespace mfwq::server
