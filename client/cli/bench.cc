@@ -305,6 +305,44 @@ void UnaryRun(Client& client, const BenchOptions& o, Figure& f) {
   for (const auto& d : took) f.latency.Add(d);
 }
 
+// The bare unary baseline at the same concurrency as UnaryRun: as many
+// calls, from as many threads, each thread's calls one after another (the
+// SDK's SubmitThen makes its Submit call before it returns), answered by
+// the bare echo server.
+void BareUnaryRun(bench::Echo::Stub& stub, const BenchOptions& o, Figure& f) {
+  std::vector<Clock::duration> took(o.ops);
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::string error;
+  const Clock::time_point start = Clock::now();
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < std::max<std::size_t>(o.unary_threads, 1); ++t) {
+    threads.emplace_back([&] {
+      bench::EchoMessage request, response;
+      request.set_payload(std::string(o.size, 'e'));
+      for (std::size_t i = next++; i < o.ops; i = next++) {
+        grpc::ClientContext context;
+        const Clock::time_point sent = Clock::now();
+        grpc::Status s = stub.Ping(&context, request, &response);
+        took[i] = Clock::now() - sent;
+        if (!s.ok()) {
+          std::lock_guard lock(mu);
+          if (error.empty()) error = s.error_message();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const Clock::duration elapsed = Clock::now() - start;
+  if (!error.empty()) {
+    f.error = "bare unary calls: " + error;
+    return;
+  }
+  f.rates.push_back(Rate(o.ops, elapsed));
+  for (const auto& d : took) f.latency.Add(d);
+}
+
 // One call at a time, timed: a ping-pong, or an operation from submit to
 // completion. `call` returns why it failed (empty: it did not).
 struct TimedCall {
@@ -379,7 +417,7 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
   }
   auto stub = bench::Echo::NewStub(channel);
 
-  Figure bare_stream, session, unary, ping, session_one, unary_one;
+  Figure bare_stream, session, bare_unary, unary, ping, session_one, unary_one;
   auto session_for_latency = client.OpenSession();
   const v1::SubmitRequest request = EchoRequest(o);
   bench::EchoMessage ping_message;
@@ -408,9 +446,11 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
   for (std::size_t r = 0; r < o.rounds; ++r) {
     BareStream(*stub, o, bare_stream);
     SessionRun(client, o, session);
+    BareUnaryRun(*stub, o, bare_unary);
     UnaryRun(client, o, unary);
     Interleaved(o, one_at_a_time);
-    for (Figure* f : {&bare_stream, &session, &unary, &ping, &session_one, &unary_one}) {
+    for (Figure* f :
+         {&bare_stream, &session, &bare_unary, &unary, &ping, &session_one, &unary_one}) {
       if (!f->error.empty()) {
         std::fprintf(stderr, "mfwq bench: %s\n", f->error.c_str());
         return 3;
@@ -426,6 +466,7 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
   const double bare_rate = bare_stream.MedianRate();
   const double session_rate = session.MedianRate();
   const double unary_rate = unary.MedianRate();
+  const double bare_unary_rate = bare_unary.MedianRate();
   const double ping_p50 = ping.latency.Percentile(0.5);
   const double session_p50 = session_one.latency.Percentile(0.5);
   const double unary_p50 = unary_one.latency.Percentile(0.5);
@@ -441,13 +482,14 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
         "\"single_session_p50_us\":%.1f,\"single_session_p99_us\":%.1f,"
         "\"single_unary_p50_us\":%.1f,\"single_unary_p99_us\":%.1f,"
         "\"session_vs_bare_stream\":%.3f,\"single_session_p50_vs_ping_pong\":%.3f,"
-        "\"unary_vs_bare_stream\":%.3f,\"single_unary_p50_vs_ping_pong\":%.3f}\n",
+        "\"unary_vs_bare_stream\":%.3f,\"single_unary_p50_vs_ping_pong\":%.3f,"
+        "\"bare_unary_calls_per_s\":%.0f,\"unary_vs_bare_unary\":%.3f}\n",
         o.ops, o.size, o.batch, o.window, o.rounds, bare_rate, session_rate, unary_rate,
         session.latency.Percentile(0.5), session.latency.Percentile(0.99),
         unary.latency.Percentile(0.5), unary.latency.Percentile(0.99), ping_p50,
         ping.latency.Percentile(0.99), session_p50, session_one.latency.Percentile(0.99), unary_p50,
         unary_one.latency.Percentile(0.99), throughput_ratio, latency_ratio, unary_rate / bare_rate,
-        unary_p50 / ping_p50);
+        unary_p50 / ping_p50, bare_unary_rate, unary_rate / bare_unary_rate);
     return 0;
   }
   std::printf(
@@ -462,6 +504,13 @@ int RunBench(Client& client, const std::string& server, const BenchOptions& o, b
   std::printf("  mfwq unary submits (%zu threads)      %10.0f %8.2f %8.2f   %.2fx\n",
               o.unary_threads, unary_rate, unary.latency.Percentile(0.5) / 1000,
               unary.latency.Percentile(0.99) / 1000, unary_rate / bare_rate);
+  std::printf("\nunary throughput (median of rounds)    per second   p50 ms   p99 ms   vs bare unary\n");
+  std::printf("  bare gRPC unary calls (%zu threads)   %10.0f %8.2f %8.2f\n", o.unary_threads,
+              bare_unary_rate, bare_unary.latency.Percentile(0.5) / 1000,
+              bare_unary.latency.Percentile(0.99) / 1000);
+  std::printf("  mfwq unary submits (%zu threads)      %10.0f %8.2f %8.2f   %.2fx (target >= 0.5x)\n",
+              o.unary_threads, unary_rate, unary.latency.Percentile(0.5) / 1000,
+              unary.latency.Percentile(0.99) / 1000, unary_rate / bare_unary_rate);
   std::printf("\nlatency, one at a time                   p50 us   p99 us   p50 vs ping-pong\n");
   std::printf("  bare gRPC ping-pong (unary)          %8.0f %8.0f\n", ping_p50,
               ping.latency.Percentile(0.99));

@@ -729,8 +729,11 @@ class WorkQueuesService::WatchReactor final
         }
         live_.pop_front();
       }
+      // More are waiting: gRPC may hold this one back and send it with
+      // them (the last of them goes without the hint, and flushes).
+      const bool more = replaying_ ? !replay_.empty() : !live_.empty();
       lock.unlock();
-      StartWrite(&message_);
+      StartWrite(&message_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
       return;
     }
   }
