@@ -1,8 +1,10 @@
 #include "builtin_kinds.h"
 
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace mfwq::server {
@@ -66,12 +68,23 @@ class SleepKind final : public OperationKind {
 
 class FailKind final : public OperationKind {
  public:
+  // The 32 bits of a failure HRESULT given as its pattern (0x80000000 to
+  // 0xFFFFFFFF) or signed (-2^31 to -1); none for anything else.
+  static std::optional<std::uint32_t> FailureBits(std::int64_t v) {
+    if (v >= INT64_C(0x80000000) && v <= INT64_C(0xFFFFFFFF)) return static_cast<std::uint32_t>(v);
+    if (v >= INT64_C(-0x80000000) && v <= -1) {
+      return static_cast<std::uint32_t>(static_cast<std::int32_t>(v));
+    }
+    return std::nullopt;
+  }
+
   const KindInfo& info() const override {
     static const KindInfo info{
         "fail",
         "Completes at once with the failure HRESULT \"hresult\" and the message \"message\".",
         {{"hresult", ValueType::kInt, true, std::nullopt,
-          "a failure HRESULT, as its 32-bit pattern (0x80004005 = E_FAIL)"},
+          "a failure HRESULT: its 32-bit pattern (0x80004005 = 2147500037 for E_FAIL) or "
+          "the same 32 bits signed, as C, C# and PowerShell print it (-2147467259)"},
          {"message", ValueType::kString, false, Value(std::string()), "the completion's message"}},
         false,
         false};
@@ -79,16 +92,17 @@ class FailKind final : public OperationKind {
   }
   Status Check(const Parameters& parameters) const override {
     const std::int64_t hr = std::get<std::int64_t>(parameters.at("hresult"));
-    if (hr < INT64_C(0x80000000) || hr > INT64_C(0xFFFFFFFF)) {
+    if (!FailureBits(hr)) {
       char text[64];
       std::snprintf(text, sizeof text, "%lld", static_cast<long long>(hr));
       return InvalidArgument(std::string("parameters.hresult: ") + text +
-                             " is not a failure HRESULT (0x80000000 to 0xFFFFFFFF)");
+                             " is not a failure HRESULT (0x80000000 to 0xFFFFFFFF, or "
+                             "-2147483648 to -1 signed)");
     }
     return OkStatus();
   }
   void Run(Operation& op) const override {
-    const auto hr = static_cast<std::uint32_t>(std::get<std::int64_t>(op.spec().parameters.at("hresult")));
+    const std::uint32_t hr = *FailureBits(std::get<std::int64_t>(op.spec().parameters.at("hresult")));
     op.SetStatus(static_cast<HRESULT>(hr));
     op.SetMessage(std::get<std::string>(op.spec().parameters.at("message")));
   }

@@ -3,6 +3,8 @@
 // stamped and recorded at once, and handed to the journal writer, which
 // numbers and writes it; once written, Publish shows it in the table and
 // hands it to the listener, on the writer's thread.
+#include <utility>
+
 #include "operation_table.h"
 
 namespace mfwq::server {
@@ -87,7 +89,11 @@ void OperationTable::Publish(std::vector<JournalWriter::Published>& completions,
       entry.key = 0;
       ReleaseLimitsLocked(entry.view.client, entry.view.queue);
       QueueCounters& c = *entry.counters;
-      --(record.start_time ? c.running : c.pending);
+      if (record.start_time) {
+        --c.running;
+      } else if (std::exchange(entry.counted_pending, false)) {
+        --c.pending;
+      }
       if (!durable) continue;  // given up at shutdown: never completed, as far as anyone knows
       if (entry.view.state == OperationState::kWaiting) LeaveWaitingLocked(entry);
       entry.view.state = OperationState::kCompleted;

@@ -88,11 +88,13 @@ std::vector<EventInfo> EventTable::List(const std::string& client) const {
 }
 
 StatusOr<std::shared_ptr<EventHandleRef>> EventTable::Handle(const std::string& client,
-                                                             const std::string& name) const {
+                                                             const std::string& name,
+                                                             const std::string& field) const {
+  if (Status s = CheckName(name, field); !s.ok()) return s;
   std::lock_guard lock(mu_);
-  auto found = FindLocked(client, name);
-  if (!found.ok()) return found.status();
-  return found.value()->handle;
+  auto it = events_.find(Key(client, name));
+  if (it == events_.end()) return NotFound(field + ": no event \"" + name + "\" (see ListEvents)");
+  return it->second.handle;
 }
 
 std::vector<std::string> EventTable::ReleaseClient(const std::string& client) {

@@ -53,8 +53,11 @@ class EventTable {
   // The client's events, in name order.
   std::vector<EventInfo> List(const std::string& client) const;
   // The event's handle, for MFPutWaitingWorkItem or SetEvent on completion.
+  // Errors name `field`: INVALID_ARGUMENT for a name no event can have,
+  // NOT_FOUND for one the client has no event of.
   StatusOr<std::shared_ptr<EventHandleRef>> Handle(const std::string& client,
-                                                   const std::string& name) const;
+                                                   const std::string& name,
+                                                   const std::string& field = "name") const;
   // Deletes every event of `client`; returns their names (operations
   // waiting on them are the caller's to cancel).
   std::vector<std::string> ReleaseClient(const std::string& client);

@@ -252,7 +252,10 @@ PumpResult Pump(Operation& op, File& in, std::uint64_t total, const FileKindsOpt
                 const char* verb, const std::function<IoStatus(const char*, std::size_t)>& sink) {
   PumpResult result;
   std::vector<char> buffer(options.chunk_bytes);
+  using Steady = std::chrono::steady_clock;
+  const auto now = [&options] { return options.now ? options.now() : Steady::now(); };
   std::uint64_t next_report = options.progress_every_bytes;
+  Steady::time_point next_time = now() + options.progress_every;
   for (;;) {
     if (op.cancel_requested()) {
       result.cancelled = true;
@@ -265,12 +268,14 @@ PumpResult Pump(Operation& op, File& in, std::uint64_t total, const FileKindsOpt
     if (got == 0) return result;
     if (result.status = sink(buffer.data(), got); !result.status.ok()) return result;
     result.done += got;
-    if (result.done >= next_report) {
+    const Steady::time_point t = now();
+    if (result.done >= next_report || t >= next_time) {
       const std::uint64_t shown_total = std::max(total, result.done);  // it may have grown
       op.ReportProgress(result.done, shown_total,
                         std::string(verb) + " " + std::to_string(result.done) + " of " +
                             std::to_string(shown_total) + " bytes");
       next_report = result.done + options.progress_every_bytes;
+      next_time = t + options.progress_every;
     }
   }
 }
@@ -428,7 +433,8 @@ class CopyKind final : public FileKind {
   CopyKind(std::shared_ptr<const Roots> roots, const FileKindsOptions& options)
       : FileKind({"file.copy",
                   "Copies a file, in chunks, reporting progress (bytes copied of the source's "
-                  "size); bytes transferred is the number of bytes copied. Cancelled while "
+                  "size, at least every 250 ms while it runs and every 16 MiB); bytes "
+                  "transferred is the number of bytes copied. Cancelled while "
                   "running, it stops with MF_E_OPERATION_CANCELLED; then, and on failure, the "
                   "partial destination is removed. An existing destination without "
                   "\"overwrite\" fails with HRESULT_FROM_WIN32(ERROR_FILE_EXISTS) (0x80070050).",
@@ -507,7 +513,8 @@ class HashKind final : public FileKind {
   HashKind(std::shared_ptr<const Roots> roots, const FileKindsOptions& options)
       : FileKind({"file.hash",
                   "Computes the SHA-256 digest of a file, in chunks, reporting progress (bytes "
-                  "hashed of the file's size). The result is the digest's 32 raw bytes, the "
+                  "hashed of the file's size, at least every 250 ms while it runs and every 16 "
+                  "MiB). The result is the digest's 32 raw bytes, the "
                   "message its 64 lowercase hex digits, bytes transferred the number of bytes "
                   "hashed. Cancelled while running, it stops with MF_E_OPERATION_CANCELLED.",
                   {{"path", ValueType::kString, true, std::nullopt, kPathHelp}},

@@ -42,6 +42,9 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+#include <functional>
+
 #include "operation_kind.h"
 
 namespace mfwq::server {
@@ -53,8 +56,12 @@ struct FileKindsOptions {
   // cancellation in between): 1 byte to 64 MiB.
   std::uint64_t chunk_bytes = 1 << 20;
   // file.copy and file.hash report progress each time this many more bytes
-  // are done (0: after every chunk).
+  // are done (0: after every chunk), or this long after the last report
+  // (or the start), whichever comes first.
   std::uint64_t progress_every_bytes = 16 << 20;
+  std::chrono::milliseconds progress_every = std::chrono::milliseconds(250);
+  // The clock the progress interval is measured on; none: steady_clock.
+  std::function<std::chrono::steady_clock::time_point()> now = nullptr;
 };
 
 // Registers file.read, file.write, file.copy and file.hash. INVALID_ARGUMENT

@@ -166,21 +166,24 @@ void JournalWriter::Run() {
       write.prune_through = prune;
       status = journal_->Commit(write);
     }
-    for (Acceptance& a : accepted) a.done(status);
     if (status.ok()) {
-      withdrawn.clear();
-      prune = 0;
-      commits_.fetch_add(1);
-      if (!batch.empty()) published_(batch, true);
-      if (failing_.load()) {
+      // Healthy again before anyone hears of this commit: a submission
+      // made on the news is accepted.
+      const bool recovered = failing_.load();
+      if (recovered) {
         {
           std::lock_guard relock(mu_);
           failure_ = OkStatus();
         }
         failing_.store(false, std::memory_order_release);
         retry_in = kFirstRetry;
-        health_(OkStatus());
       }
+      withdrawn.clear();
+      prune = 0;
+      commits_.fetch_add(1);
+      for (Acceptance& a : accepted) a.done(status);
+      if (!batch.empty()) published_(batch, true);
+      if (recovered) health_(OkStatus());
     } else {
       const bool first = !failing_.load();
       {
@@ -188,6 +191,7 @@ void JournalWriter::Run() {
         failure_ = status;
       }
       failing_.store(true, std::memory_order_release);
+      for (Acceptance& a : accepted) a.done(status);
       if (first) health_(status);
       if (give_up) {
         // Nobody hears of these: after a restart they are interrupted.

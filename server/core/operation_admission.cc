@@ -167,14 +167,14 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
 
   auto entry = std::make_shared<OperationEntry>();
   if (!spec.wait_event.empty()) {
-    auto handle = events_.Handle(spec.client, spec.wait_event);
-    if (!handle.ok()) return refuse(InvalidArgument("wait_event: " + handle.status().message()));
+    auto handle = events_.Handle(spec.client, spec.wait_event, "wait_event");
+    if (!handle.ok()) return refuse(handle.status());
     entry->wait_event = handle.value();
     entry->wait_event_name = spec.wait_event;
   }
   if (!spec.signal_event.empty()) {
-    auto handle = events_.Handle(spec.client, spec.signal_event);
-    if (!handle.ok()) return refuse(InvalidArgument("signal_event: " + handle.status().message()));
+    auto handle = events_.Handle(spec.client, spec.signal_event, "signal_event");
+    if (!handle.ok()) return refuse(handle.status());
     entry->signal_event = handle.value();
   }
 
@@ -251,7 +251,11 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   ++inflight_[entry->view.client];
   ++depth_[entry->view.queue];
   if (entry->wait_event) ++waiting_[{entry->view.client, entry->wait_event_name}];
-  ++entry->counters->pending;
+  // Scheduled and waiting ones are not pending until they are due or set.
+  if (entry->view.state == OperationState::kPending) {
+    entry->counted_pending = true;
+    ++entry->counters->pending;
+  }
   admission->entry = std::move(entry);
   return Admitted::kReserved;
 }
@@ -362,7 +366,7 @@ void OperationTable::Unreserve(const EntryPtr& entry) {
     --outstanding_;
     ReleaseLimitsLocked(entry->view.client, entry->view.queue);
     if (entry->wait_event) LeaveWaitingLocked(*entry);
-    --entry->counters->pending;
+    if (std::exchange(entry->counted_pending, false)) --entry->counters->pending;
     entry->settled = true;
     settled.swap(entry->on_settled);
     completed_cv_.notify_all();

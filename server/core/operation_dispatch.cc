@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <shared_mutex>
 #include <thread>
+#include <utility>
 
 #include "operation_table.h"
 
@@ -158,7 +159,7 @@ bool OperationTable::Start(OperationNumber number) {
     entry->view.state = OperationState::kRunning;
     entry->key = 0;  // fired: nothing left to cancel in MF
     entry->start_time = Clock::now();
-    --entry->counters->pending;
+    if (std::exchange(entry->counted_pending, false)) --entry->counters->pending;
     ++entry->counters->running;
   }
   if (listener_ != nullptr) listener_->OnStarted(number);

@@ -46,6 +46,7 @@ struct OperationEntry {
   bool claimed = false;    // its completion is made and on its way to the journal
   bool delivered = false;  // the completion is published (or, at shutdown, given up)
   bool ready = false;      // put on its queue to run at once, not started: counted in ready_
+  bool counted_pending = false;  // counted in counters->pending (queued to run, not started)
   std::optional<std::string> cancel_message;         // set once a cancel is asked for
   HRESULT cancel_status = MF_E_OPERATION_CANCELLED;  // with cancel_message
   // Run (with no lock held) once `settled`, and once `delivered`.

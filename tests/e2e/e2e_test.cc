@@ -509,6 +509,39 @@ TEST_F(E2ETest, WaitOperationReturnsAtItsTimeoutWithTheOperationAsItIs) {
   ASSERT_TRUE(stub_->CancelOperation(Context().get(), cancel, &cancelled).ok());
 }
 
+// As in google.longrunning: an unset timeout waits until the call's own
+// deadline (at most an hour), and an explicit zero returns at once.
+TEST_F(E2ETest, WaitOperationWithoutATimeoutWaitsForTheCompletion) {
+  v1::CreateEventRequest create;
+  create.set_name("go");
+  v1::Event event;
+  ASSERT_TRUE(stub_->CreateEvent(Context().get(), create, &event).ok());
+  v1::SubmitRequest gated = Echo("waited for");
+  gated.set_wait_event("go");
+  const v1::Operation op = Submit(gated);
+
+  v1::WaitOperationRequest at_once;
+  at_once.set_operation_id(op.id());
+  *at_once.mutable_timeout() = TimeUtil::MillisecondsToDuration(0);
+  v1::Operation now;
+  ASSERT_TRUE(stub_->WaitOperation(Context().get(), at_once, &now).ok());
+  EXPECT_EQ(now.state(), v1::OPERATION_STATE_WAITING);
+
+  v1::WaitOperationRequest unset;
+  unset.set_operation_id(op.id());
+  v1::Operation waited;
+  grpc::Status waited_status;
+  auto context = Context("test-client", std::chrono::seconds(60));
+  std::thread waiter([&] { waited_status = stub_->WaitOperation(context.get(), unset, &waited); });
+  v1::SetEventRequest set;
+  set.set_name("go");
+  ASSERT_TRUE(stub_->SetEvent(Context().get(), set, &event).ok());
+  waiter.join();
+  ASSERT_TRUE(waited_status.ok()) << waited_status.error_message();
+  EXPECT_EQ(waited.state(), v1::OPERATION_STATE_COMPLETED);
+  EXPECT_EQ(waited.completion().result(), "waited for");
+}
+
 TEST_F(E2ETest, ListOperationsFiltersAndPages) {
   for (int i = 0; i < 5; ++i) WaitDone(Submit(Echo("e")).id());
   v1::SubmitRequest f;
@@ -743,7 +776,7 @@ TEST_F(E2ETest, BadRequestsAreRefusedNamingTheField) {
   cases.push_back({r, "parameters.hresult"});
   r = Echo("x");
   r.set_wait_event("no-such-event");
-  cases.push_back({r, "wait_event"});
+  cases.push_back({r, "wait_event", grpc::StatusCode::NOT_FOUND});
   r = Echo("x");
   r.set_signal_event("bad name!");
   cases.push_back({r, "signal_event"});

@@ -2,6 +2,8 @@
 // restarts restore completed operations, complete interrupted ones with
 // MF_E_SHUTDOWN, keep request ids and numbering; retention drops and
 // prunes.
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -41,6 +43,37 @@ class Recorder final : public CompletionListener {
   std::vector<ProgressRecord> progress;
 };
 
+// The real journal, but its commits fail while `fail` is set, as on a
+// full disk.
+class FlakyJournal final : public Journal {
+ public:
+  explicit FlakyJournal(Journal& real) : real_(real) {}
+  StatusOr<JournalContents> Load() override { return real_.Load(); }
+  Status Commit(const JournalWrite& write) override {
+    if (fail.load()) {
+      {
+        std::lock_guard lock(mu_);
+        ++refused_;
+      }
+      cv_.notify_all();
+      return Status(StatusCode::kUnavailable, "journal: disk full (injected)");
+    }
+    return real_.Commit(write);
+  }
+  // Waits until it has refused `n` commits in all.
+  void WaitForRefusals(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return refused_ >= n; });
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  Journal& real_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int refused_ = 0;
+};
+
 class JournalTest : public test::PlatformTest {
  protected:
   void SetUp() override {
@@ -59,12 +92,14 @@ class JournalTest : public test::PlatformTest {
     test::PlatformTest::TearDown();
   }
 
-  // Opens the journal and a table over it, restored.
-  void Open(OperationTableOptions options = {}) {
+  // Opens the journal and a table over it, restored; `flaky`: through a
+  // FlakyJournal (flaky_).
+  void Open(OperationTableOptions options = {}, bool flaky = false) {
     auto journal = SqliteJournal::Open((dir_ / "journal.db").string());
     ASSERT_TRUE(journal.ok()) << journal.status().message();
     journal_ = std::move(journal.value());
-    options.journal = journal_.get();
+    flaky_ = std::make_unique<FlakyJournal>(*journal_);
+    options.journal = flaky ? static_cast<Journal*>(flaky_.get()) : journal_.get();
     recorder_ = std::make_unique<Recorder>();
     table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, recorder_.get(), options);
     Status restored = table_->Restore();
@@ -75,7 +110,14 @@ class JournalTest : public test::PlatformTest {
   void Crash() { journal_->Close(); }
   void Close() {
     table_.reset();
+    flaky_.reset();
     journal_.reset();
+  }
+  std::vector<std::uint64_t> HeardSequences() {
+    std::lock_guard lock(recorder_->mu);
+    std::vector<std::uint64_t> heard;
+    for (const CompletionRecord& c : recorder_->records) heard.push_back(c.sequence);
+    return heard;
   }
 
   static SubmitSpec Echo(const std::string& data, const std::string& request_id = "") {
@@ -100,6 +142,7 @@ class JournalTest : public test::PlatformTest {
   std::unique_ptr<QueueTable> queues_;
   EventTable events_;
   std::unique_ptr<SqliteJournal> journal_;
+  std::unique_ptr<FlakyJournal> flaky_;
   std::unique_ptr<Recorder> recorder_;
   std::unique_ptr<OperationTable> table_;
 };
@@ -214,6 +257,67 @@ TEST_F(JournalTest, ABatchIsJournaledWhole) {
     ASSERT_TRUE(a.ok());
     EXPECT_FALSE(a->deduplicated);
   }
+}
+
+// On a full disk, a completion the journal cannot write is told to nobody:
+// no listener hears of it and the table does not show it; nothing new is
+// accepted. Once the journal writes again, it is written under the
+// sequence it was given, then published; a restart finds the same.
+TEST_F(JournalTest, ACompletionIsToldToNobodyUntilTheJournalHasIt) {
+  Open({}, /*flaky=*/true);
+  const OperationView first = Done(table_->Submit(Echo("first"))->operation.number);
+  ASSERT_TRUE(events_.Create("alice", "go", true, false).ok());
+  SubmitSpec waiting = Echo("later");
+  waiting.wait_event = "go";
+  auto later = table_->Submit(waiting);
+  ASSERT_TRUE(later.ok());
+
+  flaky_->fail = true;
+  ASSERT_TRUE(events_.Set("alice", "go").ok());  // it runs now, and its write fails
+  flaky_->WaitForRefusals(2);                     // written again, and refused again
+  EXPECT_EQ(HeardSequences(), std::vector<std::uint64_t>{first.completion->sequence});
+  auto shown = table_->Get("alice", later->operation.number);
+  ASSERT_TRUE(shown.ok());
+  EXPECT_NE(shown->state, OperationState::kCompleted);
+  EXPECT_EQ(shown->completion, nullptr);
+  auto refused = table_->Submit(Echo("refused"));
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(refused.status().message().find("disk full (injected)"), std::string::npos)
+      << refused.status().message();
+
+  flaky_->fail = false;
+  const OperationView done = Done(later->operation.number);
+  EXPECT_EQ(done.completion->sequence, first.completion->sequence + 1);
+  EXPECT_EQ(done.completion->result, "later");
+  EXPECT_EQ(HeardSequences(),
+            (std::vector<std::uint64_t>{first.completion->sequence, done.completion->sequence}));
+  EXPECT_TRUE(table_->Submit(Echo("accepted again")).ok());
+  Close();
+  Open();
+  EXPECT_EQ(Done(later->operation.number).completion->sequence, done.completion->sequence);
+}
+
+// A completion still unwritten when the server goes is given up: nobody
+// heard of it, and after a restart it is interrupted (MF_E_SHUTDOWN) under
+// a sequence number nobody was told before.
+TEST_F(JournalTest, ACompletionUnwrittenAtShutdownComesBackInterrupted) {
+  Open({}, /*flaky=*/true);
+  ASSERT_TRUE(events_.Create("alice", "go", true, false).ok());
+  SubmitSpec waiting = Echo("never written");
+  waiting.wait_event = "go";
+  auto op = table_->Submit(waiting);
+  ASSERT_TRUE(op.ok());
+  flaky_->fail = true;
+  ASSERT_TRUE(events_.Set("alice", "go").ok());
+  flaky_->WaitForRefusals(1);
+  Close();  // gives up on it
+  EXPECT_TRUE(HeardSequences().empty());
+  Open();
+  const OperationView v = Done(op->operation.number);
+  EXPECT_EQ(v.completion->status, MF_E_SHUTDOWN);
+  EXPECT_EQ(v.completion->sequence, 1u);
+  EXPECT_EQ(HeardSequences(), std::vector<std::uint64_t>{1});
+  EXPECT_EQ(Done(table_->Submit(Echo("next"))->operation.number).completion->sequence, 2u);
 }
 
 TEST_F(JournalTest, ShutdownCompletesOpenOperationsWithMfEShutdownDurably) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -487,6 +488,29 @@ TEST_F(FileKinds, CopyCopiesInChunksReportingProgress) {
     EXPECT_EQ(reports[i].total, 40u);
   }
   EXPECT_EQ(reports[0].message, "copied 8 of 40 bytes");
+}
+
+// However few bytes go by, a copy that runs reports at least every
+// progress interval: here each chunk takes 300 ms on the injected clock,
+// against 250, and the byte step is never reached.
+TEST_F(FileKinds, ASlowCopyReportsProgressByTime) {
+  WriteFile(root_ / "source.bin", FortyBytes());
+  auto clock = std::make_shared<std::atomic<std::int64_t>>(0);
+  FileKindsOptions options;
+  options.roots = {Utf8(root_)};
+  options.chunk_bytes = 4;
+  options.progress_every_bytes = 1 << 20;
+  options.now = [clock] {
+    return std::chrono::steady_clock::time_point(std::chrono::milliseconds(clock->fetch_add(300)));
+  };
+  KindRegistry slow;
+  ASSERT_TRUE(RegisterFileKinds(slow, options).ok());
+  Ran run = Finish("file.copy", {{"source", Str("source.bin")}, {"destination", Str("copy.bin")}},
+                   &slow);
+  EXPECT_EQ(run.recorder->status, S_OK) << run.op->message();
+  const std::vector<ProgressReport> reports = run.recorder->reports();
+  ASSERT_EQ(reports.size(), 10u);  // one per chunk of 4
+  for (std::size_t i = 0; i < reports.size(); ++i) EXPECT_EQ(reports[i].done, 4 * (i + 1));
 }
 
 TEST_F(FileKinds, CopyReplacesAnExistingDestinationOnlyWithOverwrite) {

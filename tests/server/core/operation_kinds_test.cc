@@ -130,6 +130,29 @@ TEST_F(OperationKinds, FailCompletesWithTheChosenHResult) {
   EXPECT_EQ(op->message(), "no such file");
 }
 
+// E_FAIL as C, C# and PowerShell print it (signed) is the same 32 bits as
+// its pattern; anything outside both ranges is refused.
+TEST_F(OperationKinds, FailTakesAnHResultSignedOrAsItsPattern) {
+  const OperationKind& fail = *registry_.Find("fail");
+  for (std::int64_t v : {std::int64_t{-2147467259}, std::int64_t{0x80004005},
+                         std::int64_t{-1}, std::int64_t{INT32_MIN}}) {
+    Parameters p{{"hresult", Value(v)}};
+    ASSERT_TRUE(ValidateParameters(fail.info(), &p).ok());
+    EXPECT_TRUE(fail.Check(p).ok()) << v;
+  }
+  for (std::int64_t v : {std::int64_t{INT32_MIN} - 1, std::int64_t{0}, std::int64_t{0x7FFFFFFF},
+                         std::int64_t{0x100000000}}) {
+    Parameters p{{"hresult", Value(v)}};
+    ASSERT_TRUE(ValidateParameters(fail.info(), &p).ok());
+    EXPECT_EQ(fail.Check(p).code(), StatusCode::kInvalidArgument) << v;
+  }
+  auto op = Make("fail", {{"hresult", Value(std::int64_t{-2147467259})}});
+  ASSERT_TRUE(op);
+  ASSERT_EQ(MFPutWorkItemEx(MFASYNC_CALLBACK_QUEUE_STANDARD, op.get()), S_OK);
+  ASSERT_TRUE(recorder_->completed.Wait());
+  EXPECT_EQ(recorder_->status, E_FAIL);
+}
+
 TEST_F(OperationKinds, SleepCompletesAfterItsDuration) {
   auto op = Make("sleep", {{"duration", Value(milliseconds(30))}});
   ASSERT_TRUE(op);

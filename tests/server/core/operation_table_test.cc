@@ -1,6 +1,7 @@
 // The operation table: submit, deduplicate, delay, wait on and signal
 // events, cancel at every stage, deadlines, and one numbered completion per
 // operation, on real MF work queues.
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -177,8 +178,15 @@ TEST_F(OperationTableTest, BadSubmissionsNameTheField) {
   EXPECT_EQ(table_->Submit(both).status().message(), "delay, wait_event: give at most one");
   SubmitSpec no_event = Echo("x");
   no_event.wait_event = "never-made";
+  EXPECT_EQ(table_->Submit(no_event).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(table_->Submit(no_event).status().message(),
-            "wait_event: name: no event \"never-made\"");
+            "wait_event: no event \"never-made\" (see ListEvents)");
+  SubmitSpec no_signal = Echo("x");
+  no_signal.signal_event = "never-made";
+  EXPECT_EQ(table_->Submit(no_signal).status().message(),
+            "signal_event: no event \"never-made\" (see ListEvents)");
+  no_signal.signal_event = "bad name!";
+  EXPECT_EQ(table_->Submit(no_signal).status().code(), StatusCode::kInvalidArgument);
   SubmitSpec late = Echo("x");
   late.deadline = Clock::now() - milliseconds(1);
   EXPECT_EQ(table_->Submit(late).status().message(), "deadline: already passed");
@@ -580,6 +588,67 @@ TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
   EXPECT_EQ(counters->cancelled.load(), 1u);
   EXPECT_EQ(counters->pending.load(), 0u);
   EXPECT_EQ(counters->running.load(), 0u);
+}
+
+// A queue's pending count holds what is queued to run and has not started:
+// not operations still waiting for their delay or their event.
+TEST_F(OperationTableTest, PendingCountsOnlyOperationsQueuedToRun) {
+  auto created = queues_->Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(created.ok());
+  auto counters = queues_->Counters(created->id);
+  ASSERT_TRUE(counters.ok());
+  SubmitSpec later = Echo("later", created->id);
+  later.delay = std::chrono::hours(1);
+  auto scheduled = table_->Submit(later);
+  ASSERT_TRUE(events_.Create("alice", "go", true, false).ok());
+  SubmitSpec gated = Echo("gated", created->id);
+  gated.wait_event = "go";
+  auto waiting = table_->Submit(gated);
+  ASSERT_TRUE(scheduled.ok() && waiting.ok());
+  EXPECT_EQ((*counters)->pending.load(), 0u);
+
+  test::QueueBlocker blocker;
+  ASSERT_TRUE(blocker.Block(created->id));
+  auto queued = table_->Submit(Echo("queued", created->id));
+  ASSERT_TRUE(queued.ok());
+  EXPECT_EQ((*counters)->pending.load(), 1u);
+  ASSERT_TRUE(table_->Cancel("alice", scheduled->operation.number).ok());
+  ASSERT_TRUE(table_->Cancel("alice", waiting->operation.number).ok());
+  EXPECT_EQ((*counters)->pending.load(), 1u);
+  blocker.Release();
+  ASSERT_TRUE(table_->Wait("alice", queued->operation.number, milliseconds(test::kPatienceMs))
+                  ->completion);
+  EXPECT_EQ((*counters)->pending.load(), 0u);
+  EXPECT_EQ((*counters)->running.load(), 0u);
+  EXPECT_EQ((*counters)->cancelled.load(), 2u);
+  EXPECT_EQ((*counters)->completed.load(), 1u);
+}
+
+// On a queue that runs one item at a time, an operation's completion time
+// is taken as its callback returns: the next one starts after it, never
+// before (their times never overlap).
+TEST_F(OperationTableTest, OneAtATimeOperationsNeverOverlapInTheirTimes) {
+  auto created = queues_->Create("alice", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(created.ok());
+  constexpr int kOps = 300;
+  std::vector<SubmitSpec> specs;
+  for (int i = 0; i < kOps; ++i) specs.push_back(Echo(std::to_string(i), created->id));
+  auto answers = table_->SubmitBatch(std::move(specs));
+  std::vector<CompletionRecord> done;
+  for (const auto& a : answers) {
+    ASSERT_TRUE(a.ok());
+    auto v = table_->Wait("alice", a->operation.number, milliseconds(test::kPatienceMs));
+    ASSERT_TRUE(v.ok() && v->completion);
+    ASSERT_TRUE(v->completion->start_time);
+    done.push_back(*v->completion);
+  }
+  std::sort(done.begin(), done.end(), [](const CompletionRecord& a, const CompletionRecord& b) {
+    return *a.start_time < *b.start_time;
+  });
+  for (std::size_t i = 1; i < done.size(); ++i) {
+    EXPECT_GE(*done[i].start_time, done[i - 1].complete_time)
+        << done[i].operation << " started before " << done[i - 1].operation << " completed";
+  }
 }
 
 TEST_F(OperationTableTest, ListingFiltersAndPagesInSubmissionOrder) {
