@@ -1,5 +1,6 @@
 #include "mfwq/client/client.h"
 
+#include "mfwq/client/metadata.h"
 #include "remote_result.h"
 
 #include <algorithm>
@@ -17,7 +18,7 @@ namespace {
 using internal::NewRequestId;
 using internal::ToAbsl;
 
-constexpr char kClientMetadata[] = "mfwq-client";
+constexpr const char* kClientMetadata = metadata::kClient;
 
 }  // namespace
 
@@ -157,7 +158,7 @@ class Client::Watcher {
       // Subscribed at this sequence: resuming after it (rather than from
       // now) leaves no gap if this stream breaks before a completion comes.
       const auto& headers = context->GetServerInitialMetadata();
-      auto at = headers.find("mfwq-subscribed");
+      auto at = headers.find(metadata::kSubscribed);
       const bool subscribed = at != headers.end();
       if (subscribed && !resume_after) {
         resume_after =

@@ -20,6 +20,12 @@
 namespace mfwq::client {
 namespace {
 
+// A batch item's refusal as the server sent it: what a unary call would
+// have returned. The one place the SDK reads a CallError.
+absl::Status StatusFromCallError(const v1::CallError& error) {
+  return absl::Status(static_cast<absl::StatusCode>(error.code()), error.message());
+}
+
 using Clock = std::chrono::steady_clock;
 using Stream = grpc::ClientReaderWriter<v1::SessionRequest, v1::SessionResponse>;
 
@@ -468,10 +474,7 @@ struct Session::State {
           if (it == entries.end()) continue;
           v1::SubmitResult& r = results[i];
           if (r.has_error()) {
-            Finish(
-                it,
-                absl::Status(static_cast<absl::StatusCode>(r.error().code()), r.error().message()),
-                out);
+            Finish(it, StatusFromCallError(r.error()), out);
             continue;
           }
           v1::Operation* op = r.mutable_accepted()->mutable_operation();

@@ -262,6 +262,11 @@ StatusOr<OperationState> FromProto(v1::OperationState state, const std::string& 
   }
 }
 
+void ToProto(const Status& status, v1::CallError* out) {
+  out->set_code(static_cast<int>(ToGrpcStatus(status).error_code()));
+  out->set_message(status.message());
+}
+
 StatusOr<OperationNumber> OperationFromProto(const std::string& id, const std::string& field) {
   if (id.empty()) return InvalidArgument(field + ": required");
   auto number = ParseOperationId(id);

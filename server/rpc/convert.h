@@ -25,6 +25,9 @@ void ToProto(const Value& value, v1::Value* out);
 void ToProto(const CompletionRecord& completion, v1::Completion* out);
 void ToProto(const ProgressRecord& progress, v1::Progress* out);
 void ToProto(const OperationView& operation, v1::Operation* out);
+// A batch item's refusal (a Session's), as a unary call would have
+// returned it. The one place the server makes a CallError.
+void ToProto(const Status& status, v1::CallError* out);
 // The operation an id names (`field` names it in errors): INVALID_ARGUMENT
 // if empty, NOT_FOUND if it is not an id this server gives.
 StatusOr<OperationNumber> OperationFromProto(const std::string& id, const std::string& field);

@@ -4,8 +4,18 @@
 // CompletionHub hears. Everything that decides anything is in the core.
 //
 // Client identity: the `mfwq-client` request metadata (1 to 128 bytes of
-// letters, digits, '.', '-', '_'); "anonymous" when absent. A client sees
-// its own operations and events only; queues are shared by all.
+// letters, digits, '.', '-', '_'); "anonymous" when absent
+// (<mfwq/client/metadata.h> names them). A client sees its own operations
+// and events only; queues are shared by all.
+//
+// Its files: service.cc (identity; queues, events, the catalog),
+// operation_handlers.cc, wait_operation.cc, watch_reactor.cc and
+// session_reactor.cc, with hub_stream.h and unary_call.h between them.
+//
+// Threads: gRPC's callback threads run the handlers and reactions, which
+// never block: Submit and Cancel are answered from the journal writer's
+// thread (the table's callbacks), WaitOperation from the hub or an MF
+// timer, the streams' writes started by whichever thread has news.
 #ifndef MFWQ_SERVER_RPC_SERVICE_H_
 #define MFWQ_SERVER_RPC_SERVICE_H_
 
@@ -16,6 +26,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+#include <mfwq/client/metadata.h>
 
 #include "client_registry.h"
 #include "completion_hub.h"
@@ -50,12 +61,12 @@ struct ServiceCore {
 
 class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
  public:
-  static constexpr char kClientMetadata[] = "mfwq-client";
-  static constexpr char kAnonymous[] = "anonymous";
+  static constexpr const char* kClientMetadata = metadata::kClient;
+  static constexpr const char* kAnonymous = metadata::kAnonymous;
   // WaitOperation's longest wait.
   static constexpr std::int64_t kMaxWaitMs = 3600 * 1000;
   // In WatchCompletions' response headers, once the stream is subscribed.
-  static constexpr char kSubscribedMetadata[] = "mfwq-subscribed";
+  static constexpr const char* kSubscribedMetadata = metadata::kSubscribed;
 
   WorkQueuesService(ServiceCore core, ServiceOptions options);
 

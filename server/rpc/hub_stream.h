@@ -1,0 +1,121 @@
+// WorkQueuesService::HubStream: what the two streaming reactors (watch and
+// session) share. Included by their files only.
+//
+// Threads: gRPC's callback threads run the reactions (OnReadDone,
+// OnWriteDone, OnCancel, OnDone); the hub wakes Pump from the journal
+// writer's thread (completions) or an MF worker (progress). Pump never
+// blocks: it starts at most one write and returns. Lock order: the
+// reactor's mu_, then the subscriber's (a leaf); no lock is held while
+// calling gRPC or the table.
+#ifndef MFWQ_SERVER_RPC_HUB_STREAM_H_
+#define MFWQ_SERVER_RPC_HUB_STREAM_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "convert.h"
+#include "service.h"
+
+namespace mfwq::server::rpc {
+
+// Lets a stream reactor be woken from other threads (the hub) and still be
+// deleted safely: wakes enter while it is alive; OnDone kills it, waiting
+// for wakes in progress.
+class Liveness {
+ public:
+  bool Enter() {
+    std::lock_guard lock(mu_);
+    if (dead_) return false;
+    ++inside_;
+    return true;
+  }
+  void Leave() {
+    std::lock_guard lock(mu_);
+    if (--inside_ == 0) cv_.notify_all();
+  }
+  void Kill() {
+    std::unique_lock lock(mu_);
+    dead_ = true;
+    cv_.wait(lock, [this] { return inside_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int inside_ = 0;
+  bool dead_ = false;
+};
+
+// What the two streaming reactors share: the caller, its subscription to
+// the hub (whose wakes call Pump), its presence, the state of the one write
+// in flight, and an end that happens once. `Base` is the gRPC reactor.
+template <typename Base>
+class WorkQueuesService::HubStream : public Base {
+ protected:
+  explicit HubStream(WorkQueuesService& service)
+      : service_(service), life_(std::make_shared<Liveness>()) {}
+
+  // Writes what there is to write, unless a write is in flight; ends the
+  // call when it is over. Called from any thread.
+  virtual void Pump() = 0;
+
+  // Subscribes to the hub with `filter` and counts the stream as the
+  // client's; returns the hub's last sequence (the stream hears of every
+  // completion after it). The hub may call Pump from now on.
+  std::uint64_t Subscribe(Subscriber::Filter filter) {
+    subscriber_ = std::make_shared<Subscriber>(
+        std::move(filter), service_.options_.max_buffered_notifications, [this, life = life_] {
+          if (!life->Enter()) return;
+          Pump();
+          life->Leave();
+        });
+    service_.core_.clients.OpenStream(client_);
+    return service_.core_.hub.Subscribe(subscriber_);
+  }
+
+  void OnCancel() override {
+    {
+      std::lock_guard lock(mu_);
+      broken_ = true;
+    }
+    Pump();
+  }
+
+  void OnDone() override {
+    if (subscriber_) {
+      service_.core_.hub.Unsubscribe(subscriber_);
+      service_.core_.clients.CloseStream(client_);
+    }
+    life_->Kill();  // waits for wakes in progress; later ones do nothing
+    delete this;
+  }
+
+  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
+    finished_ = true;
+    lock.unlock();
+    this->Finish(status);
+  }
+
+  // Ends the call before it started streaming.
+  void Refuse(const grpc::Status& status) {
+    std::unique_lock lock(mu_);
+    FinishLocked(lock, status);
+  }
+
+  WorkQueuesService& service_;
+  const std::shared_ptr<Liveness> life_;
+  std::string client_;
+  std::shared_ptr<Subscriber> subscriber_;
+
+  std::mutex mu_;
+  bool busy_ = false;      // a write is in flight, or Pump is choosing one
+  bool finished_ = false;  // Finish called
+  bool broken_ = false;    // the client went, or a write failed
+};
+
+// Replays retained completions after the requested sequence, then streams
+}  // namespace mfwq::server::rpc
+
+#endif  // MFWQ_SERVER_RPC_HUB_STREAM_H_

@@ -1,0 +1,135 @@
+// WorkQueuesService::WaitOperation: answered when the operation completes
+// (a hub waiter, on the journal writer's thread) or its timeout passes (an
+// MF timer), whichever comes first; no thread waits meanwhile.
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "service.h"
+#include "unary_call.h"
+
+namespace mfwq::server::rpc {
+
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+// A function run on an MF timer (MFScheduleWorkItem) unless cancelled first.
+class TimerCallback final : public ComObject<TimerCallback, IMFAsyncCallback> {
+ public:
+  explicit TimerCallback(std::function<void()> fn) : fn_(std::move(fn)) {}
+  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
+  HRESULT STDMETHODCALLTYPE GetParameters(DWORD*, DWORD*) override { return E_NOTIMPL; }
+  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
+    fn_();
+    return S_OK;
+  }
+
+ private:
+  friend class ComObject<TimerCallback, IMFAsyncCallback>;
+  ~TimerCallback() = default;
+  const std::function<void()> fn_;
+};
+
+}  // namespace
+
+WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
+                                                           const v1::WaitOperationRequest* r,
+                                                           v1::Operation* out) {
+  Unary* reactor = ctx->DefaultReactor();
+  auto client = ClientOf(ctx);
+  if (!client.ok()) {
+    reactor->Finish(ToGrpcStatus(client.status()));
+    return reactor;
+  }
+  core_.clients.Touch(client.value());
+  const auto fail = [reactor](Status s) {
+    reactor->Finish(ToGrpcStatus(s));
+    return reactor;
+  };
+  auto number = OperationFromProto(r->operation_id(), "operation_id");
+  if (!number.ok()) return fail(number.status());
+  std::int64_t timeout_ms;
+  if (r->has_timeout()) {
+    if (!ValidDuration(r->timeout())) {
+      return fail(InvalidArgument("timeout: not a valid duration"));
+    }
+    timeout_ms = TimeUtil::DurationToMilliseconds(r->timeout());
+    if (timeout_ms < 0 || timeout_ms > kMaxWaitMs) {
+      return fail(InvalidArgument("timeout: must be 0 to 1 hour"));
+    }
+  } else {
+    // Unset: until the call's own deadline, at most the hour (an explicit
+    // zero returns at once).
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          ctx->deadline() - std::chrono::system_clock::now())
+                          .count();
+    timeout_ms = std::clamp<std::int64_t>(left, 0, kMaxWaitMs);
+  }
+  auto op = core_.operations.Get(client.value(), *number);
+  if (!op.ok()) return fail(op.status());
+  if (op->state == OperationState::kCompleted || timeout_ms == 0) {
+    ToProto(op.value(), out);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  // Finished by whichever comes first: the completion or the timer. Nothing
+  // blocks a thread meanwhile.
+  struct Wait {
+    std::mutex mu;
+    bool finished = false;
+    MFWORKITEM_KEY timer = 0;
+    std::uint64_t waiter = 0;
+  };
+  auto wait = std::make_shared<Wait>();
+  OperationTable& table = core_.operations;
+  CompletionHub& hub = core_.hub;
+  const OperationNumber id = *number;
+  const std::string who = client.value();
+  auto finish = [wait, reactor, out, &table, &hub, id, who] {
+    MFWORKITEM_KEY timer;
+    std::uint64_t waiter;
+    {
+      std::lock_guard lock(wait->mu);
+      if (wait->finished) return;
+      wait->finished = true;
+      timer = std::exchange(wait->timer, 0);
+      waiter = std::exchange(wait->waiter, 0);
+    }
+    if (timer != 0) MFCancelWorkItem(timer);
+    if (waiter != 0) hub.RemoveWaiter(id, waiter);
+    auto now = table.Get(who, id);
+    if (now.ok()) ToProto(now.value(), out);
+    reactor->Finish(now.ok() ? grpc::Status::OK : ToGrpcStatus(now.status()));
+  };
+  // Each of the two is recorded for `finish` to take back, or taken back
+  // here if `finish` ran first.
+  const std::uint64_t waiter = hub.AddWaiter(id, finish);
+  bool done;
+  {
+    std::lock_guard lock(wait->mu);
+    done = wait->finished;
+    if (!done) wait->waiter = waiter;
+  }
+  if (done) hub.RemoveWaiter(id, waiter);
+  auto timer = ComPtr<TimerCallback>::Adopt(new TimerCallback(finish));
+  MFWORKITEM_KEY key = 0;
+  const HRESULT hr = MFScheduleWorkItem(timer.get(), nullptr, -timeout_ms, &key);
+  {
+    std::lock_guard lock(wait->mu);
+    done = wait->finished;
+    if (!done && SUCCEEDED(hr)) wait->timer = key;
+  }
+  if (done && SUCCEEDED(hr)) MFCancelWorkItem(key);
+  // It may have completed before the waiter was in place, or MF may be
+  // shutting down: look again.
+  auto again = table.Get(who, id);
+  if (FAILED(hr) || !again.ok() || again->state == OperationState::kCompleted) finish();
+  return reactor;
+}
+
+}  // namespace mfwq::server::rpc
