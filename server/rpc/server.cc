@@ -90,6 +90,11 @@ Status Server::Init() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port_);
   builder.RegisterService(service_.get());
+  // Reflection v1 beside gRPC's v1alpha: current grpcurl and Postman ask for v1.
+  reflection_v1_ = std::make_unique<rpc::ReflectionV1>(std::vector<std::string>{
+      "mfwq.v1.WorkQueues", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection"});
+  builder.RegisterService(reflection_v1_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
   // Long idle streams survive proxies: clients may ping every 10 s.
@@ -164,6 +169,7 @@ Server::~Server() {
   Shutdown(std::chrono::milliseconds(0));
   grpc_.reset();
   service_.reset();
+  reflection_v1_.reset();
   clients_.reset();
   operations_.reset();
   queues_.reset();

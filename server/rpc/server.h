@@ -21,6 +21,7 @@
 #include "operation_kind.h"
 #include "operation_table.h"
 #include "queue_table.h"
+#include "reflection_v1.h"
 #include "service.h"
 #include "sqlite_journal.h"
 
@@ -61,6 +62,7 @@ class Server {
   std::unique_ptr<OperationTable> operations_;
   std::unique_ptr<rpc::ClientRegistry> clients_;
   std::unique_ptr<rpc::WorkQueuesService> service_;
+  std::unique_ptr<rpc::ReflectionV1> reflection_v1_;
   std::unique_ptr<grpc::Server> grpc_;
   std::string address_;
   int port_ = 0;

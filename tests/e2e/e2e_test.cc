@@ -9,9 +9,12 @@
 #include <set>
 #include <thread>
 
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "proto/probes.grpc.pb.h"
+#include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "proto/reflection_probe.grpc.pb.h"
 
 namespace mfwq::test {
@@ -174,6 +177,51 @@ TEST_F(E2ETest, HealthCheckingAndReflectionAreServed) {
   std::set<std::string> services;
   for (const auto& s : response.list_services_response().service()) services.insert(s.name());
   EXPECT_EQ(services.count("mfwq.v1.WorkQueues"), 1u);
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+// Reflection v1, which current grpcurl and Postman try first: the services,
+// and the file that defines the API with the files it imports.
+TEST_F(E2ETest, ReflectionV1IsServed) {
+  namespace r1 = grpc::reflection::v1;
+  auto reflection = r1::ServerReflection::NewStub(server_->Channel());
+  auto context = Context();
+  auto stream = reflection->ServerReflectionInfo(context.get());
+  r1::ServerReflectionRequest list;
+  list.set_list_services("");
+  ASSERT_TRUE(stream->Write(list));
+  r1::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> services;
+  for (const auto& s : response.list_services_response().service()) services.insert(s.name());
+  EXPECT_EQ(services.count("mfwq.v1.WorkQueues"), 1u);
+  EXPECT_EQ(services.count("grpc.reflection.v1.ServerReflection"), 1u);
+
+  r1::ServerReflectionRequest symbol;
+  symbol.set_file_containing_symbol("mfwq.v1.WorkQueues");
+  ASSERT_TRUE(stream->Write(symbol));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_TRUE(response.has_file_descriptor_response()) << response.DebugString();
+  std::set<std::string> files;
+  bool defines_submit = false;
+  for (const std::string& bytes : response.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    files.insert(file.name());
+    for (const auto& service : file.service()) {
+      for (const auto& method : service.method()) defines_submit |= method.name() == "Submit";
+    }
+  }
+  EXPECT_EQ(files.count("mfwq/v1/mfwq.proto"), 1u);
+  EXPECT_EQ(files.count("google/protobuf/duration.proto"), 1u);
+  EXPECT_TRUE(defines_submit);
+
+  r1::ServerReflectionRequest unknown;
+  unknown.set_file_containing_symbol("no.such.Service");
+  ASSERT_TRUE(stream->Write(unknown));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.error_response().error_code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
+  stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 }
 
