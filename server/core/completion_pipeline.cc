@@ -11,7 +11,7 @@ namespace mfwq::server {
 
 void OperationTable::Finish(OperationNumber number, bool only_if_not_started) {
   EntryPtr entry;
-  MFWORKITEM_KEY deadline_key = 0;
+  TableClock::TimerId deadline_timer = 0;
   CompletionRecord record;
   {
     std::lock_guard lock(mu_);
@@ -21,12 +21,12 @@ void OperationTable::Finish(OperationNumber number, bool only_if_not_started) {
     if (only_if_not_started && entry->start_time) return;
     entry->claimed = true;
     MarkReadyLocked(*entry, false);  // claimed before its turn came: not on its way
-    deadline_key = std::exchange(entry->deadline_key, 0);
+    deadline_timer = std::exchange(entry->deadline_timer, 0);
     // Stamped now, as the callback returns: on a queue that runs one item
     // at a time, the next item starts after this.
-    record = RecordLocked(*entry, Clock::now());
+    record = RecordLocked(*entry, clock_.Now());
   }
-  if (deadline_key != 0) MFCancelWorkItem(deadline_key);
+  if (deadline_timer != 0) clock_.Cancel(deadline_timer);
   writer_.Complete({std::move(record), std::move(entry)});
 }
 
@@ -110,7 +110,7 @@ void OperationTable::Publish(std::vector<JournalWriter::Published>& completions,
     }
     if (durable) {
       completed_sequence_ = records.back()->sequence;
-      PruneLocked(EnforceRetentionLocked(Clock::now(), dropped_entries), /*force=*/false);
+      PruneLocked(EnforceRetentionLocked(clock_.Now(), dropped_entries), /*force=*/false);
     }
   }
   if (durable) {

@@ -158,7 +158,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   if (spec.delay && *spec.delay < std::chrono::milliseconds::zero()) {
     return refuse(InvalidArgument("delay: negative"));
   }
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = clock_.Now();
   if (spec.deadline && *spec.deadline <= now) {
     return refuse(InvalidArgument("deadline: already passed"));
   }

@@ -2,7 +2,7 @@
 // queues, scheduled (MFScheduleWorkItemEx) or waiting for an event
 // (MFPutWaitingWorkItem); the gate that holds one picked up before its
 // acceptance is journaled; starting and progress (on MF workers);
-// deadlines (MF timers); and cancellation at any stage.
+// deadlines (the table's clock); and cancellation at any stage.
 #include <algorithm>
 #include <shared_mutex>
 #include <thread>
@@ -58,26 +58,6 @@ class OperationTable::Observer final : public OperationObserver {
   OperationTable* table_;
 };
 
-// The MF timer of an operation's deadline.
-class OperationTable::DeadlineCallback final
-    : public ComObject<DeadlineCallback, IMFAsyncCallback> {
- public:
-  DeadlineCallback(std::shared_ptr<OperationTable::Observer> observer, OperationNumber number)
-      : observer_(std::move(observer)), number_(number) {}
-  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
-  HRESULT STDMETHODCALLTYPE GetParameters(DWORD*, DWORD*) override { return E_NOTIMPL; }
-  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
-    observer_->OnDeadline(number_);
-    return S_OK;
-  }
-
- private:
-  friend class ComObject<DeadlineCallback, IMFAsyncCallback>;
-  ~DeadlineCallback() = default;
-  const std::shared_ptr<OperationTable::Observer> observer_;
-  const OperationNumber number_;
-};
-
 std::shared_ptr<OperationObserver> OperationTable::MakeObserver(OperationTable* table) {
   return std::make_shared<Observer>(table);
 }
@@ -110,23 +90,23 @@ HRESULT OperationTable::Dispatch(const EntryPtr& entry) {
 }
 
 void OperationTable::SetDeadline(const EntryPtr& entry) {
-  const Clock::duration left = *entry->deadline - Clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(left).count();
-  auto timer =
-      ComPtr<DeadlineCallback>::Adopt(new DeadlineCallback(std::static_pointer_cast<Observer>(observer_), entry->view.number));
-  MFWORKITEM_KEY key = 0;
-  if (FAILED(MFScheduleWorkItem(timer.get(), nullptr, -std::max<INT64>(1, ms), &key))) {
+  // (The observer, not the table: a timer may fire after the table is gone.)
+  auto observer = std::static_pointer_cast<Observer>(observer_);
+  const OperationNumber number = entry->view.number;
+  const TableClock::TimerId timer =
+      clock_.Schedule(*entry->deadline, [observer, number] { observer->OnDeadline(number); });
+  if (timer == 0) {
     // Only when MF is shutting down: an operation must not outlive its deadline.
-    CancelInternal(entry->view.number, "deadline: could not be scheduled");
+    CancelInternal(number, "deadline: could not be scheduled");
     return;
   }
   bool done;
   {
     std::lock_guard lock(mu_);
     done = entry->claimed;
-    if (!done) entry->deadline_key = key;
+    if (!done) entry->deadline_timer = timer;
   }
-  if (done) MFCancelWorkItem(key);  // completed already: the timer would hold on for nothing
+  if (done) clock_.Cancel(timer);  // completed already: the timer would hold on for nothing
 }
 
 void OperationTable::AwaitGate(const OperationEntry& entry) {
@@ -158,7 +138,7 @@ bool OperationTable::Start(OperationNumber number) {
     if (entry->view.state == OperationState::kWaiting) LeaveWaitingLocked(*entry);
     entry->view.state = OperationState::kRunning;
     entry->key = 0;  // fired: nothing left to cancel in MF
-    entry->start_time = Clock::now();
+    entry->start_time = clock_.Now();
     if (std::exchange(entry->counted_pending, false)) --entry->counters->pending;
     ++entry->counters->running;
   }

@@ -39,7 +39,7 @@ struct OperationEntry {
   ComPtr<Operation> op;             // what MF runs; let go once completed
   bool unary = false;               // CompletionRecord::unary
   MFWORKITEM_KEY key = 0;           // the scheduled or waiting MF item
-  MFWORKITEM_KEY deadline_key = 0;  // the deadline's MF timer
+  std::uint64_t deadline_timer = 0;  // the deadline's TableClock timer
   std::optional<Clock::time_point> start_time;
   bool accepted = false;   // journaled and dispatched; before that, clients cannot see it
   bool settled = false;    // its acceptance is decided: accepted, or refused and gone

@@ -33,6 +33,7 @@ OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, Ev
       events_(events),
       listener_(listener),
       options_(options),
+      clock_(options.clock != nullptr ? *options.clock : system_clock_),
       observer_(MakeObserver(this)),
       writer_(
           options.journal,
@@ -86,7 +87,7 @@ Status OperationTable::Restore() {
       record.message = kRestartMessage;
       record.state = std::move(journaled.state);
       record.submit_time = entry->view.submit_time;
-      record.complete_time = Clock::now();
+      record.complete_time = clock_.Now();
       entry->view.completion = std::make_shared<const CompletionRecord>(std::move(record));
       interrupted.push_back(entry->view.completion);
     }
@@ -118,7 +119,7 @@ Status OperationTable::Restore() {
     // What the journal pruned before is not retained either.
     dropped_through_ = first_sequence == 0 ? contents->last_sequence : first_sequence - 1;
     pruned_through_ = dropped_through_;
-    EnforceRetentionLocked(Clock::now(), dropped);
+    EnforceRetentionLocked(clock_.Now(), dropped);
   }
   if (listener_ != nullptr && !interrupted.empty()) listener_->OnCompletions(interrupted);
   return OkStatus();

@@ -64,6 +64,7 @@
 #include "queue_table.h"
 #include "request_index.h"
 #include "status.h"
+#include "table_clock.h"
 
 namespace mfwq::server {
 
@@ -127,6 +128,9 @@ struct OperationTableOptions {
   // (pending, scheduled, waiting or running). 0: no limit.
   std::size_t max_inflight_per_client = 0;
   std::size_t max_queue_depth = 0;
+  // The time it goes by (timestamps, deadlines, retention by age); none:
+  // the system clock with MF timers. Must outlive the table.
+  TableClock* clock = nullptr;
 };
 
 // Completions retained, in sequence order, for replaying a stream.
@@ -227,7 +231,6 @@ class OperationTable {
 
  private:
   class Observer;
-  class DeadlineCallback;
   struct Admission;
   struct PendingBatch;
   enum class Admitted {
@@ -285,7 +288,7 @@ class OperationTable {
   // Waits until `entry` is no longer gated (its acceptance journaled, or
   // refused); on the MF worker that picked it up. REQUIRES: no lock held.
   void AwaitGate(const OperationEntry& entry);
-  // Starts the MF timer that cancels the operation at its deadline.
+  // Starts the timer that cancels the operation at its deadline.
   // REQUIRES: no lock held.
   void SetDeadline(const EntryPtr& entry);
 
@@ -345,6 +348,8 @@ class OperationTable {
   EventTable& events_;
   CompletionListener* const listener_;
   const OperationTableOptions options_;
+  SystemTableClock system_clock_;
+  TableClock& clock_;  // options_.clock, or system_clock_
   // Its Observer: every Operation reports to it.
   const std::shared_ptr<OperationObserver> observer_;
 

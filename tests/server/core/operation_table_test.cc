@@ -13,6 +13,7 @@
 
 #include "builtin_kinds.h"
 #include "event_table.h"
+#include "fake_table_clock.h"
 #include "operation_table.h"
 #include "queue_table.h"
 #include "test_support.h"
@@ -44,7 +45,9 @@ class OperationTableTest : public test::PlatformTest {
     test::PlatformTest::SetUp();
     ASSERT_TRUE(RegisterBuiltinKinds(kinds_).ok());
     queues_ = std::make_unique<QueueTable>();
-    table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &listener_);
+    OperationTableOptions options;
+    options.clock = &clock_;
+    table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &listener_, options);
   }
   void TearDown() override {
     table_.reset();
@@ -80,6 +83,7 @@ class OperationTableTest : public test::PlatformTest {
     return done.ok() && done->completion ? *done->completion : CompletionRecord{};
   }
 
+  test::FakeTableClock clock_;  // the table's: deadlines, timestamps, retention by age
   KindRegistry kinds_;
   EventTable events_;
   Listener listener_;
@@ -146,7 +150,7 @@ TEST_F(OperationTableTest, ARetryWithTheSameRequestIdGetsTheSameOperation) {
   // A retry is answered even when the attempt itself would now be refused.
   SubmitSpec late = Echo("once");
   late.request_id = "req-1";
-  late.deadline = Clock::now() - milliseconds(1);
+  late.deadline = clock_.Now() - milliseconds(1);
   late.wait_event = "gone";
   auto d = table_->Submit(std::move(late));
   ASSERT_TRUE(d.ok()) << d.status().message();
@@ -188,7 +192,7 @@ TEST_F(OperationTableTest, BadSubmissionsNameTheField) {
   no_signal.signal_event = "bad name!";
   EXPECT_EQ(table_->Submit(no_signal).status().code(), StatusCode::kInvalidArgument);
   SubmitSpec late = Echo("x");
-  late.deadline = Clock::now() - milliseconds(1);
+  late.deadline = clock_.Now() - milliseconds(1);
   EXPECT_EQ(table_->Submit(late).status().message(), "deadline: already passed");
   EXPECT_TRUE(listener_.Records().empty());
 }
@@ -256,11 +260,36 @@ TEST_F(OperationTableTest, CancellingARunningSleepStopsIt) {
   EXPECT_TRUE(done->completion->start_time.has_value());
 }
 
+// On the table's (fake) clock: running until the very nanosecond before its
+// deadline, cancelled at it; the times it records are the clock's.
 TEST_F(OperationTableTest, AnOperationPastItsDeadlineIsCancelled) {
+  const Clock::time_point submitted = clock_.Now();
   SubmitSpec spec = Sleep(std::chrono::hours(1));
-  spec.deadline = Clock::now() + milliseconds(50);
+  spec.deadline = submitted + milliseconds(50);
+  auto s = table_->Submit(std::move(spec));
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(listener_.started.Wait());
+  clock_.Advance(milliseconds(50) - std::chrono::nanoseconds(1));
+  EXPECT_EQ(table_->Get("alice", s->operation.number)->state, OperationState::kRunning);
+  EXPECT_EQ(clock_.timers(), 1u);
+  clock_.Advance(std::chrono::nanoseconds(1));
+  auto done = table_->Wait("alice", s->operation.number, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(done.ok() && done->completion);
+  EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED);
+  EXPECT_EQ(done->completion->message, "deadline passed");
+  EXPECT_EQ(done->completion->submit_time, submitted);
+  EXPECT_EQ(done->completion->start_time, submitted);
+  EXPECT_EQ(done->completion->complete_time, submitted + milliseconds(50));
+  EXPECT_EQ(clock_.timers(), 0u);
+}
+
+// Completed first, the deadline's timer goes with it.
+TEST_F(OperationTableTest, AnOperationDoneBeforeItsDeadlineLeavesNoTimer) {
+  SubmitSpec spec = Echo("quick");
+  spec.deadline = clock_.Now() + std::chrono::hours(1);
   CompletionRecord c = Run(std::move(spec));
-  EXPECT_EQ(c.status, MF_E_OPERATION_CANCELLED);
+  EXPECT_EQ(c.status, S_OK);
+  EXPECT_EQ(clock_.timers(), 0u);
 }
 
 // B waits on the event A signals when it completes.
@@ -579,8 +608,13 @@ TEST_F(OperationTableTest, ASubmissionMfRefusesLeavesNothingBehind) {
 TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
   SubmitSpec spec = Echo("x");
   spec.delay = std::chrono::hours(1);
-  spec.deadline = Clock::now() + milliseconds(20);
-  CompletionRecord c = Run(std::move(spec));
+  spec.deadline = clock_.Now() + milliseconds(20);
+  auto s = table_->Submit(std::move(spec));
+  ASSERT_TRUE(s.ok());
+  clock_.Advance(milliseconds(20));
+  auto done = table_->Wait("alice", s->operation.number, milliseconds(test::kPatienceMs));
+  ASSERT_TRUE(done.ok() && done->completion);
+  const CompletionRecord c = *done->completion;
   EXPECT_EQ(c.status, MF_E_OPERATION_CANCELLED);
   EXPECT_EQ(c.message, "deadline passed");
   EXPECT_FALSE(c.start_time.has_value());
@@ -588,6 +622,36 @@ TEST_F(OperationTableTest, ADeadlineEndsAScheduledOperation) {
   EXPECT_EQ(counters->cancelled.load(), 1u);
   EXPECT_EQ(counters->pending.load(), 0u);
   EXPECT_EQ(counters->running.load(), 0u);
+}
+
+// Retention by age, on the table's clock: what completed more than
+// retain_age ago goes at the next Maintain (and replaying from before it
+// is OUT_OF_RANGE); what is younger stays.
+TEST_F(OperationTableTest, RetentionByAgeDropsWhatCompletedTooLongAgo) {
+  table_.reset();
+  OperationTableOptions options;
+  options.clock = &clock_;
+  options.retain_age = std::chrono::hours(1);
+  table_ = std::make_unique<OperationTable>(kinds_, *queues_, events_, &listener_, options);
+  std::vector<OperationNumber> old, young;
+  for (int i = 0; i < 3; ++i) old.push_back(Run(Echo("old")).operation);
+  clock_.Advance(std::chrono::minutes(30));
+  for (int i = 0; i < 2; ++i) young.push_back(Run(Echo("young")).operation);
+  clock_.Advance(std::chrono::minutes(30));
+  table_->Maintain();  // exactly an hour: kept
+  EXPECT_TRUE(table_->Get("alice", old[0]).ok());
+  clock_.Advance(std::chrono::nanoseconds(1));
+  table_->Maintain();
+  for (OperationNumber n : old) {
+    EXPECT_EQ(table_->Get("alice", n).status().code(), StatusCode::kNotFound) << n;
+  }
+  for (OperationNumber n : young) EXPECT_TRUE(table_->Get("alice", n).ok()) << n;
+  auto replay = table_->ReadCompletions(0, 100);
+  ASSERT_TRUE(replay.ok());
+  ASSERT_EQ(replay->completions.size(), 2u);
+  EXPECT_EQ(replay->completions[0]->operation, young[0]);
+  EXPECT_EQ(table_->ReadCompletions(1, 100).status().code(), StatusCode::kOutOfRange);
+  EXPECT_TRUE(table_->ReadCompletions(3, 100).ok());
 }
 
 // A queue's pending count holds what is queued to run and has not started:
