@@ -10,6 +10,7 @@ function(mfwq_set_warnings target)
     target_compile_options(${target} PRIVATE
       -Wall -Wextra -Wpedantic -Wshadow -Wcast-qual -Wformat=2 -Wundef
       -Wmissing-declarations -Wimplicit-fallthrough -Wold-style-cast
+      $<$<CXX_COMPILER_ID:Clang>:-Wthread-safety>
       $<$<BOOL:${MFWQ_WERROR}>:-Werror>)
   endif()
 endfunction()

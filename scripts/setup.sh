@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(
-  # toolchain
-  g++ cmake ninja-build pkg-config
+  # toolchain (clang: its thread-safety analysis of the locking annotations)
+  g++ cmake ninja-build pkg-config clang-14
   # engine, tests, benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev libasio-dev
   # the Windows build of the conformance tests, run under Wine's mfplat

@@ -3,7 +3,8 @@
 #   1. the default build (RelWithDebInfo) and all its tests, and the release
 #      build (what the quick start runs) and its tests;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the same tests built with ThreadSanitizer;
+#   3. the same tests built with ThreadSanitizer, and the programs built with
+#      clang's -Wthread-safety -Werror (the locking annotations checked);
 #   4. the Windows build (mingw-w64) under Wine, against Wine's own mfplat:
 #      the conformance and server-core tests (docs/fidelity.md), and, with the
 #      mingw gRPC SDK (../shared/mingw-sdk, or MFWQ_MINGW_SDK), the whole
@@ -41,6 +42,10 @@ step "ThreadSanitizer build and tests"
 cmake --preset debug-tsan >/dev/null
 cmake --build --preset debug-tsan
 ctest --preset debug-tsan
+
+step "clang -Wthread-safety build (the locking annotations)"
+cmake --preset clang-thread-safety >/dev/null
+cmake --build --preset clang-thread-safety --target mfwq-server mfwq
 
 step "Windows build (mingw-w64), its tests under Wine's mfplat"
 cmake --preset windows-wine >/dev/null

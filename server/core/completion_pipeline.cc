@@ -14,7 +14,7 @@ void OperationTable::Finish(OperationNumber number, bool only_if_not_started) {
   TableClock::TimerId deadline_timer = 0;
   CompletionRecord record;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     entry = FindLocked(number);
     if (!entry || entry->claimed) return;
     // A running kind delivers its own outcome when it returns.
@@ -81,7 +81,7 @@ void OperationTable::Publish(std::vector<JournalWriter::Published>& completions,
   std::vector<ComPtr<Operation>> ran;
   ran.reserve(batch.size());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       OperationEntry& entry = *batch[i];
       const CompletionRecord& record = *records[i];
@@ -124,7 +124,7 @@ void OperationTable::Publish(std::vector<JournalWriter::Published>& completions,
   // may go (its destructor waits for outstanding_ to reach zero).
   std::vector<std::function<void()>> delivered;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const EntryPtr& entry : batch) {
       entry->delivered = true;
       for (auto& fn : entry->on_delivered) delivered.push_back(std::move(fn));

@@ -30,7 +30,7 @@ StatusOr<const EventTable::Entry*> EventTable::FindLocked(const std::string& cli
 StatusOr<EventInfo> EventTable::Create(const std::string& client, const std::string& name,
                                        bool manual_reset, bool initially_set) {
   if (Status s = CheckName(name, "name"); !s.ok()) return s;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (events_.count(Key(client, name)) != 0) {
     return Status(StatusCode::kAlreadyExists, "name: event \"" + name + "\" exists");
   }
@@ -48,7 +48,7 @@ StatusOr<EventInfo> EventTable::Set(const std::string& client, const std::string
   std::shared_ptr<EventHandleRef> handle;
   bool manual;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto found = FindLocked(client, name);
     if (!found.ok()) return found.status();
     handle = found.value()->handle;
@@ -60,7 +60,7 @@ StatusOr<EventInfo> EventTable::Set(const std::string& client, const std::string
 }
 
 StatusOr<EventInfo> EventTable::Reset(const std::string& client, const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = FindLocked(client, name);
   if (!found.ok()) return found.status();
   ResetEvent(found.value()->handle->get());
@@ -69,7 +69,7 @@ StatusOr<EventInfo> EventTable::Reset(const std::string& client, const std::stri
 
 Status EventTable::Delete(const std::string& client, const std::string& name) {
   std::shared_ptr<EventHandleRef> gone;  // closed after mu_, if this was the last user
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = events_.find(Key(client, name));
   if (it == events_.end()) return NotFound("name: no event \"" + name + "\"");
   gone = std::move(it->second.handle);
@@ -79,7 +79,7 @@ Status EventTable::Delete(const std::string& client, const std::string& name) {
 
 std::vector<EventInfo> EventTable::List(const std::string& client) const {
   std::vector<EventInfo> infos;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = events_.lower_bound(Key(client, "")); it != events_.end() && it->first.first == client;
        ++it) {
     infos.push_back(Describe(it->first.second, it->second));
@@ -91,7 +91,7 @@ StatusOr<std::shared_ptr<EventHandleRef>> EventTable::Handle(const std::string& 
                                                              const std::string& name,
                                                              const std::string& field) const {
   if (Status s = CheckName(name, field); !s.ok()) return s;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = events_.find(Key(client, name));
   if (it == events_.end()) return NotFound(field + ": no event \"" + name + "\" (see ListEvents)");
   return it->second.handle;
@@ -100,7 +100,7 @@ StatusOr<std::shared_ptr<EventHandleRef>> EventTable::Handle(const std::string& 
 std::vector<std::string> EventTable::ReleaseClient(const std::string& client) {
   std::vector<std::string> names;
   std::vector<std::shared_ptr<EventHandleRef>> gone;  // closed after the lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = events_.lower_bound(Key(client, "")); it != events_.end() && it->first.first == client;) {
     names.push_back(it->first.second);
     gone.push_back(std::move(it->second.handle));

@@ -6,6 +6,7 @@
 #ifndef MFWQ_SERVER_CORE_EVENT_TABLE_H_
 #define MFWQ_SERVER_CORE_EVENT_TABLE_H_
 
+#include <mfwq/thread_annotations.h>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -73,10 +74,10 @@ class EventTable {
   using Key = std::pair<std::string, std::string>;  // (client, name)
   static EventInfo Describe(const std::string& name, const Entry& entry);
   // REQUIRES: mu_ held.
-  StatusOr<const Entry*> FindLocked(const std::string& client, const std::string& name) const;
+  StatusOr<const Entry*> FindLocked(const std::string& client, const std::string& name) const MFWQ_REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  std::map<Key, Entry> events_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<Key, Entry> events_ MFWQ_GUARDED_BY(mu_);
 };
 
 }  // namespace mfwq::server

@@ -26,7 +26,7 @@ JournalWriter::JournalWriter(Journal* journal, PublishFn published, HealthFn hea
 
 JournalWriter::~JournalWriter() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_one();
@@ -34,7 +34,7 @@ JournalWriter::~JournalWriter() {
 }
 
 void JournalWriter::Seed(std::uint64_t last_sequence) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   next_sequence_ = last_sequence + 1;
 }
 
@@ -46,7 +46,7 @@ bool JournalWriter::HasWorkLocked() const {
 void JournalWriter::Accept(std::vector<AcceptedRecord> records, AcceptDone done) {
   bool wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     acceptances_.push_back({std::move(records), std::move(done)});
     has_work_.store(true, std::memory_order_release);
     wake = sleeping_;
@@ -57,7 +57,7 @@ void JournalWriter::Accept(std::vector<AcceptedRecord> records, AcceptDone done)
 void JournalWriter::Withdraw(OperationNumber number) {
   bool wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     withdrawn_.push_back(number);
     has_work_.store(true, std::memory_order_release);
     wake = sleeping_;
@@ -68,7 +68,7 @@ void JournalWriter::Withdraw(OperationNumber number) {
 void JournalWriter::Complete(Pending completion) {
   bool wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     completions_.push_back(std::move(completion));
     has_work_.store(true, std::memory_order_release);
     wake = sleeping_;
@@ -79,7 +79,7 @@ void JournalWriter::Complete(Pending completion) {
 void JournalWriter::Prune(std::uint64_t sequence) {
   bool wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     prune_through_ = std::max(prune_through_, sequence);
     has_work_.store(true, std::memory_order_release);
     wake = sleeping_;
@@ -89,30 +89,22 @@ void JournalWriter::Prune(std::uint64_t sequence) {
 
 void JournalWriter::GiveUpFailedWrites() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     give_up_ = true;
   }
   wake_.notify_one();
 }
 
 Status JournalWriter::failure() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return failure_;
 }
 
-bool JournalWriter::WaitForWork(std::unique_lock<std::mutex>& lock) {
-  if (HasWorkLocked()) return true;
-  if (stopping_) return false;
-  lock.unlock();
+void JournalWriter::Spin() const {
   const auto until = std::chrono::steady_clock::now() + kSpin;
   while (!has_work_.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < until) {
     std::this_thread::yield();
   }
-  lock.lock();
-  sleeping_ = true;
-  wake_.wait(lock, [this] { return HasWorkLocked() || stopping_; });
-  sleeping_ = false;
-  return HasWorkLocked();
 }
 
 void JournalWriter::Run() {
@@ -122,14 +114,21 @@ void JournalWriter::Run() {
   std::uint64_t prune = 0;
   auto retry_in = kFirstRetry;
 
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
     if (failing_.load()) {
       // Written again after a pause (at once if the server is going).
-      wake_.wait_for(lock, retry_in, [this] { return stopping_ || give_up_; });
+      wake_.wait_for(lock.native(), retry_in, [this]() MFWQ_REQUIRES(mu_) { return stopping_ || give_up_; });
       retry_in = std::min<std::chrono::milliseconds>(retry_in * 2, kLastRetry);
-    } else if (!WaitForWork(lock)) {
-      break;
+    } else if (!HasWorkLocked()) {
+      if (stopping_) break;
+      lock.Unlock();
+      Spin();
+      lock.Lock();
+      sleeping_ = true;
+      wake_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return HasWorkLocked() || stopping_; });
+      sleeping_ = false;
+      if (!HasWorkLocked()) break;  // stopping, with nothing left to write
     }
     std::vector<Acceptance> accepted = std::move(acceptances_);
     acceptances_.clear();
@@ -149,7 +148,7 @@ void JournalWriter::Run() {
     completions_.erase(completions_.begin(), completions_.begin() + static_cast<std::ptrdiff_t>(take));
     has_work_.store(HasWorkLocked(), std::memory_order_release);
     const bool give_up = give_up_ || stopping_;
-    lock.unlock();
+    lock.Unlock();
 
     Status status = OkStatus();
     if (journal_ != nullptr) {
@@ -172,7 +171,7 @@ void JournalWriter::Run() {
       const bool recovered = failing_.load();
       if (recovered) {
         {
-          std::lock_guard relock(mu_);
+          MutexLock relock(mu_);
           failure_ = OkStatus();
         }
         failing_.store(false, std::memory_order_release);
@@ -187,7 +186,7 @@ void JournalWriter::Run() {
     } else {
       const bool first = !failing_.load();
       {
-        std::lock_guard relock(mu_);
+        MutexLock relock(mu_);
         failure_ = status;
       }
       failing_.store(true, std::memory_order_release);
@@ -202,7 +201,7 @@ void JournalWriter::Run() {
         carried = std::move(batch);
       }
     }
-    lock.lock();
+    lock.Lock();
     if (give_up && stopping_ && !HasWorkLocked()) break;
   }
 }

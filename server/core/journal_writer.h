@@ -39,6 +39,8 @@
 #include <thread>
 #include <vector>
 
+#include <mfwq/thread_annotations.h>
+
 #include "journal.h"
 #include "operation_records.h"
 #include "status.h"
@@ -99,27 +101,25 @@ class JournalWriter {
     AcceptDone done;
   };
   void Run();
-  // Spins briefly, then sleeps, until there is work or the writer stops.
-  // Returns with `lock` held; false when it is to stop.
-  bool WaitForWork(std::unique_lock<std::mutex>& lock);
-  bool HasWorkLocked() const;
+  // Spins briefly for work (has_work_) before the writer sleeps.
+  void Spin() const;
+  bool HasWorkLocked() const MFWQ_REQUIRES(mu_);
 
   Journal* const journal_;
   const PublishFn published_;
   const HealthFn health_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable wake_;
-  // Guarded by mu_:
-  std::vector<Acceptance> acceptances_;
-  std::vector<OperationNumber> withdrawn_;
-  std::vector<Pending> completions_;
-  std::uint64_t prune_through_ = 0;
-  std::uint64_t next_sequence_ = 1;
-  bool sleeping_ = false;  // the writer waits on wake_
-  bool stopping_ = false;
-  bool give_up_ = false;
-  Status failure_;
+  std::vector<Acceptance> acceptances_ MFWQ_GUARDED_BY(mu_);
+  std::vector<OperationNumber> withdrawn_ MFWQ_GUARDED_BY(mu_);
+  std::vector<Pending> completions_ MFWQ_GUARDED_BY(mu_);
+  std::uint64_t prune_through_ MFWQ_GUARDED_BY(mu_) = 0;
+  std::uint64_t next_sequence_ MFWQ_GUARDED_BY(mu_) = 1;
+  bool sleeping_ MFWQ_GUARDED_BY(mu_) = false;  // the writer waits on wake_
+  bool stopping_ MFWQ_GUARDED_BY(mu_) = false;
+  bool give_up_ MFWQ_GUARDED_BY(mu_) = false;
+  Status failure_ MFWQ_GUARDED_BY(mu_);
   // Mirrors of the above, read without the lock.
   std::atomic<bool> has_work_{false};
   std::atomic<bool> failing_{false};

@@ -111,7 +111,7 @@ OperationTable::Admitted OperationTable::RetriedLocked(const EntryPtr& first, Su
       batch->parts.fetch_add(1, std::memory_order_relaxed);
       first->on_delivered.push_back([this, batch, index, first] {
         {
-          std::lock_guard lock(mu_);
+          MutexLock lock(mu_);
           batch->results[index] = SubmitResult{ViewLocked(*first), true};
         }
         batch->Release();
@@ -138,7 +138,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   // (deadline passed, event deleted): refused only if it is no retry.
   const auto refuse = [&](Status status) {
     if (!spec.request_id.empty()) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       const std::uint64_t* seen = by_request_.Find(RequestKey{spec.client, spec.request_id});
       if (seen != nullptr) {
         return RetriedLocked(operations_.at(OperationNumber(*seen)), spec, batch, index);
@@ -182,7 +182,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
   entry->view.request_id = spec.request_id;
   entry->view.client = spec.client;
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Its request id, taken in the one look-up a submission needs; an
   // earlier attempt's outcome is this one's.
   const RequestKey key{entry->view.client, entry->view.request_id};
@@ -271,7 +271,7 @@ void OperationTable::WriteAdmitted(const std::shared_ptr<PendingBatch>& batch,
       options_.journal != nullptr && admitted.size() <= kGateMaxBatch && ready_.load() == 0;
   if (gate) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (Admission& a : admitted) {
         if (!RunsAtOnce(*a.entry)) continue;
         a.entry->gated.store(true);
@@ -306,7 +306,7 @@ void OperationTable::AdmittedWritten(const std::shared_ptr<PendingBatch>& batch,
                                      const Status& journaled) {
   if (!gated) {
     // Counted before they are put on their queues, where they may start at once.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (Admission& a : admitted) {
       if (RunsAtOnce(*a.entry)) MarkReadyLocked(*a.entry, true);
     }
@@ -332,7 +332,7 @@ void OperationTable::AdmittedWritten(const std::shared_ptr<PendingBatch>& batch,
   }
   if (gated) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       for (Admission& a : admitted) a.entry->gated.store(false);
     }
     gate_cv_.notify_all();
@@ -356,7 +356,7 @@ void OperationTable::AdmittedWritten(const std::shared_ptr<PendingBatch>& batch,
 void OperationTable::Unreserve(const EntryPtr& entry) {
   std::vector<std::function<void()>> settled;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     MarkReadyLocked(*entry, false);
     operations_.erase(entry->view.number);
     if (!entry->view.request_id.empty()) {
@@ -380,7 +380,7 @@ SubmitResult OperationTable::Accept(const Admission& admission, bool brief) {
   HRESULT cancel_status;
   std::vector<std::function<void()>> settled;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     entry->accepted = entry->settled = true;
     cancelled = entry->cancel_message;
     cancel_status = entry->cancel_status;
@@ -391,7 +391,7 @@ SubmitResult OperationTable::Accept(const Admission& admission, bool brief) {
   if (entry->deadline) SetDeadline(entry);
   SubmitResult result;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     result = SubmitResult{ViewLocked(*entry, brief), false};
   }
   // Retries that waited for it.

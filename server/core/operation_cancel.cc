@@ -11,7 +11,7 @@ void OperationTable::Cancel(const std::string& client, OperationNumber number, C
   EntryPtr entry;
   Status missing = OkStatus();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto found = FindLocked(client, number);
     if (found.ok()) {
       entry = found.value();
@@ -24,14 +24,14 @@ void OperationTable::Cancel(const std::string& client, OperationNumber number, C
     return;
   }
   const bool cancelled = CancelInternal(number, "cancelled by client");
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (entry->claimed && !entry->delivered) {
     // Its completion is on its way (perhaps made by this cancel): answer
     // with it once it is out.
     entry->on_delivered.push_back([this, entry, cancelled, done = std::move(done)] {
       StatusOr<CancelResult> result = Status(StatusCode::kInternal, "unanswered");
       {
-        std::lock_guard relock(mu_);
+        MutexLock relock(mu_);
         result = CancelResult{cancelled, ViewLocked(*entry)};
       }
       done(std::move(result));
@@ -39,7 +39,7 @@ void OperationTable::Cancel(const std::string& client, OperationNumber number, C
     return;
   }
   CancelResult result{cancelled, ViewLocked(*entry)};
-  lock.unlock();
+  lock.Unlock();
   done(std::move(result));
 }
 
@@ -54,7 +54,7 @@ StatusOr<CancelResult> OperationTable::Cancel(const std::string& client, Operati
 
 StatusOr<bool> OperationTable::RequestCancel(const std::string& client, OperationNumber number) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto found = FindLocked(client, number);
     if (!found.ok()) return found.status();
   }
@@ -64,7 +64,7 @@ StatusOr<bool> OperationTable::RequestCancel(const std::string& client, Operatio
 std::uint32_t OperationTable::CancelWaitingOn(const std::string& client, const std::string& name) {
   std::vector<OperationNumber> waiting;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (waiting_.count({client, name}) == 0) return 0;
     for (const auto& [number, entry] : operations_) {
       if (!entry->claimed && entry->view.state == OperationState::kWaiting &&

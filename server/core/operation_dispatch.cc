@@ -78,7 +78,7 @@ HRESULT OperationTable::Dispatch(const EntryPtr& entry) {
   if (SUCCEEDED(hr)) {
     bool drop;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       drop = entry->claimed || entry->cancel_message.has_value();
       if (!drop) entry->key = key;
     }
@@ -102,7 +102,7 @@ void OperationTable::SetDeadline(const EntryPtr& entry) {
   }
   bool done;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     done = entry->claimed;
     if (!done) entry->deadline_timer = timer;
   }
@@ -115,21 +115,21 @@ void OperationTable::AwaitGate(const OperationEntry& entry) {
     std::this_thread::yield();
   }
   if (!entry.gated.load()) return;
-  std::unique_lock lock(mu_);
-  gate_cv_.wait(lock, [&entry] { return !entry.gated.load(); });
+  MutexLock lock(mu_);
+  gate_cv_.wait(lock.native(), [&entry]() MFWQ_REQUIRES(mu_) { return !entry.gated.load(); });
 }
 
 bool OperationTable::Start(OperationNumber number) {
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     EntryPtr entry = FindLocked(number);
     if (!entry) return false;
     if (entry->gated.load()) {
       // Its acceptance is still being journaled: it starts once that is
       // done, if it is still in the table (not refused meanwhile).
-      lock.unlock();
+      lock.Unlock();
       AwaitGate(*entry);
-      lock.lock();
+      lock.Lock();
       entry = FindLocked(number);
       if (!entry) return false;
     }
@@ -151,7 +151,7 @@ void OperationTable::OnProgress(const Operation& op, std::uint64_t done, std::ui
   ProgressRecord progress;
   std::uint64_t last_sequence;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     EntryPtr entry = FindLocked(op.spec().number);
     if (!entry || entry->claimed) return;
     progress.operation = entry->view.number;
@@ -175,7 +175,7 @@ bool OperationTable::CancelInternal(OperationNumber number, const std::string& m
   OperationState state;
   MFWORKITEM_KEY key;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     entry = FindLocked(number);
     if (!entry || entry->claimed) return false;
     if (!entry->cancel_message) {  // from now on it will not start

@@ -32,7 +32,7 @@ OperationView OperationTable::ViewLocked(const OperationEntry& entry, bool brief
 
 StatusOr<OperationView> OperationTable::Get(const std::string& client,
                                             OperationNumber number) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = FindLocked(client, number);
   if (!found.ok()) return found.status();
   return ViewLocked(*found.value());
@@ -40,12 +40,12 @@ StatusOr<OperationView> OperationTable::Get(const std::string& client,
 
 StatusOr<OperationView> OperationTable::Wait(const std::string& client, OperationNumber number,
                                              std::chrono::milliseconds timeout) const {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   auto found = FindLocked(client, number);
   if (!found.ok()) return found.status();
   EntryPtr entry = found.value();
   // Until the listener has it too: a waiter may count on that.
-  completed_cv_.wait_for(lock, timeout, [&] { return entry->delivered; });
+  completed_cv_.wait_for(lock.native(), timeout, [&]() MFWQ_REQUIRES(mu_) { return entry->delivered; });
   return ViewLocked(*entry);
 }
 
@@ -59,7 +59,7 @@ StatusOr<OperationPage> OperationTable::List(const std::string& client,
   auto after = ParseOperationId(page_token);
   if (!page_token.empty() && !after) return InvalidArgument("page_token: not one this server gave");
   OperationPage page;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = after ? operations_.upper_bound(*after) : operations_.begin();
        it != operations_.end(); ++it) {
     const OperationEntry& entry = *it->second;
@@ -81,13 +81,13 @@ StatusOr<OperationPage> OperationTable::List(const std::string& client,
 }
 
 std::uint64_t OperationTable::last_sequence() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return completed_sequence_;
 }
 
 StatusOr<CompletionBatch> OperationTable::ReadCompletions(std::uint64_t after,
                                                           std::size_t max) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (after != 0 && after < dropped_through_) {
     return Status(StatusCode::kOutOfRange, "after_sequence: " + std::to_string(after) +
                                                " is no longer retained; the oldest retained is " +
@@ -103,7 +103,7 @@ StatusOr<CompletionBatch> OperationTable::ReadCompletions(std::uint64_t after,
 }
 
 std::uint32_t OperationTable::WaitingOn(const std::string& client, const std::string& name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = waiting_.find({client, name});
   return it == waiting_.end() ? 0 : it->second;
 }

@@ -46,7 +46,7 @@ void OperationTable::PruneLocked(std::uint64_t dropped, bool force) {
 
 void OperationTable::Maintain() {
   std::vector<EntryPtr> dropped_entries;  // freed last, unlocked
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   EnforceRetentionLocked(clock_.Now(), dropped_entries);
   PruneLocked(dropped_through_, /*force=*/true);
 }

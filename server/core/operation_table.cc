@@ -57,7 +57,7 @@ void OperationTable::OnJournalHealth(const Status& status) {
 Status OperationTable::Restore() {
   if (options_.journal == nullptr) return OkStatus();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!operations_.empty()) {
       return Status(StatusCode::kFailedPrecondition, "journal: restored after operations came");
     }
@@ -99,7 +99,7 @@ Status OperationTable::Restore() {
   if (Status s = options_.journal->Completed(interrupted); !s.ok()) return s;
   std::vector<EntryPtr> dropped;  // by retention; freed last, unlocked
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     next_number_ = contents->last_operation_number + 1;
     completed_sequence_ = next_sequence - 1;
     std::uint64_t first_sequence = 0;
@@ -126,19 +126,19 @@ Status OperationTable::Restore() {
 }
 
 void OperationTable::StopAccepting() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   accepting_ = false;
 }
 
 bool OperationTable::Drain(Clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return completed_cv_.wait_until(lock, deadline, [this] { return outstanding_ == 0; });
+  MutexLock lock(mu_);
+  return completed_cv_.wait_until(lock.native(), deadline, [this]() MFWQ_REQUIRES(mu_) { return outstanding_ == 0; });
 }
 
 void OperationTable::CancelAll(const std::string& reason) {
   std::vector<OperationNumber> open;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [number, entry] : operations_) {
       if (!entry->claimed) open.push_back(number);
     }
@@ -146,12 +146,12 @@ void OperationTable::CancelAll(const std::string& reason) {
   for (const OperationNumber number : open) CancelInternal(number, reason, MF_E_SHUTDOWN);
   // A journal that refuses writes now would hold the completions for ever.
   writer_.GiveUpFailedWrites();
-  std::unique_lock lock(mu_);
-  completed_cv_.wait(lock, [this] { return outstanding_ == 0; });
+  MutexLock lock(mu_);
+  completed_cv_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return outstanding_ == 0; });
 }
 
 std::size_t OperationTable::outstanding() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return outstanding_;
 }
 

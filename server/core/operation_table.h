@@ -53,6 +53,7 @@
 
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 #include "event_table.h"
 #include "journal.h"
@@ -257,7 +258,7 @@ class OperationTable {
   // Answers a retry of `first`, now or (kDeferred) once `first` is
   // settled or delivered. REQUIRES: mu_ held.
   Admitted RetriedLocked(const EntryPtr& first, SubmitSpec& spec,
-                         const std::shared_ptr<PendingBatch>& batch, std::size_t index);
+                         const std::shared_ptr<PendingBatch>& batch, std::size_t index) MFWQ_REQUIRES(mu_);
   // Has the journal write what was admitted, dispatching gated ones first.
   // REQUIRES: no lock held.
   void WriteAdmitted(const std::shared_ptr<PendingBatch>& batch, std::vector<Admission> admitted);
@@ -274,10 +275,10 @@ class OperationTable {
   void Unreserve(const EntryPtr& entry);
   // RESOURCE_EXHAUSTED if one more operation would pass a limit.
   // REQUIRES: mu_ held.
-  Status CheckLimitsLocked(const std::string& client, DWORD queue) const;
+  Status CheckLimitsLocked(const std::string& client, DWORD queue) const MFWQ_REQUIRES(mu_);
   // An operation counted against the limits completed (or was refused).
   // REQUIRES: mu_ held.
-  void ReleaseLimitsLocked(const std::string& client, DWORD queue);
+  void ReleaseLimitsLocked(const std::string& client, DWORD queue) MFWQ_REQUIRES(mu_);
 
   // --- operation_dispatch.cc ---
   static std::shared_ptr<OperationObserver> MakeObserver(OperationTable* table);
@@ -303,9 +304,9 @@ class OperationTable {
   void OnProgress(const Operation& op, std::uint64_t done, std::uint64_t total,
                   const std::string& message);
   // Counts the operation in ready_, or no longer. REQUIRES: mu_ held.
-  void MarkReadyLocked(OperationEntry& entry, bool ready);
+  void MarkReadyLocked(OperationEntry& entry, bool ready) MFWQ_REQUIRES(mu_);
   // The operation is no longer in state kWaiting. REQUIRES: mu_ held.
-  void LeaveWaitingLocked(const OperationEntry& entry);
+  void LeaveWaitingLocked(const OperationEntry& entry) MFWQ_REQUIRES(mu_);
 
   // --- completion_pipeline.cc ---
   // Claims the operation's one completion (nothing if claimed already, or,
@@ -313,7 +314,7 @@ class OperationTable {
   // journal writer. REQUIRES: no lock held.
   void Finish(OperationNumber number, bool only_if_not_started);
   // The completion of a claimed operation, but its sequence. REQUIRES: mu_ held.
-  CompletionRecord RecordLocked(const OperationEntry& entry, Clock::time_point now) const;
+  CompletionRecord RecordLocked(const OperationEntry& entry, Clock::time_point now) const MFWQ_REQUIRES(mu_);
   // The journal writer wrote these (or, `durable` false, gave up on them):
   // the table shows them, the listener hears of them. On the writer's thread.
   void Publish(std::vector<JournalWriter::Published>& completions, bool durable);
@@ -325,10 +326,10 @@ class OperationTable {
   // `dropped_entries` (for the caller to free once unlocked); returns the
   // sequence of the last one dropped (0: none). REQUIRES: mu_ held.
   std::uint64_t EnforceRetentionLocked(Clock::time_point now,
-                                       std::vector<EntryPtr>& dropped_entries);
+                                       std::vector<EntryPtr>& dropped_entries) MFWQ_REQUIRES(mu_);
   // Has the journal forget up to `dropped`, once enough is dropped
   // (`force`: whatever is dropped). REQUIRES: mu_ held.
-  void PruneLocked(std::uint64_t dropped, bool force);
+  void PruneLocked(std::uint64_t dropped, bool force) MFWQ_REQUIRES(mu_);
 
   // --- operation_listing.cc ---
   using Operations = std::map<OperationNumber, EntryPtr>;
@@ -337,11 +338,11 @@ class OperationTable {
   // change, and leaves the index before that entry is freed.
   using RequestKey = RequestIndex::Key;
   // The operation numbered `number`, or null. REQUIRES: mu_ held.
-  EntryPtr FindLocked(OperationNumber number) const;
+  EntryPtr FindLocked(OperationNumber number) const MFWQ_REQUIRES(mu_);
   // The client's accepted operation, or NOT_FOUND. REQUIRES: mu_ held.
-  StatusOr<EntryPtr> FindLocked(const std::string& client, OperationNumber number) const;
+  StatusOr<EntryPtr> FindLocked(const std::string& client, OperationNumber number) const MFWQ_REQUIRES(mu_);
   // `brief`: only its number, state and completion. REQUIRES: mu_ held.
-  OperationView ViewLocked(const OperationEntry& entry, bool brief = false) const;
+  OperationView ViewLocked(const OperationEntry& entry, bool brief = false) const MFWQ_REQUIRES(mu_);
 
   const KindRegistry& kinds_;
   QueueTable& queues_;
@@ -357,25 +358,25 @@ class OperationTable {
   // Changed with mu_ held.
   std::atomic<std::size_t> ready_{0};
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable completed_cv_;  // an entry was delivered (with mu_)
   std::condition_variable gate_cv_;               // an entry's gate opened (with mu_)
-  std::uint64_t next_number_ = 1;                 // guarded by mu_
+  std::uint64_t next_number_ MFWQ_GUARDED_BY(mu_) = 1;
   // By number: in submission order.
-  Operations operations_;  // guarded by mu_
+  Operations operations_ MFWQ_GUARDED_BY(mu_);
   // Operation numbers by RequestKey.
-  RequestIndex by_request_;  // guarded by mu_
+  RequestIndex by_request_ MFWQ_GUARDED_BY(mu_);
   // Completed operations retained, by sequence.
-  std::map<std::uint64_t, EntryPtr> by_sequence_;  // guarded by mu_
-  std::uint64_t completed_sequence_ = 0;           // guarded by mu_
-  std::uint64_t dropped_through_ = 0;  // retention dropped up to here; guarded by mu_
-  std::uint64_t pruned_through_ = 0;   // the journal was told to forget up to here; guarded by mu_
-  std::size_t outstanding_ = 0;        // accepted, not completed; guarded by mu_
-  std::map<std::string, std::size_t> inflight_;  // outstanding_ by client; guarded by mu_
-  std::map<DWORD, std::size_t> depth_;           // outstanding_ by queue; guarded by mu_
-  // Operations in state kWaiting, by (client, event name); guarded by mu_.
-  std::map<std::pair<std::string, std::string>, std::uint32_t> waiting_;
-  bool accepting_ = true;  // guarded by mu_
+  std::map<std::uint64_t, EntryPtr> by_sequence_ MFWQ_GUARDED_BY(mu_);
+  std::uint64_t completed_sequence_ MFWQ_GUARDED_BY(mu_) = 0;
+  std::uint64_t dropped_through_ MFWQ_GUARDED_BY(mu_) = 0;  // retention dropped up to here
+  std::uint64_t pruned_through_ MFWQ_GUARDED_BY(mu_) = 0;  // the journal was told to forget up to here
+  std::size_t outstanding_ MFWQ_GUARDED_BY(mu_) = 0;  // accepted, not completed
+  std::map<std::string, std::size_t> inflight_ MFWQ_GUARDED_BY(mu_);  // outstanding_ by client
+  std::map<DWORD, std::size_t> depth_ MFWQ_GUARDED_BY(mu_);  // outstanding_ by queue
+  // Operations in state kWaiting, by (client, event name).
+  std::map<std::pair<std::string, std::string>, std::uint32_t> waiting_ MFWQ_GUARDED_BY(mu_);
+  bool accepting_ MFWQ_GUARDED_BY(mu_) = true;
 
   // Last: it calls back into all of the above until it is gone.
   JournalWriter writer_;

@@ -6,7 +6,7 @@ QueueReleaser::QueueReleaser() : thread_([this] { Loop(); }) {}
 
 QueueReleaser::~QueueReleaser() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -16,7 +16,7 @@ QueueReleaser::~QueueReleaser() {
 void QueueReleaser::Release(DWORD id, std::uint32_t times) {
   if (times == 0) return;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     pending_.emplace_back(id, times);
     ++asked_;
   }
@@ -24,22 +24,22 @@ void QueueReleaser::Release(DWORD id, std::uint32_t times) {
 }
 
 void QueueReleaser::WaitUntilIdle() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   const std::uint64_t target = asked_;
-  cv_.wait(lock, [&] { return done_ >= target; });
+  cv_.wait(lock.native(), [&]() MFWQ_REQUIRES(mu_) { return done_ >= target; });
 }
 
 void QueueReleaser::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    cv_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) return;  // and stopping
     const auto [id, times] = pending_.front();
     pending_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     // The platform may already be shut down (MF_E_SHUTDOWN): nothing is held then.
     for (std::uint32_t i = 0; i < times; ++i) MFUnlockWorkQueue(id);
-    lock.lock();
+    lock.Lock();
     ++done_;
     cv_.notify_all();
   }

@@ -13,6 +13,7 @@
 #ifndef MFWQ_SERVER_CORE_QUEUE_RELEASER_H_
 #define MFWQ_SERVER_CORE_QUEUE_RELEASER_H_
 
+#include <mfwq/thread_annotations.h>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,12 +40,12 @@ class QueueReleaser {
  private:
   void Loop();
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<DWORD, std::uint32_t>> pending_;  // guarded by mu_
-  std::uint64_t asked_ = 0;                               // guarded by mu_
-  std::uint64_t done_ = 0;                                // guarded by mu_
-  bool stopping_ = false;                                 // guarded by mu_
+  std::deque<std::pair<DWORD, std::uint32_t>> pending_ MFWQ_GUARDED_BY(mu_);
+  std::uint64_t asked_ MFWQ_GUARDED_BY(mu_) = 0;
+  std::uint64_t done_ MFWQ_GUARDED_BY(mu_) = 0;
+  bool stopping_ MFWQ_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the rest is ready
 };
 

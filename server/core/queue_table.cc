@@ -95,7 +95,7 @@ StatusOr<QueueInfo> QueueTable::Create(const std::string& client, QueueType type
       break;
     case QueueType::kSerial: {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (queues_.count(target) == 0) {
           return NotFound("target_queue_id: no queue " + Hex(target));
         }
@@ -118,7 +118,7 @@ StatusOr<QueueInfo> QueueTable::Create(const std::string& client, QueueType type
   entry.info.create_time = std::chrono::system_clock::now();
   entry.info.counters = std::make_shared<QueueCounters>();
   entry.locks_by_client[client] = 1;  // the allocation's lock
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto [it, inserted] = queues_.insert_or_assign(id, std::move(entry));
   return Describe(it->second, client);
 }
@@ -133,7 +133,7 @@ QueueInfo QueueTable::Describe(const Entry& entry, const std::string& client) co
 }
 
 StatusOr<QueueInfo> QueueTable::Get(const std::string& client, DWORD id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = queues_.find(id);
   if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
   return Describe(it->second, client);
@@ -160,7 +160,7 @@ StatusOr<QueuePage> QueueTable::List(const std::string& client,
     has_after = true;
   }
   QueuePage page;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = has_after ? queues_.upper_bound(after) : queues_.begin();
   for (; it != queues_.end(); ++it) {
     bool match = true;
@@ -179,7 +179,7 @@ StatusOr<QueuePage> QueueTable::List(const std::string& client,
 }
 
 StatusOr<QueueInfo> QueueTable::Lock(const std::string& client, DWORD id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = queues_.find(id);
   if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
   if (it->second.info.type != QueueType::kPlatform) {
@@ -209,7 +209,7 @@ std::uint32_t QueueTable::DropLocksLocked(const std::string& client, DWORD id,
 StatusOr<QueueInfo> QueueTable::Unlock(const std::string& client, DWORD id) {
   QueueInfo info;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = queues_.find(id);
     if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
     if (it->second.info.type == QueueType::kPlatform) return Describe(it->second, client);
@@ -229,7 +229,7 @@ StatusOr<QueueInfo> QueueTable::Unlock(const std::string& client, DWORD id) {
 StatusOr<std::uint32_t> QueueTable::ReleaseAll(const std::string& client, DWORD id) {
   std::uint32_t released;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = queues_.find(id);
     if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
     if (it->second.info.type == QueueType::kPlatform) {
@@ -245,7 +245,7 @@ StatusOr<std::uint32_t> QueueTable::ReleaseAll(const std::string& client, DWORD 
 void QueueTable::ReleaseClient(const std::string& client) {
   std::vector<std::pair<DWORD, std::uint32_t>> unlocks;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::vector<DWORD> ids;
     for (const auto& [id, entry] : queues_) {
       if (entry.locks_by_client.count(client) != 0) ids.push_back(id);
@@ -256,7 +256,7 @@ void QueueTable::ReleaseClient(const std::string& client) {
 }
 
 StatusOr<std::shared_ptr<QueueCounters>> QueueTable::Counters(DWORD id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = queues_.find(id);
   if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
   return it->second.info.counters;

@@ -14,6 +14,7 @@
 #ifndef MFWQ_SERVER_CORE_QUEUE_TABLE_H_
 #define MFWQ_SERVER_CORE_QUEUE_TABLE_H_
 
+#include <mfwq/thread_annotations.h>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -110,12 +111,12 @@ class QueueTable {
   // Drops `count` of `client`'s locks on `id` from the table (the entry goes
   // with its last lock) and returns how many MF unlocks to make.
   // REQUIRES: mu_ held.
-  std::uint32_t DropLocksLocked(const std::string& client, DWORD id, std::uint32_t count);
+  std::uint32_t DropLocksLocked(const std::string& client, DWORD id, std::uint32_t count) MFWQ_REQUIRES(mu_);
   static Status CheckNameAndLabels(const std::string& name,
                                    const std::map<std::string, std::string>& labels);
 
-  mutable std::mutex mu_;
-  std::map<DWORD, Entry> queues_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::map<DWORD, Entry> queues_ MFWQ_GUARDED_BY(mu_);
   QueueReleaser releaser_;
 };
 

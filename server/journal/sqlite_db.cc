@@ -28,9 +28,11 @@ Status SqliteDb::Error(const std::string& what) const {
                 "journal " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
 }
 
-Status SqliteDb::Damaged(const std::string& what) const {
-  return Status(StatusCode::kDataLoss, "journal " + path_ + ": " + what + " is damaged");
+Status Damaged(const std::string& path, const std::string& what) {
+  return Status(StatusCode::kDataLoss, "journal " + path + ": " + what + " is damaged");
 }
+
+Status SqliteDb::Damaged(const std::string& what) const { return journal::Damaged(path_, what); }
 
 StatusOr<std::int64_t> SqliteDb::Meta(const char* key) {
   sqlite3_stmt* raw = nullptr;

@@ -28,6 +28,14 @@ std::string_view Blob(sqlite3_stmt* stmt, int column);
 // Statement clears the bindings before it goes).
 void BindBlob(sqlite3_stmt* stmt, int index, std::string_view s);
 
+// DATA_LOSS: in the journal at `path`, `what` cannot be read back; for a
+// row of `Row`s, the one with this key.
+Status Damaged(const std::string& path, const std::string& what);
+template <typename Row>
+Status DamagedRow(const std::string& path, std::uint64_t key) {
+  return Damaged(path, Row::kRowName + std::to_string(key));
+}
+
 // Resets a prepared statement however the caller leaves.
 class Statement {
  public:
@@ -59,7 +67,7 @@ class SqliteDb {
   // DATA_LOSS: the row of `Row`s with this key cannot be read back.
   template <typename Row>
   Status DamagedRow(std::uint64_t key) const {
-    return Damaged(Row::kRowName + std::to_string(key));
+    return journal::DamagedRow<Row>(path_, key);
   }
   // A value of the meta table (0 if absent), and raising one to at least `value`.
   StatusOr<std::int64_t> Meta(const char* key);

@@ -30,6 +30,7 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
     return Status(StatusCode::kUnavailable, std::move(message));
   }
   std::unique_ptr<SqliteJournal> journal(new SqliteJournal(path, db));
+  MutexLock lock(journal->mu_);  // (not shared yet: for the analysis)
   journal::SqliteDb& d = journal->db_;
   // Another process on the same journal would break every promise it keeps.
   if (Status s = d.Exec("PRAGMA locking_mode = EXCLUSIVE"); !s.ok()) return s;
@@ -60,7 +61,7 @@ StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(const std::string& 
 SqliteJournal::~SqliteJournal() { Close(); }
 
 void SqliteJournal::Close() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!open_) return;
   for (sqlite3_stmt** stmt : {&insert_accepted_, &insert_completed_, &find_accepted_,
                               &delete_accepted_, &begin_, &commit_, &rollback_}) {
@@ -98,12 +99,13 @@ Status SqliteJournal::PrepareAll() {
 }
 
 StatusOr<JournalContents> SqliteJournal::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (Status s = CheckOpenLocked(); !s.ok()) return s;
+  journal::SqliteDb& db = db_;
   JournalContents contents;
-  auto last_sequence = db_.Meta("last_sequence");
-  auto last_number = db_.Meta("last_operation_number");
-  auto pruned = db_.Meta("pruned_sequence");
+  auto last_sequence = db.Meta("last_sequence");
+  auto last_number = db.Meta("last_operation_number");
+  auto pruned = db.Meta("pruned_sequence");
   for (const auto* value : {&last_sequence, &last_number, &pruned}) {
     if (!value->ok()) return value->status();
   }
@@ -112,13 +114,13 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   const auto pruned_sequence = static_cast<std::uint64_t>(*pruned);
 
   // The operations ...
-  Status read = db_.ReadRows<OperationRow>(
+  Status read = db.ReadRows<OperationRow>(
       "SELECT first_number, operations FROM accepted ORDER BY first_number", 0,
       [&](const OperationRow& r, std::uint64_t key, sqlite3_stmt*) -> Status {
         JournaledOperation op;
         OperationView& v = op.view;
         if (r.number == 0 || !DecodeParameters(r.parameters, &v.parameters)) {
-          return db_.DamagedRow<OperationRow>(key);
+          return journal::DamagedRow<OperationRow>(path_, key);
         }
         v.number = OperationNumber(r.number);
         v.request_id = r.request_id;
@@ -143,12 +145,12 @@ StatusOr<JournalContents> SqliteJournal::Load() {
   for (std::size_t i = 0; i < contents.operations.size(); ++i) {
     const OperationNumber number = contents.operations[i].view.number;
     if (!index.emplace(number, i).second) {
-      return db_.Damaged("operation " + OperationId(number) + ", accepted twice,");
+      return db.Damaged("operation " + OperationId(number) + ", accepted twice,");
     }
   }
 
   // ... and their completions, but those retention forgot.
-  read = db_.ReadRows<CompletionRow>(
+  read = db.ReadRows<CompletionRow>(
       "SELECT first_sequence, completions FROM completed ORDER BY first_sequence", 0,
       [&](const CompletionRow& r, std::uint64_t, sqlite3_stmt*) -> Status {
         contents.last_sequence = std::max(contents.last_sequence, r.sequence);
@@ -209,8 +211,8 @@ Status SqliteJournal::TransactionLocked(Write&& write) {
 
 Status SqliteJournal::Commit(const JournalWrite& write) {
   if (write.empty()) return OkStatus();
-  std::lock_guard lock(mu_);
-  return TransactionLocked([&]() -> Status {
+  MutexLock lock(mu_);
+  return TransactionLocked([&]() MFWQ_REQUIRES(mu_) -> Status {
     for (std::span<const AcceptedRecord> group : write.accepted) {
       if (Status s = WriteAcceptedLocked(group); !s.ok()) return s;
     }

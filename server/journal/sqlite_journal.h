@@ -10,6 +10,7 @@
 #ifndef MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 #define MFWQ_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 
+#include <mfwq/thread_annotations.h>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -49,40 +50,40 @@ class SqliteJournal final : public Journal {
 
   SqliteJournal(std::string path, sqlite3* db) : path_(path), db_(std::move(path), db) {}
   // UNAVAILABLE once closed. REQUIRES: mu_ held.
-  Status CheckOpenLocked() const;
-  Status PrepareAll();
+  Status CheckOpenLocked() const MFWQ_REQUIRES(mu_);
+  Status PrepareAll() MFWQ_REQUIRES(mu_);
   // Runs `write` in one transaction: committed if it returns OK, rolled
   // back otherwise. REQUIRES: mu_ held.
   template <typename Write>
-  Status TransactionLocked(Write&& write);
+  Status TransactionLocked(Write&& write) MFWQ_REQUIRES(mu_);
   // Each writes its part of a JournalWrite. REQUIRES: mu_ held, in a transaction.
-  Status WriteAcceptedLocked(std::span<const AcceptedRecord> operations);
-  Status WriteCompletedLocked(std::span<const CompletionPtr> completions);
-  Status PruneLocked(std::uint64_t sequence);
+  Status WriteAcceptedLocked(std::span<const AcceptedRecord> operations) MFWQ_REQUIRES(mu_);
+  Status WriteCompletedLocked(std::span<const CompletionPtr> completions) MFWQ_REQUIRES(mu_);
+  Status PruneLocked(std::uint64_t sequence) MFWQ_REQUIRES(mu_);
   // The row holding operation `number`: the last row to start at or
   // before it, or with `scan` any whose range holds it. False if none
   // does. REQUIRES: mu_ held.
-  StatusOr<bool> FindAcceptedLocked(std::uint64_t number, bool scan, AcceptedBatch* batch);
+  StatusOr<bool> FindAcceptedLocked(std::uint64_t number, bool scan, AcceptedBatch* batch) MFWQ_REQUIRES(mu_);
   // Takes these operations out of their rows (rewritten without them, or
   // deleted when empty); those not held are skipped. REQUIRES: mu_ held,
   // in a transaction.
-  Status RemoveOperationsLocked(std::vector<std::uint64_t> numbers);
+  Status RemoveOperationsLocked(std::vector<std::uint64_t> numbers) MFWQ_REQUIRES(mu_);
   // Rewrites `batch` without `numbers` (sorted); adds to `missing` those
   // it does not hold. REQUIRES: mu_ held, in a transaction.
   Status RewriteWithoutLocked(const AcceptedBatch& batch, std::span<const std::uint64_t> numbers,
-                              std::vector<std::uint64_t>* missing);
+                              std::vector<std::uint64_t>* missing) MFWQ_REQUIRES(mu_);
 
   const std::string path_;
-  std::mutex mu_;
-  bool open_ = true;                          // guarded by mu_
-  journal::SqliteDb db_;                      // guarded by mu_
-  sqlite3_stmt* insert_accepted_ = nullptr;   // guarded by mu_
-  sqlite3_stmt* insert_completed_ = nullptr;  // guarded by mu_
-  sqlite3_stmt* find_accepted_ = nullptr;     // guarded by mu_
-  sqlite3_stmt* delete_accepted_ = nullptr;   // guarded by mu_
-  sqlite3_stmt* begin_ = nullptr;             // guarded by mu_
-  sqlite3_stmt* commit_ = nullptr;            // guarded by mu_
-  sqlite3_stmt* rollback_ = nullptr;          // guarded by mu_
+  Mutex mu_;
+  bool open_ MFWQ_GUARDED_BY(mu_) = true;
+  journal::SqliteDb db_ MFWQ_GUARDED_BY(mu_);
+  sqlite3_stmt* insert_accepted_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* insert_completed_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* find_accepted_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* delete_accepted_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* begin_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* commit_ MFWQ_GUARDED_BY(mu_) = nullptr;
+  sqlite3_stmt* rollback_ MFWQ_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace mfwq::server

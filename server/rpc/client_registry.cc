@@ -9,7 +9,7 @@ ClientRegistry::ClientRegistry(std::chrono::milliseconds lease, Release release)
 
 ClientRegistry::~ClientRegistry() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -17,7 +17,7 @@ ClientRegistry::~ClientRegistry() {
 }
 
 void ClientRegistry::Touch(const std::string& client) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Presence& p = clients_[client];
   const bool idle = p.streams == 0;
   p.last_seen = Clock::now();
@@ -25,14 +25,14 @@ void ClientRegistry::Touch(const std::string& client) {
 }
 
 void ClientRegistry::OpenStream(const std::string& client) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Presence& p = clients_[client];
   ++p.streams;
   p.last_seen = Clock::now();
 }
 
 void ClientRegistry::CloseStream(const std::string& client) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Presence& p = clients_[client];
   if (p.streams > 0) --p.streams;
   p.last_seen = Clock::now();
@@ -40,12 +40,12 @@ void ClientRegistry::CloseStream(const std::string& client) {
 }
 
 std::size_t ClientRegistry::present() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return clients_.size();
 }
 
 void ClientRegistry::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stop_) {
     const Clock::time_point now = Clock::now();
     std::vector<std::string> gone;
@@ -63,15 +63,15 @@ void ClientRegistry::Run() {
     if (!gone.empty()) {
       // Not under the lock: releasing calls into the tables, and a call of
       // the client's meanwhile just makes it present again.
-      lock.unlock();
+      lock.Unlock();
       for (const std::string& client : gone) release_(client);
-      lock.lock();
+      lock.Lock();
       continue;
     }
     if (next == Clock::time_point::max()) {
-      cv_.wait(lock);
+      cv_.wait(lock.native());
     } else {
-      cv_.wait_until(lock, next);
+      cv_.wait_until(lock.native(), next);
     }
   }
 }

@@ -9,6 +9,7 @@
 #ifndef MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
 #define MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
 
+#include <mfwq/thread_annotations.h>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -49,10 +50,10 @@ class ClientRegistry {
 
   const std::chrono::milliseconds lease_;
   const Release release_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
-  std::map<std::string, Presence> clients_;  // guarded by mu_
-  bool stop_ = false;                        // guarded by mu_
+  std::map<std::string, Presence> clients_ MFWQ_GUARDED_BY(mu_);
+  bool stop_ MFWQ_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -15,14 +15,14 @@ bool Subscriber::Matches(const std::string& client, DWORD queue, OperationNumber
   if (!filter_.queues.empty() && filter_.queues.count(queue) == 0) return false;
   if (!filter_.operations.empty() && filter_.operations.count(id) == 0) return false;
   if (filter_.session != 0 && session != filter_.session) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return extra_.count(id) != 0;
   }
   return true;
 }
 
 bool Subscriber::Push(HubItem item) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (overflowed_) return false;
   if (const auto* c = std::get_if<CompletionPtr>(&item.body);
       c != nullptr && !extra_.empty() && extra_.count((*c)->operation) != 0) {
@@ -38,7 +38,7 @@ bool Subscriber::Push(HubItem item) {
 }
 
 void Subscriber::AddOperation(OperationNumber id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   extra_.insert(id);
 }
 
@@ -47,7 +47,7 @@ void Subscriber::Offer(const CompletionPtr& completion) {
 }
 
 std::deque<HubItem> Subscriber::Take(std::size_t max, bool* overflowed) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   *overflowed = overflowed_;
   std::deque<HubItem> taken;
   if (buffer_.size() <= max) {
@@ -62,30 +62,30 @@ std::deque<HubItem> Subscriber::Take(std::size_t max, bool* overflowed) {
 }
 
 void CompletionHub::Seed(std::uint64_t last_sequence) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   last_sequence_ = last_sequence;
 }
 
 std::uint64_t CompletionHub::Subscribe(const std::shared_ptr<Subscriber>& subscriber) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   subscribers_.insert(subscriber);
   return last_sequence_;
 }
 
 void CompletionHub::Unsubscribe(const std::shared_ptr<Subscriber>& subscriber) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   subscribers_.erase(subscriber);
 }
 
 std::uint64_t CompletionHub::AddWaiter(OperationNumber id, Waiter waiter) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::uint64_t token = next_waiter_++;
   waiters_.emplace(id, std::make_pair(token, std::move(waiter)));
   return token;
 }
 
 void CompletionHub::RemoveWaiter(OperationNumber id, std::uint64_t token) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto [first, last] = waiters_.equal_range(id);
   for (auto it = first; it != last; ++it) {
     if (it->second.first == token) {
@@ -101,7 +101,7 @@ void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
   std::set<std::shared_ptr<Subscriber>> wake;
   std::vector<Waiter> waiters;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     last_sequence_ = completions.back()->sequence;
     for (const CompletionPtr& shared : completions) {
       const CompletionRecord& c = *shared;
@@ -140,7 +140,7 @@ void CompletionHub::OnCompletions(std::span<const CompletionPtr> completions) {
 void CompletionHub::OnProgress(const ProgressRecord& p, std::uint64_t last_sequence) {
   std::vector<std::shared_ptr<Subscriber>> wake;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& s : subscribers_) {
       if (s->filter_.include_progress &&
           s->Matches(p.client, p.queue, p.operation, p.session, p.unary) &&
@@ -158,7 +158,7 @@ void CompletionHub::OnJournalHealth(const Status& status) {
     return;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     ++journal_errors_;
   }
   LogLine("error", "journal_write_failed")
@@ -168,7 +168,7 @@ void CompletionHub::OnJournalHealth(const Status& status) {
 }
 
 std::uint64_t CompletionHub::journal_errors() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return journal_errors_;
 }
 

@@ -20,6 +20,8 @@
 #include <string>
 #include <variant>
 
+#include <mfwq/thread_annotations.h>
+
 #include "operation_table.h"
 
 namespace mfwq::server::rpc {
@@ -62,18 +64,18 @@ class Subscriber {
 
  private:
   friend class CompletionHub;
-  // REQUIRES: mu_ not held. Returns whether to wake.
-  bool Push(HubItem item);
+  // Returns whether to wake.
+  bool Push(HubItem item) MFWQ_EXCLUDES(mu_);
 
   const Filter filter_;
   const std::size_t max_buffered_;
   const std::function<void()> wake_;
 
-  mutable std::mutex mu_;
-  std::set<OperationNumber> extra_;      // guarded by mu_
-  std::set<OperationNumber> delivered_;  // of extra_, guarded by mu_
-  std::deque<HubItem> buffer_;       // guarded by mu_
-  bool overflowed_ = false;          // guarded by mu_
+  mutable Mutex mu_;
+  std::set<OperationNumber> extra_ MFWQ_GUARDED_BY(mu_);
+  std::set<OperationNumber> delivered_ MFWQ_GUARDED_BY(mu_);  // of extra_
+  std::deque<HubItem> buffer_ MFWQ_GUARDED_BY(mu_);
+  bool overflowed_ MFWQ_GUARDED_BY(mu_) = false;
 };
 
 class CompletionHub final : public CompletionListener {
@@ -102,12 +104,12 @@ class CompletionHub final : public CompletionListener {
   std::uint64_t journal_errors() const;
 
  private:
-  mutable std::mutex mu_;
-  std::uint64_t last_sequence_ = 0;                      // guarded by mu_
-  std::set<std::shared_ptr<Subscriber>> subscribers_;    // guarded by mu_
-  std::multimap<OperationNumber, std::pair<std::uint64_t, Waiter>> waiters_;  // guarded by mu_
-  std::uint64_t next_waiter_ = 1;                        // guarded by mu_
-  std::uint64_t journal_errors_ = 0;                     // guarded by mu_
+  mutable Mutex mu_;
+  std::uint64_t last_sequence_ MFWQ_GUARDED_BY(mu_) = 0;
+  std::set<std::shared_ptr<Subscriber>> subscribers_ MFWQ_GUARDED_BY(mu_);
+  std::multimap<OperationNumber, std::pair<std::uint64_t, Waiter>> waiters_ MFWQ_GUARDED_BY(mu_);
+  std::uint64_t next_waiter_ MFWQ_GUARDED_BY(mu_) = 1;
+  std::uint64_t journal_errors_ MFWQ_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace mfwq::server::rpc

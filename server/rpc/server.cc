@@ -122,18 +122,18 @@ Status Server::Init() {
 }
 
 void Server::MaintenanceLoop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
-    if (cv_.wait_for(lock, config_.maintenance_interval, [this] { return stopping_; })) break;
-    lock.unlock();
+    if (cv_.wait_for(lock.native(), config_.maintenance_interval, [this]() MFWQ_REQUIRES(mu_) { return stopping_; })) break;
+    lock.Unlock();
     operations_->Maintain();
-    lock.lock();
+    lock.Lock();
   }
 }
 
 void Server::Shutdown(std::chrono::milliseconds drain) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) return;
     stopped_ = true;
     stopping_ = true;

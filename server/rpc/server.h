@@ -6,6 +6,7 @@
 #ifndef MFWQ_SERVER_RPC_SERVER_H_
 #define MFWQ_SERVER_RPC_SERVER_H_
 
+#include <mfwq/thread_annotations.h>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -67,10 +68,10 @@ class Server {
   std::string address_;
   int port_ = 0;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
-  bool stopped_ = false;   // guarded by mu_
+  bool stopping_ MFWQ_GUARDED_BY(mu_) = false;
+  bool stopped_ MFWQ_GUARDED_BY(mu_) = false;
   std::thread maintenance_;
 };
 
