@@ -19,6 +19,18 @@ void OperationTable::Finish(OperationNumber number, bool only_if_not_started) {
     if (!entry || entry->claimed) return;
     // A running kind delivers its own outcome when it returns.
     if (only_if_not_started && entry->start_time) return;
+    if (!entry->accepted && !entry->start_time) {
+      // MF gave it back before its acceptance was journaled (it never
+      // started: a queue shutting down): acceptance completes it, as it
+      // does one cancelled meanwhile, or takes it out if refused. (One
+      // that started did so after its acceptance was written: it completes
+      // as usual, even before Accept marks it accepted.)
+      if (!entry->cancel_message) {
+        entry->cancel_message = "cancelled: its work queue gave it back before it ran";
+        entry->cancel_status = MF_E_OPERATION_CANCELLED;
+      }
+      return;
+    }
     entry->claimed = true;
     MarkReadyLocked(*entry, false);  // claimed before its turn came: not on its way
     deadline_timer = std::exchange(entry->deadline_timer, 0);

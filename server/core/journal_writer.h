@@ -6,7 +6,9 @@
 // writer takes everything that arrived while its previous commit ran and
 // writes it in one transaction (group commit: one write, and one fsync
 // under journal_sync = full, for all of it). Completions are numbered here,
-// in commit order, so sequence numbers follow the journal.
+// in commit order, so sequence numbers follow the journal. Under load
+// (more completions on their way, no submission waiting) it gathers up to
+// 256 completions for at most 200 µs before it commits.
 //
 // After a commit, on this thread and with no lock of the writer's held:
 // each acceptance's `done` learns how its write went, then the completions
@@ -65,8 +67,13 @@ class JournalWriter {
   // after failing. Called on the writer thread.
   using HealthFn = std::function<void(const Status& status)>;
 
+  // Whether more completions are on their way (operations queued to run
+  // at once): the writer then waits a little for them to share a commit.
+  using MoreComingFn = std::function<bool()>;
+
   // `journal` may be null. Starts the thread.
-  JournalWriter(Journal* journal, PublishFn published, HealthFn health);
+  JournalWriter(Journal* journal, PublishFn published, HealthFn health,
+                MoreComingFn more_coming = nullptr);
   // Writes what is queued, then stops the thread.
   ~JournalWriter();
 
@@ -85,6 +92,8 @@ class JournalWriter {
   void Complete(Pending completion);
   // Writes that retention forgot completions up to `sequence`.
   void Prune(std::uint64_t sequence);
+  // No more completions are on their way (MoreComingFn turned false).
+  void NothingMoreComing();
 
   // From now on, completions of a failed commit are published as not
   // durable rather than written again.
@@ -108,6 +117,7 @@ class JournalWriter {
   Journal* const journal_;
   const PublishFn published_;
   const HealthFn health_;
+  const MoreComingFn more_coming_;
 
   mutable Mutex mu_;
   std::condition_variable wake_;
@@ -117,6 +127,7 @@ class JournalWriter {
   std::uint64_t prune_through_ MFWQ_GUARDED_BY(mu_) = 0;
   std::uint64_t next_sequence_ MFWQ_GUARDED_BY(mu_) = 1;
   bool sleeping_ MFWQ_GUARDED_BY(mu_) = false;  // the writer waits on wake_
+  bool gathering_ MFWQ_GUARDED_BY(mu_) = false;  // ... for more completions to come
   bool stopping_ MFWQ_GUARDED_BY(mu_) = false;
   bool give_up_ MFWQ_GUARDED_BY(mu_) = false;
   Status failure_ MFWQ_GUARDED_BY(mu_);

@@ -213,8 +213,8 @@ void OperationTable::MarkReadyLocked(OperationEntry& entry, bool ready) {
   entry.ready = ready;
   if (ready) {
     ready_.fetch_add(1);
-  } else {
-    ready_.fetch_sub(1);
+  } else if (ready_.fetch_sub(1) == 1) {
+    writer_.NothingMoreComing();  // it may be waiting for them
   }
 }
 

@@ -40,7 +40,8 @@ OperationTable::OperationTable(const KindRegistry& kinds, QueueTable& queues, Ev
           [this](std::vector<JournalWriter::Published>& completions, bool durable) {
             Publish(completions, durable);
           },
-          [this](const Status& status) { OnJournalHealth(status); }) {}
+          [this](const Status& status) { OnJournalHealth(status); },
+          [this] { return ready_.load() != 0; }) {}
 
 OperationTable::~OperationTable() {
   StopAccepting();

@@ -65,6 +65,9 @@ class WorkQueuesService::SessionReactor final
         reading_ = false;
         return;
       }
+      // From here until its answer is queued the call cannot end (Pump
+      // waits for it), so the table's callback finds this reactor alive.
+      processing_ = true;
     }
     service_.core_.clients.Touch(client_);
     grpc::Status refused = Process([this](Outgoing response) { Answered(std::move(response)); });
@@ -82,17 +85,27 @@ class WorkQueuesService::SessionReactor final
 
   // The table answered the batch read last: queued to be written, and the
   // next batch read unless enough responses wait.
+  // Runs on the journal writer's thread (or this one's, if nothing needed
+  // the journal): not a reaction, so OnDone does not wait for it; the
+  // reactor's liveness does, from when processing_ is cleared.
   void Answered(Outgoing response) {
+    if (!life_->Enter()) return;  // (cannot fail: the call cannot end while processing_)
     bool read_more;
     {
       std::lock_guard lock(mu_);
-      processing_ = false;
       out_.push_back(std::move(response));
       read_more = !broken_ && !finished_ && out_.size() < kMaxQueuedResponses;
       reading_ = read_more;
     }
+    // The next read starts before processing_ is cleared: until then the
+    // call cannot have finished.
     if (read_more) StartRead(NewRequest());
+    {
+      std::lock_guard lock(mu_);
+      processing_ = false;
+    }
     Pump();
+    life_->Leave();
   }
 
   void OnWriteDone(bool ok) override {
@@ -103,7 +116,9 @@ class WorkQueuesService::SessionReactor final
       busy_ = false;
       written = std::move(writing_);  // freed below, unlocked
       if (!ok) broken_ = true;
-      if (ok && !reading_ && !reads_done_ && out_.size() < kMaxQueuedResponses) {
+      // (Not while a batch is with the table: its answer restarts reading,
+      // so that batches are answered one at a time, in order.)
+      if (ok && !reading_ && !reads_done_ && !processing_ && out_.size() < kMaxQueuedResponses) {
         reading_ = read_again = true;
       }
     }
@@ -141,11 +156,8 @@ class WorkQueuesService::SessionReactor final
   // Answers *request_: `answered` gets the response, on this thread or
   // another (the journal writer's) once the table has answered. A status
   // other than OK, returned at once, ends the stream instead.
+  // REQUIRES: processing_ set by the caller.
   grpc::Status Process(std::function<void(Outgoing)> answered) {
-    {
-      std::lock_guard lock(mu_);
-      processing_ = true;
-    }
     const std::size_t max = service_.options_.max_batch;
     const v1::SessionRequest& request = *request_;
     if (request.has_submit()) {
