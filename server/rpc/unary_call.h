@@ -33,15 +33,9 @@ WorkQueuesService::Unary* WorkQueuesService::RunAsync(Ctx* context, Body&& body)
 
 template <typename Body>
 WorkQueuesService::Unary* WorkQueuesService::Run(Ctx* context, Body&& body) {
-  Unary* reactor = context->DefaultReactor();
-  auto client = ClientOf(context);
-  if (!client.ok()) {
-    reactor->Finish(ToGrpcStatus(client.status()));
-    return reactor;
-  }
-  core_.clients.Touch(client.value());
-  reactor->Finish(ToGrpcStatus(body(client.value())));
-  return reactor;
+  return RunAsync(context, [&](const std::string& client, const Finisher& finish) {
+    finish(body(client));
+  });
 }
 }  // namespace mfwq::server::rpc
 

@@ -1,6 +1,6 @@
 // WorkQueuesService::WaitOperation: answered when the operation completes
 // (a hub waiter, on the journal writer's thread) or its timeout passes (an
-// MF timer), whichever comes first; no thread waits meanwhile.
+// MF timer, through SystemTableClock), whichever comes first; no thread waits meanwhile.
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -9,32 +9,12 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "service.h"
+#include "table_clock.h"
 #include "unary_call.h"
 
 namespace mfwq::server::rpc {
 
 using google::protobuf::util::TimeUtil;
-
-namespace {
-
-// A function run on an MF timer (MFScheduleWorkItem) unless cancelled first.
-class TimerCallback final : public ComObject<TimerCallback, IMFAsyncCallback> {
- public:
-  explicit TimerCallback(std::function<void()> fn) : fn_(std::move(fn)) {}
-  static bool Implements(REFIID riid) { return IsEqualIID(riid, IID_IMFAsyncCallback); }
-  HRESULT STDMETHODCALLTYPE GetParameters(DWORD*, DWORD*) override { return E_NOTIMPL; }
-  HRESULT STDMETHODCALLTYPE Invoke(IMFAsyncResult*) override {
-    fn_();
-    return S_OK;
-  }
-
- private:
-  friend class ComObject<TimerCallback, IMFAsyncCallback>;
-  ~TimerCallback() = default;
-  const std::function<void()> fn_;
-};
-
-}  // namespace
 
 WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
                                                            const v1::WaitOperationRequest* r,
@@ -82,7 +62,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   struct Wait {
     std::mutex mu;
     bool finished = false;
-    MFWORKITEM_KEY timer = 0;
+    TableClock::TimerId timer = 0;
     std::uint64_t waiter = 0;
   };
   auto wait = std::make_shared<Wait>();
@@ -91,7 +71,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   const OperationNumber id = *number;
   const std::string who = client.value();
   auto finish = [wait, reactor, out, &table, &hub, id, who] {
-    MFWORKITEM_KEY timer;
+    TableClock::TimerId timer;
     std::uint64_t waiter;
     {
       std::lock_guard lock(wait->mu);
@@ -100,7 +80,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
       timer = std::exchange(wait->timer, 0);
       waiter = std::exchange(wait->waiter, 0);
     }
-    if (timer != 0) MFCancelWorkItem(timer);
+    if (timer != 0) SystemTableClock().Cancel(timer);
     if (waiter != 0) hub.RemoveWaiter(id, waiter);
     auto now = table.Get(who, id);
     if (now.ok()) ToProto(now.value(), out);
@@ -116,19 +96,19 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
     if (!done) wait->waiter = waiter;
   }
   if (done) hub.RemoveWaiter(id, waiter);
-  auto timer = ComPtr<TimerCallback>::Adopt(new TimerCallback(finish));
-  MFWORKITEM_KEY key = 0;
-  const HRESULT hr = MFScheduleWorkItem(timer.get(), nullptr, -timeout_ms, &key);
+  SystemTableClock clock;  // MF timers
+  const TableClock::TimerId key =
+      clock.Schedule(clock.Now() + std::chrono::milliseconds(timeout_ms), finish);
   {
     std::lock_guard lock(wait->mu);
     done = wait->finished;
-    if (!done && SUCCEEDED(hr)) wait->timer = key;
+    if (!done) wait->timer = key;
   }
-  if (done && SUCCEEDED(hr)) MFCancelWorkItem(key);
+  if (done) clock.Cancel(key);
   // It may have completed before the waiter was in place, or MF may be
-  // shutting down: look again.
+  // shutting down (no timer): look again.
   auto again = table.Get(who, id);
-  if (FAILED(hr) || !again.ok() || again->state == OperationState::kCompleted) finish();
+  if (key == 0 || !again.ok() || again->state == OperationState::kCompleted) finish();
   return reactor;
 }
 
