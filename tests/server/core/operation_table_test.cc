@@ -235,6 +235,13 @@ TEST_F(OperationTableTest, CancelBeforeItRunsCompletesItAsCancelled) {
     auto cancel = table_->Cancel("alice", id);
     ASSERT_TRUE(cancel.ok()) << id;
     EXPECT_TRUE(cancel->cancelled);
+    if (id != w->operation.number) {
+      // Completed by the cancel itself: the answer carries the completion.
+      // (A waiting one completes when MF gives it back, on its queue.)
+      EXPECT_EQ(cancel->operation.state, OperationState::kCompleted) << id;
+      ASSERT_TRUE(cancel->operation.completion) << id;
+      EXPECT_EQ(cancel->operation.completion->status, MF_E_OPERATION_CANCELLED) << id;
+    }
     auto done = table_->Wait("alice", id, milliseconds(test::kPatienceMs));
     ASSERT_TRUE(done.ok() && done->completion) << id;
     EXPECT_EQ(done->completion->status, MF_E_OPERATION_CANCELLED) << id;
@@ -680,8 +687,12 @@ TEST_F(OperationTableTest, PendingCountsOnlyOperationsQueuedToRun) {
   ASSERT_TRUE(table_->Cancel("alice", waiting->operation.number).ok());
   EXPECT_EQ((*counters)->pending.load(), 1u);
   blocker.Release();
-  ASSERT_TRUE(table_->Wait("alice", queued->operation.number, milliseconds(test::kPatienceMs))
-                  ->completion);
+  // (The waiting one is given back by MF on its queue, once it is free.)
+  for (const auto* submitted : {&scheduled, &waiting, &queued}) {
+    ASSERT_TRUE(table_->Wait("alice", (*submitted)->operation.number,
+                             milliseconds(test::kPatienceMs))
+                    ->completion);
+  }
   EXPECT_EQ((*counters)->pending.load(), 0u);
   EXPECT_EQ((*counters)->running.load(), 0u);
   EXPECT_EQ((*counters)->cancelled.load(), 2u);
