@@ -38,6 +38,8 @@ constexpr std::uint64_t kProgressEveryBytes = 64 << 10;
 // could include.
 constexpr std::chrono::milliseconds kPollInterval(20);
 constexpr std::size_t kReadBytes = 64 << 10;
+// The most read from a killed program's pipe: what it wrote before it went.
+constexpr std::size_t kDrainAfterKillBytes = kMaxTailBytes;
 
 std::vector<std::string> SplitArguments(const std::string& args) {
   std::vector<std::string> split;
@@ -209,6 +211,20 @@ Ending RunProgram(Operation& op, const std::string& program, const std::vector<s
       TerminateProcess(process.hProcess, 1);
       WaitForSingleObject(process.hProcess, INFINITE);
       ending.cancelled = true;
+      // Keep what it wrote before it was killed (bounded: a process that
+      // escaped the job may still be writing).
+      std::size_t drained = 0;
+      DWORD left = 0;
+      while (drained < kDrainAfterKillBytes &&
+             PeekNamedPipe(read_end, nullptr, 0, nullptr, &left, nullptr) && left > 0) {
+        DWORD got = 0;
+        if (!ReadFile(read_end, buffer.data(), std::min<DWORD>(left, kReadBytes), &got, nullptr) ||
+            got == 0) {
+          break;
+        }
+        output.Add(buffer.data(), got);
+        drained += got;
+      }
       break;
     }
     // Anonymous pipes offer no overlapped reads: peek, read what is there.

@@ -56,11 +56,18 @@ TEST(ExecChild, DISABLED_CountInput) {
 }
 
 #if defined(_WIN32)
-// Says its process id, then runs until killed: a grandchild, started by a
-// cmd.exe that exec runs.
+// Says its process id, sets the named event it is given (the test waits for
+// it), then runs until killed: a grandchild, started by a cmd.exe that exec
+// runs.
 TEST(ExecChild, DISABLED_PrintPidThenRunOn) {
   std::printf("pid %lu\n", static_cast<unsigned long>(GetCurrentProcessId()));
   std::fflush(stdout);
+  const std::vector<std::string> argv = ::testing::internal::GetArgvs();
+  ASSERT_FALSE(argv.empty());
+  HANDLE ready = OpenEventA(EVENT_MODIFY_STATE, FALSE, argv.back().c_str());
+  ASSERT_NE(ready, nullptr) << "no event " << argv.back();
+  SetEvent(ready);
+  CloseHandle(ready);
   std::this_thread::sleep_for(std::chrono::seconds(60));
 }
 #endif
@@ -356,12 +363,17 @@ TEST_F(ExecKindTest, CancelKillsTheRunningProgram) {
 // The program's job holds what it starts: cancelled, cmd.exe goes, and so
 // does the program cmd.exe started.
 TEST_F(ExecKindTest, CancelKillsTheProgramsWholeProcessTree) {
-  const Command tree = Shell(ThisProgram() + "\n" + ChildArgs("PrintPidThenRunOn"));
-  auto recorder = std::make_shared<Recorder>(HoldAtOutput());
+  // Set by the grandchild once it has said its process id.
+  const std::string name = "mfwq-exec-test-" + std::to_string(GetCurrentProcessId());
+  HANDLE ready = CreateEventA(nullptr, TRUE, FALSE, name.c_str());
+  ASSERT_NE(ready, nullptr);
+  const Command tree = Shell(ThisProgram() + "\n" + ChildArgs("PrintPidThenRunOn", name));
+  auto recorder = std::make_shared<Recorder>();
   Ran run = Start(tree, recorder);
-  ASSERT_TRUE(recorder->held.Wait());
+  const DWORD waited = WaitForSingleObject(ready, test::kPatienceMs);
+  CloseHandle(ready);
+  ASSERT_EQ(waited, WAIT_OBJECT_0) << "the grandchild did not start";
   run.op->RequestCancel();
-  recorder->resume.Open();
   ASSERT_TRUE(recorder->completed.Wait());
   EXPECT_EQ(recorder->status, MF_E_OPERATION_CANCELLED);
   const std::string output = run.op->result();
