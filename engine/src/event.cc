@@ -10,7 +10,7 @@ Event::Event(bool manual_reset, bool initially_set)
 
 std::vector<Event::Waiter> Event::Set() {
   std::vector<Waiter> released;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (manual_reset_) {
     signalled_ = true;
     released.assign(std::make_move_iterator(waiters_.begin()),
@@ -28,18 +28,18 @@ std::vector<Event::Waiter> Event::Set() {
 }
 
 void Event::Reset() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   signalled_ = false;
 }
 
 bool Event::Wait(std::optional<std::chrono::milliseconds> timeout) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   ++blocked_;
   bool got;
   if (timeout) {
-    got = cv_.wait_for(lock, *timeout, [this] { return signalled_; });
+    got = cv_.wait_for(lock.native(), *timeout, [this]() MFWQ_REQUIRES(mu_) { return signalled_; });
   } else {
-    cv_.wait(lock, [this] { return signalled_; });
+    cv_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return signalled_; });
     got = true;
   }
   --blocked_;
@@ -48,7 +48,7 @@ bool Event::Wait(std::optional<std::chrono::milliseconds> timeout) {
 }
 
 std::optional<Event::Waiter> Event::AddWaiter(Waiter waiter) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (signalled_) {
     if (!manual_reset_) signalled_ = false;
     return waiter;
@@ -58,7 +58,7 @@ std::optional<Event::Waiter> Event::AddWaiter(Waiter waiter) {
 }
 
 std::optional<Event::Waiter> Event::RemoveWaiter(MFWORKITEM_KEY key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = std::find_if(waiters_.begin(), waiters_.end(),
                          [key](const Waiter& w) { return w.key == key; });
   if (it == waiters_.end()) return std::nullopt;
@@ -91,7 +91,7 @@ HandleTable& HandleTable::Get() {
 }
 
 HANDLE HandleTable::Create(bool manual_reset, bool initially_set, const std::wstring& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::shared_ptr<Event> event;
   if (!name.empty()) {
     if (auto it = named_.find(name); it != named_.end()) event = it->second.lock();
@@ -117,7 +117,7 @@ std::shared_ptr<Event> HandleTable::Find(HANDLE handle) const {
   std::size_t slot;
   std::uint32_t generation;
   if (!Decode(handle, &slot, &generation)) return nullptr;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (slot >= slots_.size() || slots_[slot].generation != generation) return nullptr;
   return slots_[slot].event;
 }
@@ -126,7 +126,7 @@ bool HandleTable::Close(HANDLE handle) {
   std::size_t slot;
   std::uint32_t generation;
   if (!Decode(handle, &slot, &generation)) return false;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (slot >= slots_.size() || slots_[slot].generation != generation || !slots_[slot].event) {
     return false;
   }

@@ -18,6 +18,7 @@
 
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 namespace mfwq::engine {
 
@@ -46,12 +47,12 @@ class Event {
   std::optional<Waiter> RemoveWaiter(MFWORKITEM_KEY key);
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   const bool manual_reset_;
-  bool signalled_;              // guarded by mu_
-  unsigned blocked_ = 0;        // threads in Wait(); guarded by mu_
-  std::deque<Waiter> waiters_;  // guarded by mu_
+  bool signalled_ MFWQ_GUARDED_BY(mu_);
+  unsigned blocked_ MFWQ_GUARDED_BY(mu_) = 0;  // threads in Wait()
+  std::deque<Waiter> waiters_ MFWQ_GUARDED_BY(mu_);
 };
 
 class HandleTable {
@@ -70,10 +71,10 @@ class HandleTable {
     std::uint32_t generation = 0;
   };
 
-  mutable std::mutex mu_;
-  std::vector<Slot> slots_;                // guarded by mu_
-  std::vector<std::uint32_t> free_;        // guarded by mu_
-  std::unordered_map<std::wstring, std::weak_ptr<Event>> named_;  // guarded by mu_
+  mutable Mutex mu_;
+  std::vector<Slot> slots_ MFWQ_GUARDED_BY(mu_);
+  std::vector<std::uint32_t> free_ MFWQ_GUARDED_BY(mu_);
+  std::unordered_map<std::wstring, std::weak_ptr<Event>> named_ MFWQ_GUARDED_BY(mu_);
 };
 
 }  // namespace mfwq::engine

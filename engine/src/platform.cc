@@ -20,7 +20,7 @@ Platform& Platform::Get() {
 
 HRESULT Platform::Startup(ULONG version) {
   if (version != MF_VERSION && version != kVersionVista) return MF_E_BAD_STARTUP_VERSION;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // While a shutdown is stopping the parts, this only counts: that shutdown
   // starts them again when it is done (it may be waiting for the very
   // callback calling this, so this must not wait for it).
@@ -39,7 +39,7 @@ void Platform::StartLocked() {
 HRESULT Platform::Shutdown() {
   std::chrono::milliseconds wait;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (startups_ == 0) return S_OK;  // unbalanced: nothing to stop
     if (--startups_ > 0 || state_ != State::kRunning) return S_OK;
     state_ = State::kStopping;
@@ -55,7 +55,7 @@ HRESULT Platform::Shutdown() {
   queues_.Stop();
   replies_.Clear();
 
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   state_ = State::kStopped;
   if (startups_ > 0) StartLocked();  // MFStartup was called while stopping
   return S_OK;
@@ -66,12 +66,12 @@ void Platform::Lock() { locks_.Lock(); }
 void Platform::Unlock() { locks_.Unlock(); }
 
 void Platform::SetOptions(const EngineOptions& options) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   options_ = options;
 }
 
 EngineOptions Platform::options() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return options_;
 }
 

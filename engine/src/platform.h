@@ -15,6 +15,7 @@
 #include <mfwq/com_ptr.h>
 #include <mfwq/engine.h>
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 #include "platform_locks.h"
 #include "queue_registry.h"
@@ -56,12 +57,12 @@ class Platform {
 
   Platform() = default;
   // REQUIRES: mu_ held, state_ == kStopped.
-  void StartLocked();
+  void StartLocked() MFWQ_REQUIRES(mu_);
 
-  mutable std::mutex mu_;  // held briefly: never while waiting or stopping
-  int startups_ = 0;       // guarded by mu_
-  State state_ = State::kStopped;  // guarded by mu_
-  EngineOptions options_;  // guarded by mu_
+  mutable Mutex mu_;  // held briefly: never while waiting or stopping
+  int startups_ MFWQ_GUARDED_BY(mu_) = 0;
+  State state_ MFWQ_GUARDED_BY(mu_) = State::kStopped;
+  EngineOptions options_ MFWQ_GUARDED_BY(mu_);
 
   PlatformLocks locks_;
 

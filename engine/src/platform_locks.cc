@@ -8,7 +8,7 @@ void PlatformLocks::Unlock() {
   // Sequentially consistent with WaitUntilUnlocked: either its check sees
   // this decrement, or this sees waiting_ and wakes it.
   if (count_.fetch_sub(1) == 1 && waiting_.load()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     unlocked_cv_.notify_all();
   }
 }
@@ -17,8 +17,9 @@ bool PlatformLocks::WaitUntilUnlocked(std::chrono::milliseconds timeout) {
   waiting_.store(true);
   bool unlocked;
   {
-    std::unique_lock lock(mu_);
-    unlocked = unlocked_cv_.wait_for(lock, timeout, [this] { return count_.load() <= 0; });
+    MutexLock lock(mu_);
+    unlocked = unlocked_cv_.wait_for(lock.native(), timeout,
+                                     [this]() MFWQ_REQUIRES(mu_) { return count_.load() <= 0; });
   }
   waiting_.store(false);
   return unlocked;

@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include <mfwq/thread_annotations.h>
+
 namespace mfwq::engine {
 
 class PlatformLocks {
@@ -21,7 +23,7 @@ class PlatformLocks {
   alignas(64) std::atomic<long> count_{0};  // written on every result: a line of its own
   // Set while a shutdown waits: the Unlock that reaches zero then wakes it.
   alignas(64) std::atomic<bool> waiting_{false};
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable unlocked_cv_;
 };
 

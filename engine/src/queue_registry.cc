@@ -24,7 +24,7 @@ bool QueueRegistry::IsPlatformQueue(DWORD queue) {
 }
 
 void QueueRegistry::Start(const EngineOptions& options) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   pool_threads_ = PoolThreads(options);
   // As in MF: the standard, real-time and timer queues run one item at a
   // time; IO, multithreaded and long-function queues are pools.
@@ -43,7 +43,7 @@ void QueueRegistry::Start(const EngineOptions& options) {
 void QueueRegistry::Stop() {
   std::vector<std::shared_ptr<Executor>> all;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     running_ = false;
     for (std::shared_ptr<Executor>& e : platform_) {
       if (e) all.push_back(std::move(e));
@@ -57,7 +57,7 @@ void QueueRegistry::Stop() {
 }
 
 HRESULT QueueRegistry::Find(DWORD queue, std::shared_ptr<Executor>* executor) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   if (!running_) return MF_E_SHUTDOWN;
   if (IsPlatformQueue(queue)) {
     *executor = platform_[queue];
@@ -80,7 +80,7 @@ DWORD QueueRegistry::NextPrivateId() {
 }
 
 HRESULT QueueRegistry::Insert(std::shared_ptr<Executor> executor, DWORD* queue) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   if (!running_) return MF_E_SHUTDOWN;
   DWORD id = NextPrivateId();
   private_.emplace(id, Entry{std::move(executor)});
@@ -91,7 +91,7 @@ HRESULT QueueRegistry::Insert(std::shared_ptr<Executor> executor, DWORD* queue) 
 HRESULT QueueRegistry::Allocate(MFASYNC_WORKQUEUE_TYPE type, DWORD* queue) {
   unsigned threads = 0;
   {
-    std::shared_lock lock(mu_);
+    ReaderLock lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     threads = pool_threads_;
   }
@@ -122,7 +122,7 @@ HRESULT QueueRegistry::AllocateSerial(DWORD target, DWORD* queue) {
 }
 
 HRESULT QueueRegistry::Lock(DWORD queue) {
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   if (!running_) return MF_E_SHUTDOWN;
   if (IsPlatformQueue(queue)) return S_OK;
   auto it = private_.find(queue);
@@ -134,7 +134,7 @@ HRESULT QueueRegistry::Lock(DWORD queue) {
 HRESULT QueueRegistry::Unlock(DWORD queue) {
   std::shared_ptr<Executor> freed;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     if (IsPlatformQueue(queue)) return S_OK;
     auto it = private_.find(queue);
@@ -151,7 +151,7 @@ HRESULT QueueRegistry::Unlock(DWORD queue) {
 void QueueRegistry::Reap() {
   std::vector<std::shared_ptr<Executor>> done;
   {
-    std::unique_lock lock(mu_);
+    WriterLock lock(mu_);
     for (auto it = retired_.begin(); it != retired_.end();) {
       if ((*it)->Finished()) {
         done.push_back(std::move(*it));

@@ -11,12 +11,12 @@
 
 #include <array>
 #include <memory>
-#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
 #include <mfwq/engine.h>
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 #include "executor.h"
 
@@ -47,20 +47,19 @@ class QueueRegistry {
     long locks = 1;
   };
   static bool IsPlatformQueue(DWORD queue);
-  // REQUIRES: mu_ held exclusively.
-  DWORD NextPrivateId();
-  HRESULT Insert(std::shared_ptr<Executor> executor, DWORD* queue);
-  // Joins retired queues that have finished. REQUIRES: mu_ not held.
-  void Reap();
+  DWORD NextPrivateId() MFWQ_REQUIRES(mu_);
+  HRESULT Insert(std::shared_ptr<Executor> executor, DWORD* queue) MFWQ_EXCLUDES(mu_);
+  // Joins retired queues that have finished.
+  void Reap() MFWQ_EXCLUDES(mu_);
 
-  alignas(64) mutable std::shared_mutex mu_;  // taken on every put: a line of its own
-  alignas(64) bool running_ = false;                           // guarded by mu_
-  unsigned pool_threads_ = 1;                                  // guarded by mu_
-  std::array<std::shared_ptr<Executor>, 8> platform_;          // guarded by mu_
-  std::unordered_map<DWORD, Entry> private_;                   // guarded by mu_
-  std::vector<std::shared_ptr<Executor>> retired_;             // guarded by mu_
+  alignas(64) mutable SharedMutex mu_;  // taken on every put: a line of its own
+  alignas(64) bool running_ MFWQ_GUARDED_BY(mu_) = false;
+  unsigned pool_threads_ MFWQ_GUARDED_BY(mu_) = 1;
+  std::array<std::shared_ptr<Executor>, 8> platform_ MFWQ_GUARDED_BY(mu_);
+  std::unordered_map<DWORD, Entry> private_ MFWQ_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Executor>> retired_ MFWQ_GUARDED_BY(mu_);
   // Survives restarts so that ids from before a restart stay stale.
-  DWORD next_id_ = 0x00010000;  // guarded by mu_
+  DWORD next_id_ MFWQ_GUARDED_BY(mu_) = 0x00010000;
 };
 
 }  // namespace mfwq::engine

@@ -13,7 +13,7 @@ SerialQueue::SerialQueue(std::shared_ptr<Executor> target, DWORD target_id)
 
 HRESULT SerialQueue::Submit(WorkItem item) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!accepting_) return stopped_ ? MF_E_SHUTDOWN : MF_E_INVALID_WORKQUEUE;  // freed: id gone
     if (busy_) {
       queued_.Push(std::move(item));
@@ -32,7 +32,7 @@ void SerialQueue::Forward(WorkItem item) {
       ReplyBook& book = Platform::Get().replies();
       ticket = book.Open(weak_from_this());
       if (MarkAwaitingReply(item.result.get(), ticket, book)) {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         awaited_reply_ = ticket;
       } else {
         book.Close(ticket);
@@ -56,7 +56,7 @@ void SerialQueue::Forward(WorkItem item) {
 bool SerialQueue::TakeNext(WorkItem* next) {
   bool unlock_target = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     awaited_reply_ = 0;
     if (!stopped_ && !queued_.empty()) {
       *next = queued_.Pop();
@@ -79,7 +79,7 @@ void SerialQueue::OnItemDone() {
 
 void SerialQueue::OnReply(std::uint64_t ticket) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (ticket != awaited_reply_) return;
   }
   OnItemDone();
@@ -88,7 +88,7 @@ void SerialQueue::OnReply(std::uint64_t ticket) {
 void SerialQueue::Retire() {
   bool unlock_target = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     accepting_ = false;
     if (!busy_ && !target_unlocked_) target_unlocked_ = unlock_target = true;
   }
@@ -99,7 +99,7 @@ void SerialQueue::Stop() {
   std::vector<WorkItem> dropped;
   std::uint64_t awaited = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     accepting_ = false;
     stopped_ = true;
     dropped = queued_.TakeAll();
@@ -110,19 +110,19 @@ void SerialQueue::Stop() {
 }
 
 bool SerialQueue::Finished() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return !accepting_ && !busy_;
 }
 
 std::uint64_t ReplyBook::Open(std::weak_ptr<SerialQueue> queue) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::uint64_t ticket = kTicketTag | (next_++ & ~kTicketTagMask);
   open_.emplace(ticket, std::move(queue));
   return ticket;
 }
 
 std::shared_ptr<SerialQueue> ReplyBook::Take(std::uint64_t ticket) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = open_.find(ticket);
   if (it == open_.end()) return nullptr;
   std::shared_ptr<SerialQueue> queue = it->second.lock();
@@ -131,17 +131,17 @@ std::shared_ptr<SerialQueue> ReplyBook::Take(std::uint64_t ticket) {
 }
 
 void ReplyBook::Close(std::uint64_t ticket) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   open_.erase(ticket);
 }
 
 bool ReplyBook::IsOpen(std::uint64_t ticket) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return open_.count(ticket) != 0;
 }
 
 void ReplyBook::Clear() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   open_.clear();
 }
 

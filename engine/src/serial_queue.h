@@ -14,6 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <mfwq/thread_annotations.h>
+
 #include "executor.h"
 #include "priority_fifo.h"
 
@@ -46,13 +48,13 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
   const std::shared_ptr<Executor> target_;
   const DWORD target_id_;
 
-  mutable std::mutex mu_;
-  PriorityFifo queued_;             // guarded by mu_
-  bool busy_ = false;               // an item is at the target; guarded by mu_
-  std::uint64_t awaited_reply_ = 0; // ticket of the item awaiting a reply; guarded by mu_
-  bool accepting_ = true;           // guarded by mu_
-  bool stopped_ = false;            // guarded by mu_
-  bool target_unlocked_ = false;    // guarded by mu_
+  mutable Mutex mu_;
+  PriorityFifo queued_ MFWQ_GUARDED_BY(mu_);
+  bool busy_ MFWQ_GUARDED_BY(mu_) = false;                // an item is at the target
+  std::uint64_t awaited_reply_ MFWQ_GUARDED_BY(mu_) = 0;  // ticket of the item awaiting a reply
+  bool accepting_ MFWQ_GUARDED_BY(mu_) = true;
+  bool stopped_ MFWQ_GUARDED_BY(mu_) = false;
+  bool target_unlocked_ MFWQ_GUARDED_BY(mu_) = false;
 };
 
 // Tickets of items on serial queues that wait for a reply. The ticket is kept
@@ -75,9 +77,9 @@ class ReplyBook {
   void Clear();
 
  private:
-  std::mutex mu_;
-  std::uint64_t next_ = 1;  // guarded by mu_
-  std::unordered_map<std::uint64_t, std::weak_ptr<SerialQueue>> open_;  // guarded by mu_
+  Mutex mu_;
+  std::uint64_t next_ MFWQ_GUARDED_BY(mu_) = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<SerialQueue>> open_ MFWQ_GUARDED_BY(mu_);
 };
 
 // Marks `result` as awaiting the reply `ticket`. False when an outer serial

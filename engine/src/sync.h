@@ -1,4 +1,4 @@
-// Mutex and CondVar for the engine's hot paths.
+// AdaptiveMutex and CondVar for the engine's hot paths.
 //
 // Work-queue locks are held for a few instructions (push or pop an item) but
 // taken by the producer and every worker of a queue on every item. A plain
@@ -15,11 +15,13 @@
 #include <ctime>
 #include <mutex>
 
+#include <mfwq/thread_annotations.h>
+
 namespace mfwq::engine {
 
-class Mutex {
+class MFWQ_CAPABILITY("mutex") AdaptiveMutex {
  public:
-  Mutex() {
+  AdaptiveMutex() {
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
 #if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
@@ -28,17 +30,42 @@ class Mutex {
     pthread_mutex_init(&mu_, &attr);
     pthread_mutexattr_destroy(&attr);
   }
-  ~Mutex() { pthread_mutex_destroy(&mu_); }
-  Mutex(const Mutex&) = delete;
-  Mutex& operator=(const Mutex&) = delete;
+  ~AdaptiveMutex() { pthread_mutex_destroy(&mu_); }
+  AdaptiveMutex(const AdaptiveMutex&) = delete;
+  AdaptiveMutex& operator=(const AdaptiveMutex&) = delete;
 
-  void lock() { pthread_mutex_lock(&mu_); }
-  void unlock() { pthread_mutex_unlock(&mu_); }
-  bool try_lock() { return pthread_mutex_trylock(&mu_) == 0; }
+  void lock() MFWQ_ACQUIRE() { pthread_mutex_lock(&mu_); }
+  void unlock() MFWQ_RELEASE() { pthread_mutex_unlock(&mu_); }
+  bool try_lock() MFWQ_TRY_ACQUIRE(true) { return pthread_mutex_trylock(&mu_) == 0; }
 
  private:
   friend class CondVar;
   pthread_mutex_t mu_;
+};
+
+// Holds a AdaptiveMutex for its scope (or until Unlock), as std::unique_lock does.
+class MFWQ_SCOPED_CAPABILITY AdaptiveMutexLock {
+ public:
+  explicit AdaptiveMutexLock(AdaptiveMutex& mu) MFWQ_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~AdaptiveMutexLock() MFWQ_RELEASE() {
+    if (held_) mu_.unlock();
+  }
+  AdaptiveMutexLock(const AdaptiveMutexLock&) = delete;
+  AdaptiveMutexLock& operator=(const AdaptiveMutexLock&) = delete;
+
+  void Unlock() MFWQ_RELEASE() {
+    held_ = false;
+    mu_.unlock();
+  }
+  void Lock() MFWQ_ACQUIRE() {
+    mu_.lock();
+    held_ = true;
+  }
+
+ private:
+  friend class CondVar;
+  AdaptiveMutex& mu_;
+  bool held_ = true;
 };
 
 class CondVar {
@@ -54,8 +81,8 @@ class CondVar {
   CondVar(const CondVar&) = delete;
   CondVar& operator=(const CondVar&) = delete;
 
-  // REQUIRES: `lock` holds its mutex.
-  void Wait(std::unique_lock<Mutex>& lock) { pthread_cond_wait(&cv_, &lock.mutex()->mu_); }
+  // REQUIRES: `lock` holds its mutex; holds it again on return.
+  void Wait(AdaptiveMutexLock& lock) { pthread_cond_wait(&cv_, &lock.mu_.mu_); }
   void NotifyOne() { pthread_cond_signal(&cv_); }
   void NotifyAll() { pthread_cond_broadcast(&cv_); }
 

@@ -63,10 +63,10 @@ HRESULT ThreadPool::Submit(WorkItem item) {
   // inbox once more.
   if (looking_.load() > 0) return S_OK;
   if (sleeping_.load() == 0 && !can_start_.load()) return S_OK;
-  std::unique_lock<Mutex> lock(mu_);
+  AdaptiveMutexLock lock(mu_);
   DrainInboxLocked();
   const unsigned wakes = FindTakersLocked();
-  lock.unlock();
+  lock.Unlock();
   for (unsigned i = 0; i < wakes; ++i) work_cv_.NotifyOne();  // unlocked: wake to a free mutex
   // If no thread could be started at all (the process is out of threads),
   // the item stays queued: the next put tries again, and MFShutdown releases
@@ -159,12 +159,12 @@ void ThreadPool::WorkerLoop() {
   const std::size_t batch_max = max_threads_ == 1 ? 64 : 1;
   std::vector<WorkItem> batch;
   batch.reserve(batch_max);
-  std::unique_lock<Mutex> lock(mu_);
+  AdaptiveMutexLock lock(mu_);
   if (woken_ > 0) --woken_;  // started: now looking
   for (;;) {
     DrainInboxLocked();
     if (queued_.empty() && accepting_ && spinning_ == 0) {
-      SpinForWork(lock);
+      SpinForWork();
       DrainInboxLocked();
     }
     while (queued_.empty() && accepting_) {
@@ -191,19 +191,19 @@ void ThreadPool::WorkerLoop() {
     // rather than leave them behind this batch.
     const unsigned wakes = FindTakersLocked();
     ++running_;
-    lock.unlock();
+    lock.Unlock();
     for (unsigned i = 0; i < wakes; ++i) work_cv_.NotifyOne();
     const std::size_t ran = RunBatch(batch);
-    lock.lock();
+    lock.Lock();
     --running_;
     if (ran < batch.size() && !stopped_) {
       queued_.PushFront(batch.begin() + static_cast<std::ptrdiff_t>(ran), batch.end());
       PublishLocked();
     }
     if (!batch.empty()) {  // what is left over (if stopped) is released unlocked
-      lock.unlock();
+      lock.Unlock();
       batch.clear();
-      lock.lock();
+      lock.Lock();
     }
   }
 }
@@ -226,7 +226,7 @@ std::size_t ThreadPool::RunBatch(std::vector<WorkItem>& batch) {
   return ran;
 }
 
-void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
+void ThreadPool::SpinForWork() {
   // Long enough for a client that submits its next operation once it has
   // the last one's completion: on a virtual machine a thread that slept
   // costs its waker a system call of 10-15 us and itself 20-40 us to come
@@ -239,7 +239,7 @@ void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
   constexpr auto kSpinFor = std::chrono::microseconds(200);
   ++spinning_;
   PublishLocked();
-  lock.unlock();
+  mu_.unlock();  // (the caller's AdaptiveMutexLock holds it again on return)
   const auto give_up = std::chrono::steady_clock::now() + kSpinFor;
   for (unsigned i = 1; inbox_.load(std::memory_order_relaxed) == nullptr &&
                        queued_count_.load(std::memory_order_relaxed) == 0;
@@ -252,7 +252,7 @@ void ThreadPool::SpinForWork(std::unique_lock<Mutex>& lock) {
       std::this_thread::yield();  // leave the core to a producer that needs it
     }
   }
-  lock.lock();
+  mu_.lock();
   --spinning_;
   PublishLocked();
 }
@@ -266,7 +266,7 @@ void ThreadPool::CloseInbox(Closing how) {
 
 void ThreadPool::Retire() {
   CloseInbox(kRetiring);
-  std::lock_guard<Mutex> lock(mu_);
+  AdaptiveMutexLock lock(mu_);
   accepting_ = false;  // threads end once the queue and the inbox are empty
   DrainInboxLocked();
   work_cv_.NotifyAll();
@@ -277,7 +277,7 @@ void ThreadPool::Stop() {
   std::vector<WorkItem> dropped;
   std::vector<std::thread> threads;
   {
-    std::lock_guard<Mutex> lock(mu_);
+    AdaptiveMutexLock lock(mu_);
     accepting_ = false;
     stopped_ = true;
     DrainInboxLocked();
@@ -299,7 +299,7 @@ void ThreadPool::Stop() {
 }
 
 bool ThreadPool::Finished() const {
-  std::lock_guard<Mutex> lock(mu_);
+  AdaptiveMutexLock lock(mu_);
   return !accepting_ && queued_.empty() && inbox_.load() == nullptr && running_ == 0;
 }
 

@@ -55,24 +55,24 @@ class ThreadPool final : public Executor,
   // the inbox holds everything that will ever be pushed. REQUIRES: mu_ not held.
   void CloseInbox(Closing how);
   // Moves the inbox into queued_, in push order. REQUIRES: mu_ held.
-  void DrainInboxLocked();
+  void DrainInboxLocked() MFWQ_REQUIRES(mu_);
   // While more items are queued than threads will look for (spinning, or
   // woken or started and not yet looking), wakes idle threads (returns how
   // many: the caller notifies after unlocking) or starts new ones, up to the
   // maximum; then publishes and checks the inbox again. Keeps every item
   // within reach of a thread while the pool has threads to spare.
   // REQUIRES: mu_ held.
-  unsigned FindTakersLocked();
+  unsigned FindTakersLocked() MFWQ_REQUIRES(mu_);
   // Runs the batch in order until done, stopped, or a higher priority is
   // waiting; returns how many ran. REQUIRES: mu_ not held.
   std::size_t RunBatch(std::vector<WorkItem>& batch);
   // Updates what producers and spinning threads read without mu_.
   // REQUIRES: mu_ held.
-  void PublishLocked();
+  void PublishLocked() MFWQ_REQUIRES(mu_);
   // Called by a worker that found no work: waits a little for some without
   // sleeping, since a sleeping thread costs a system call and a context
-  // switch to wake. REQUIRES: `lock` holds mu_; holds it again on return.
-  void SpinForWork(std::unique_lock<Mutex>& lock);
+  // switch to wake. Lets go of mu_ while it spins; holds it again on return.
+  void SpinForWork() MFWQ_REQUIRES(mu_);
 
   // Constant after construction.
   const std::string name_;
@@ -89,21 +89,21 @@ class ThreadPool final : public Executor,
   alignas(64) std::atomic<unsigned> pushing_{0};  // producers between their check and push
   std::atomic<int> closing_{kOpen};
 
-  alignas(64) mutable Mutex mu_;
+  alignas(64) mutable AdaptiveMutex mu_;
   CondVar work_cv_;                  // items queued, or state changed
-  PriorityFifo queued_;              // guarded by mu_
-  unsigned idle_ = 0;                // threads waiting on work_cv_; guarded by mu_
-  unsigned spinning_ = 0;            // threads in SpinForWork; guarded by mu_
-  unsigned woken_ = 0;               // notified or started, not yet looking; guarded by mu_
-  unsigned running_ = 0;             // items being run; guarded by mu_
-  bool accepting_ = true;            // false once closed and drained; guarded by mu_
-  bool stopped_ = false;             // discard what is queued; guarded by mu_
-  std::vector<std::thread> threads_; // guarded by mu_
+  PriorityFifo queued_ MFWQ_GUARDED_BY(mu_);
+  unsigned idle_ MFWQ_GUARDED_BY(mu_) = 0;      // threads waiting on work_cv_
+  unsigned spinning_ MFWQ_GUARDED_BY(mu_) = 0;  // threads in SpinForWork
+  unsigned woken_ MFWQ_GUARDED_BY(mu_) = 0;     // notified or started, not yet looking
+  unsigned running_ MFWQ_GUARDED_BY(mu_) = 0;   // items being run
+  bool accepting_ MFWQ_GUARDED_BY(mu_) = true;  // false once closed and drained
+  bool stopped_ MFWQ_GUARDED_BY(mu_) = false;   // discard what is queued
+  std::vector<std::thread> threads_ MFWQ_GUARDED_BY(mu_);
 
-  // What PublishLocked last stored, to store only changes. Guarded by mu_.
-  unsigned published_looking_ = 0;
-  unsigned published_sleeping_ = 0;
-  bool published_can_start_ = true;
+  // What PublishLocked last stored, to store only changes.
+  unsigned published_looking_ MFWQ_GUARDED_BY(mu_) = 0;
+  unsigned published_sleeping_ MFWQ_GUARDED_BY(mu_) = 0;
+  bool published_can_start_ MFWQ_GUARDED_BY(mu_) = true;
   // Mirrors of the above for readers without mu_ (written under mu_).
   alignas(64) std::atomic<unsigned> looking_{0};   // spinning_ + woken_
   std::atomic<unsigned> sleeping_{0};  // idle_

@@ -27,7 +27,7 @@ std::uint64_t PeriodicId(DWORD key) { return kPeriodicTag | key; }
 bool Timer::IsScheduledKey(MFWORKITEM_KEY key) { return (key & kTagMask) == kScheduledTag; }
 
 void Timer::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   running_ = true;
   const std::uint64_t generation = ++generation_;
   thread_ = std::thread([this, generation] { Loop(generation); });
@@ -37,7 +37,7 @@ void Timer::Stop() {
   std::map<Slot, Entry> dropped;
   std::thread thread;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     running_ = false;
     dropped.swap(due_);
     when_.clear();
@@ -65,7 +65,7 @@ HRESULT Timer::Schedule(ComPtr<IMFAsyncResult> result, Clock::duration delay,
                         MFWORKITEM_KEY* key) {
   std::uint64_t id = kScheduledTag | g_next_key.fetch_add(1);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     InsertLocked(Clock::now() + delay, id, Entry{std::move(result), nullptr, nullptr});
   }
@@ -76,7 +76,7 @@ HRESULT Timer::Schedule(ComPtr<IMFAsyncResult> result, Clock::duration delay,
 HRESULT Timer::Cancel(MFWORKITEM_KEY key) {
   Entry cancelled;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = when_.find(key);
     if (it == when_.end()) return MF_E_NOT_FOUND;
     auto node = due_.extract(Slot{it->second, key});
@@ -92,7 +92,7 @@ HRESULT Timer::AddPeriodic(MFPERIODICCALLBACK callback, ComPtr<IUnknown> context
     k = g_next_periodic.fetch_add(1);
   } while (k == 0);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     InsertLocked(Clock::now() + kPeriod, PeriodicId(k), Entry{nullptr, callback, std::move(context)});
   }
@@ -103,17 +103,17 @@ HRESULT Timer::AddPeriodic(MFPERIODICCALLBACK callback, ComPtr<IUnknown> context
 HRESULT Timer::RemovePeriodic(DWORD key) {
   std::uint64_t id = PeriodicId(key);
   Entry removed;
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = when_.find(id); it != when_.end()) {
     removed = std::move(due_.extract(Slot{it->second, id}).mapped());
     when_.erase(it);
-    lock.unlock();
+    lock.Unlock();
     return S_OK;  // `removed` releases the context, unlocked
   }
   if (running_periodic_ != id || running_periodic_removed_) return MF_E_NOT_FOUND;
   running_periodic_removed_ = true;
   if (thread_.get_id() != std::this_thread::get_id()) {
-    cv_.wait(lock, [&] { return running_periodic_ != id; });
+    cv_.wait(lock.native(), [&]() MFWQ_REQUIRES(mu_) { return running_periodic_ != id; });
   }
   return S_OK;
 }
@@ -122,17 +122,17 @@ void Timer::Loop(std::uint64_t generation) {
   pthread_setname_np(pthread_self(), "mfwq-timer");
   // Wake at the deadline, not up to the default 50 us slack after it.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   // A loop detached by a shutdown from inside a periodic callback must end
   // even if the platform has been started again (with a new loop) meanwhile.
   while (running_ && generation_ == generation) {
     if (due_.empty()) {
-      cv_.wait(lock);
+      cv_.wait(lock.native());
       continue;
     }
     Clock::time_point next = due_.begin()->first.first;
     if (Clock::now() < next) {
-      cv_.wait_until(lock, next);
+      cv_.wait_until(lock.native(), next);
       continue;
     }
     auto node = due_.extract(due_.begin());
@@ -140,16 +140,16 @@ void Timer::Loop(std::uint64_t generation) {
     Entry entry = std::move(node.mapped());
     when_.erase(id);
     if (entry.result) {
-      lock.unlock();
+      lock.Unlock();
       Platform::Get().Dispatch(std::move(entry.result), 0);
-      lock.lock();
+      lock.Lock();
       continue;
     }
     running_periodic_ = id;
     running_periodic_removed_ = false;
-    lock.unlock();
+    lock.Unlock();
     entry.periodic(entry.context.get());
-    lock.lock();
+    lock.Lock();
     if (running_ && generation_ == generation && !running_periodic_removed_) {
       // Next tick on the period's grid, skipping ticks missed while late.
       Clock::time_point again = due + kPeriod;
@@ -157,9 +157,9 @@ void Timer::Loop(std::uint64_t generation) {
       if (again < now) again += ((now - again) / kPeriod + 1) * kPeriod;
       InsertLocked(again, id, std::move(entry));
     } else {
-      lock.unlock();
+      lock.Unlock();
       entry = Entry{};  // release the context, unlocked, before a remover returns
-      lock.lock();
+      lock.Lock();
     }
     running_periodic_ = 0;
     cv_.notify_all();

@@ -18,6 +18,7 @@
 
 #include <mfwq/com_ptr.h>
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 namespace mfwq::engine {
 
@@ -55,17 +56,17 @@ class Timer {
 
   void Loop(std::uint64_t generation);
   // REQUIRES: mu_ held.
-  void InsertLocked(Clock::time_point due, std::uint64_t id, Entry entry);
+  void InsertLocked(Clock::time_point due, std::uint64_t id, Entry entry) MFWQ_REQUIRES(mu_);
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;  // earlier deadline, stop, or periodic run ended
-  bool running_ = false;                                 // guarded by mu_
-  std::uint64_t generation_ = 0;  // of the current loop; guarded by mu_
-  std::map<Slot, Entry> due_;                            // guarded by mu_
-  std::unordered_map<std::uint64_t, Clock::time_point> when_;  // id -> due; guarded by mu_
-  std::uint64_t running_periodic_ = 0;   // id of the periodic callback running; guarded by mu_
-  bool running_periodic_removed_ = false;  // guarded by mu_
-  std::thread thread_;                     // guarded by mu_
+  bool running_ MFWQ_GUARDED_BY(mu_) = false;
+  std::uint64_t generation_ MFWQ_GUARDED_BY(mu_) = 0;  // of the current loop
+  std::map<Slot, Entry> due_ MFWQ_GUARDED_BY(mu_);
+  std::unordered_map<std::uint64_t, Clock::time_point> when_ MFWQ_GUARDED_BY(mu_);  // id -> due
+  std::uint64_t running_periodic_ MFWQ_GUARDED_BY(mu_) = 0;  // id of the periodic callback running
+  bool running_periodic_removed_ MFWQ_GUARDED_BY(mu_) = false;
+  std::thread thread_ MFWQ_GUARDED_BY(mu_);
 };
 
 }  // namespace mfwq::engine

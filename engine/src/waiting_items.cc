@@ -16,14 +16,14 @@ std::atomic<std::uint64_t> g_next_key{1};
 bool WaitingItems::IsWaitingKey(MFWORKITEM_KEY key) { return (key & kTagMask) == kWaitingTag; }
 
 void WaitingItems::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   running_ = true;
 }
 
 void WaitingItems::Stop() {
   std::unordered_map<MFWORKITEM_KEY, std::shared_ptr<Event>> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     running_ = false;
     all.swap(events_);
   }
@@ -36,7 +36,7 @@ HRESULT WaitingItems::Put(std::shared_ptr<Event> event, LONG priority,
   std::optional<Event::Waiter> now;
   {
     // Registered under mu_, so Stop() either refuses it or finds it.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!running_) return MF_E_SHUTDOWN;
     events_.emplace(k, event);
     now = event->AddWaiter({k, priority, std::move(result)});
@@ -53,7 +53,7 @@ HRESULT WaitingItems::Put(std::shared_ptr<Event> event, LONG priority,
 HRESULT WaitingItems::Cancel(MFWORKITEM_KEY key) {
   std::shared_ptr<Event> event;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = events_.find(key);
     if (it == events_.end()) return MF_E_NOT_FOUND;
     event = it->second;
@@ -75,7 +75,7 @@ void WaitingItems::Release(std::vector<Event::Waiter> released) {
 
 void WaitingItems::Forget(MFWORKITEM_KEY key) {
   std::shared_ptr<Event> event;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = events_.find(key); it != events_.end()) {
     event = std::move(it->second);
     events_.erase(it);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <mfwq/mfapi.h>
+#include <mfwq/thread_annotations.h>
 
 #include "event.h"
 
@@ -35,9 +36,9 @@ class WaitingItems {
 
   // Whoever removes a Waiter from its Event owns it: that decides between a
   // concurrent SetEvent and MFCancelWorkItem. This map only finds the event.
-  std::mutex mu_;
-  bool running_ = false;                                             // guarded by mu_
-  std::unordered_map<MFWORKITEM_KEY, std::shared_ptr<Event>> events_;  // guarded by mu_
+  Mutex mu_;
+  bool running_ MFWQ_GUARDED_BY(mu_) = false;
+  std::unordered_map<MFWORKITEM_KEY, std::shared_ptr<Event>> events_ MFWQ_GUARDED_BY(mu_);
 };
 
 }  // namespace mfwq::engine

@@ -38,8 +38,6 @@ constexpr std::uint64_t kProgressEveryBytes = 64 << 10;
 // could include.
 constexpr std::chrono::milliseconds kPollInterval(20);
 constexpr std::size_t kReadBytes = 64 << 10;
-// The most read from a killed program's pipe: what it wrote before it went.
-constexpr std::size_t kDrainAfterKillBytes = kMaxTailBytes;
 
 std::vector<std::string> SplitArguments(const std::string& args) {
   std::vector<std::string> split;
@@ -106,6 +104,9 @@ void ReportStarted(Operation& op, std::uint64_t process_id) {
 }
 
 #if defined(_WIN32)
+
+// The most read from a killed program's pipe: what it wrote before it went.
+constexpr std::size_t kDrainAfterKillBytes = kMaxTailBytes;
 
 // Inheritable handles: only those in the attribute list go to the program
 // (not other pipes being set up for other programs at the same time).

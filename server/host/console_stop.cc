@@ -4,7 +4,8 @@
 #include <windows.h>
 
 #include <condition_variable>
-#include <mutex>
+
+#include <mfwq/thread_annotations.h>
 #else
 #include <pthread.h>
 #include <signal.h>
@@ -16,10 +17,10 @@ namespace mfwq::server {
 
 namespace {
 
-std::mutex g_mu;
+Mutex g_mu;
 std::condition_variable g_cv;
-const char* g_reason = nullptr;  // guarded by g_mu
-bool g_done = false;             // guarded by g_mu
+const char* g_reason MFWQ_GUARDED_BY(g_mu) = nullptr;
+bool g_done MFWQ_GUARDED_BY(g_mu) = false;
 
 const char* EventName(DWORD type) {
   switch (type) {
@@ -39,13 +40,13 @@ const char* EventName(DWORD type) {
 }
 
 BOOL WINAPI OnConsoleControl(DWORD type) {
-  std::unique_lock lock(g_mu);
+  MutexLock lock(g_mu);
   if (g_reason == nullptr) g_reason = EventName(type);
   g_cv.notify_all();
   if (type == CTRL_C_EVENT || type == CTRL_BREAK_EVENT) return TRUE;
   // Returning ends the process: wait for the drain (the system allows a
   // few seconds for a close, more for a shutdown, then ends it anyway).
-  g_cv.wait(lock, [] { return g_done; });
+  g_cv.wait(lock.native(), []() MFWQ_REQUIRES(g_mu) { return g_done; });
   return TRUE;
 }
 
@@ -54,13 +55,13 @@ BOOL WINAPI OnConsoleControl(DWORD type) {
 void PrepareForConsoleStop() { SetConsoleCtrlHandler(OnConsoleControl, TRUE); }
 
 std::string WaitForConsoleStop() {
-  std::unique_lock lock(g_mu);
-  g_cv.wait(lock, [] { return g_reason != nullptr; });
+  MutexLock lock(g_mu);
+  g_cv.wait(lock.native(), []() MFWQ_REQUIRES(g_mu) { return g_reason != nullptr; });
   return g_reason;
 }
 
 void ConsoleStopDone() {
-  std::lock_guard lock(g_mu);
+  MutexLock lock(g_mu);
   g_done = true;
   g_cv.notify_all();
 }

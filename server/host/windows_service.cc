@@ -9,10 +9,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <mfwq/thread_annotations.h>
 
 #include "command_line.h"
 #include "config.h"
@@ -283,17 +284,16 @@ struct Service {
   StatusOr<CommandLine> settings = InvalidArgument("not parsed");
 
   SERVICE_STATUS_HANDLE handle = nullptr;
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;
-  SERVICE_STATUS status{};         // guarded by mu
-  const char* stop_reason = nullptr;  // guarded by mu
-  bool reporter_stop = false;      // guarded by mu
+  SERVICE_STATUS status MFWQ_GUARDED_BY(mu){};
+  const char* stop_reason MFWQ_GUARDED_BY(mu) = nullptr;
+  bool reporter_stop MFWQ_GUARDED_BY(mu) = false;
 };
 
 Service* g_service = nullptr;
 
-// REQUIRES: s.mu held.
-void ReportLocked(Service& s, DWORD state, DWORD wait_hint_ms) {
+void ReportLocked(Service& s, DWORD state, DWORD wait_hint_ms) MFWQ_REQUIRES(s.mu) {
   s.status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
   const bool pending = state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING;
   s.status.dwCheckPoint = pending && s.status.dwCurrentState == state ? s.status.dwCheckPoint + 1
@@ -309,7 +309,7 @@ void ReportLocked(Service& s, DWORD state, DWORD wait_hint_ms) {
 }
 
 void Report(Service& s, DWORD state, DWORD wait_hint_ms) {
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   ReportLocked(s, state, wait_hint_ms);
 }
 
@@ -320,7 +320,7 @@ DWORD WINAPI OnControl(DWORD control, DWORD, LPVOID, LPVOID context) {
     case SERVICE_CONTROL_PRESHUTDOWN:
     case SERVICE_CONTROL_SHUTDOWN: {
       // Recorded and reported; the service's thread drains.
-      std::lock_guard lock(s.mu);
+      MutexLock lock(s.mu);
       if (s.stop_reason == nullptr) {
         s.stop_reason = control == SERVICE_CONTROL_STOP          ? "SERVICE_STOP"
                         : control == SERVICE_CONTROL_PRESHUTDOWN ? "SERVICE_PRESHUTDOWN"
@@ -342,12 +342,13 @@ class PendingReporter {
  public:
   explicit PendingReporter(Service& s) : s_(s) {
     {
-      std::lock_guard lock(s_.mu);
+      MutexLock lock(s_.mu);
       s_.reporter_stop = false;
     }
     thread_ = std::thread([this] {
-      std::unique_lock lock(s_.mu);
-      while (!s_.cv.wait_for(lock, std::chrono::seconds(1), [this] { return s_.reporter_stop; })) {
+      MutexLock lock(s_.mu);
+      while (!s_.cv.wait_for(lock.native(), std::chrono::seconds(1),
+                             [this]() MFWQ_REQUIRES(s_.mu) { return s_.reporter_stop; })) {
         const DWORD state = s_.status.dwCurrentState;
         if (state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING) {
           ReportLocked(s_, state, 5000);
@@ -357,7 +358,7 @@ class PendingReporter {
   }
   ~PendingReporter() {
     {
-      std::lock_guard lock(s_.mu);
+      MutexLock lock(s_.mu);
       s_.reporter_stop = true;
     }
     s_.cv.notify_all();
@@ -384,7 +385,7 @@ void WINAPI ServiceMain(DWORD, LPWSTR*) {
     std::string error;
     LogLine::SetFile(defaults.log_file, &error);
     LogLine("error", "bad_config").Field("reason", s.settings.status().message());
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     s.status.dwWin32ExitCode = ERROR_BAD_CONFIGURATION;
     ReportLocked(s, SERVICE_STOPPED, 0);
     return;
@@ -405,8 +406,8 @@ void WINAPI ServiceMain(DWORD, LPWSTR*) {
       Report(s, SERVICE_RUNNING, 0);
     };
     hooks.wait_for_stop = [&s] {
-      std::unique_lock lock(s.mu);
-      s.cv.wait(lock, [&s] { return s.stop_reason != nullptr; });
+      MutexLock lock(s.mu);
+      s.cv.wait(lock.native(), [&s]() MFWQ_REQUIRES(s.mu) { return s.stop_reason != nullptr; });
       return std::string(s.stop_reason);
     };
     hooks.stopping = [&s, &config] {
@@ -416,7 +417,7 @@ void WINAPI ServiceMain(DWORD, LPWSTR*) {
     };
     served = Serve(config, hooks);
   }
-  std::lock_guard lock(s.mu);
+  MutexLock lock(s.mu);
   if (!served.ok()) {
     s.status.dwWin32ExitCode = ERROR_SERVICE_SPECIFIC_ERROR;
     s.status.dwServiceSpecificExitCode = 1;

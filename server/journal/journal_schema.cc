@@ -5,11 +5,15 @@
 namespace mfwq::server::journal {
 namespace {
 
-constexpr char kMeta[] = R"sql(
+constexpr char kMetaTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql";
+
+// A new journal's values (those an older one lacks, too).
+constexpr char kMetaValues[] = R"sql(
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 3);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_sequence', 0);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('last_operation_number', 0);
@@ -168,20 +172,24 @@ Status Upgrade(SqliteDb& db, int from, Step step) {
 }  // namespace
 
 Status CreateOrMigrate(SqliteDb& db) {
-  if (Status s = db.Exec(kMeta); !s.ok()) return s;
-  auto version = db.Meta("schema_version");
+  if (Status s = db.Exec(kMetaTable); !s.ok()) return s;
+  auto version = db.Meta("schema_version");  // 0: a new journal
   if (!version.ok()) return version.status();
-  if (*version == 1) {
-    if (Status s = Upgrade(db, 1, MigrateFrom1); !s.ok()) return s;
-    *version = 2;
-  }
-  if (*version == 2) return Upgrade(db, 2, MigrateFrom2);
-  if (*version != kSchemaVersion) {
+  if (*version < 0 || *version > kSchemaVersion) {
+    // Refused before anything is written: a newer server's journal stays
+    // as that server left it.
     return Status(StatusCode::kFailedPrecondition,
                   "journal " + db.path() + ": schema version " + std::to_string(*version) +
                       " is not one this server knows (it knows 1 to " +
                       std::to_string(kSchemaVersion) + ")");
   }
+  if (Status s = db.Exec(kMetaValues); !s.ok()) return s;
+  if (*version == 0) *version = kSchemaVersion;
+  if (*version == 1) {
+    if (Status s = Upgrade(db, 1, MigrateFrom1); !s.ok()) return s;
+    *version = 2;
+  }
+  if (*version == 2) return Upgrade(db, 2, MigrateFrom2);
   return db.Exec(kTables);
 }
 

@@ -12,8 +12,9 @@
 
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
+
+#include <mfwq/thread_annotations.h>
 
 #include "convert.h"
 #include "service.h"
@@ -26,26 +27,26 @@ namespace mfwq::server::rpc {
 class Liveness {
  public:
   bool Enter() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (dead_) return false;
     ++inside_;
     return true;
   }
   void Leave() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (--inside_ == 0) cv_.notify_all();
   }
   void Kill() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     dead_ = true;
-    cv_.wait(lock, [this] { return inside_ == 0; });
+    cv_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return inside_ == 0; });
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  int inside_ = 0;
-  bool dead_ = false;
+  int inside_ MFWQ_GUARDED_BY(mu_) = 0;
+  bool dead_ MFWQ_GUARDED_BY(mu_) = false;
 };
 
 // What the two streaming reactors share: the caller, its subscription to
@@ -77,7 +78,7 @@ class WorkQueuesService::HubStream : public Base {
 
   void OnCancel() override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       broken_ = true;
     }
     Pump();
@@ -92,15 +93,19 @@ class WorkQueuesService::HubStream : public Base {
     delete this;
   }
 
-  void FinishLocked(std::unique_lock<std::mutex>& lock, const grpc::Status& status) {
+  // Marks the call finished and lets go of `lock` (which holds mu_) to
+  // finish it; callers return at once. (The analysis cannot follow a lock
+  // passed in: it checks that callers hold mu_, not the body.)
+  void FinishLocked(MutexLock& lock, const grpc::Status& status)
+      MFWQ_REQUIRES(mu_) MFWQ_NO_THREAD_SAFETY_ANALYSIS {
     finished_ = true;
-    lock.unlock();
+    lock.Unlock();
     this->Finish(status);
   }
 
   // Ends the call before it started streaming.
   void Refuse(const grpc::Status& status) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     FinishLocked(lock, status);
   }
 
@@ -109,10 +114,10 @@ class WorkQueuesService::HubStream : public Base {
   std::string client_;
   std::shared_ptr<Subscriber> subscriber_;
 
-  std::mutex mu_;
-  bool busy_ = false;      // a write is in flight, or Pump is choosing one
-  bool finished_ = false;  // Finish called
-  bool broken_ = false;    // the client went, or a write failed
+  Mutex mu_;
+  bool busy_ MFWQ_GUARDED_BY(mu_) = false;      // a write is in flight, or Pump is choosing one
+  bool finished_ MFWQ_GUARDED_BY(mu_) = false;  // Finish called
+  bool broken_ MFWQ_GUARDED_BY(mu_) = false;    // the client went, or a write failed
 };
 
 // Replays retained completions after the requested sequence, then streams

@@ -42,7 +42,7 @@ class WorkQueuesService::SessionReactor final
     filter.include_progress = true;
     Subscribe(std::move(filter));
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       reading_ = true;
     }
     StartRead(NewRequest());
@@ -52,7 +52,7 @@ class WorkQueuesService::SessionReactor final
     if (!ok) {
       // The client closed its side: finish once its operations are reported.
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         reading_ = false;
         reads_done_ = true;
       }
@@ -60,7 +60,7 @@ class WorkQueuesService::SessionReactor final
       return;
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (finished_ || broken_) {  // ended meanwhile: nothing more is taken on
         reading_ = false;
         return;
@@ -73,7 +73,7 @@ class WorkQueuesService::SessionReactor final
     grpc::Status refused = Process([this](Outgoing response) { Answered(std::move(response)); });
     if (!refused.ok()) {
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         processing_ = false;
         reading_ = false;
         reads_done_ = true;
@@ -92,7 +92,7 @@ class WorkQueuesService::SessionReactor final
     if (!life_->Enter()) return;  // (cannot fail: the call cannot end while processing_)
     bool read_more;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       out_.push_back(std::move(response));
       read_more = !broken_ && !finished_ && out_.size() < kMaxQueuedResponses;
       reading_ = read_more;
@@ -101,7 +101,7 @@ class WorkQueuesService::SessionReactor final
     // call cannot have finished.
     if (read_more) StartRead(NewRequest());
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       processing_ = false;
     }
     Pump();
@@ -112,7 +112,7 @@ class WorkQueuesService::SessionReactor final
     bool read_again = false;
     Outgoing written;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       busy_ = false;
       written = std::move(writing_);  // freed below, unlocked
       if (!ok) broken_ = true;
@@ -238,7 +238,7 @@ class WorkQueuesService::SessionReactor final
     const OperationView& op = result.operation;
     if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (!pending_.insert(op.number).second) return;  // a retry within the session
     }
     if (!result.deduplicated) return;  // tagged with this session: the hub brings it
@@ -250,7 +250,7 @@ class WorkQueuesService::SessionReactor final
   }
 
   void Pump() override {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (busy_ || finished_) return;
     // (Not while the table answers a batch: its answer comes to this reactor.)
     if (broken_) {
@@ -306,7 +306,7 @@ class WorkQueuesService::SessionReactor final
     }
     busy_ = true;
     v1::SessionResponse* message = writing_.message;
-    lock.unlock();
+    lock.Unlock();
     StartWrite(message);
   }
 
@@ -315,15 +315,16 @@ class WorkQueuesService::SessionReactor final
   google::protobuf::Arena read_arena_;
   v1::SessionRequest* request_ = nullptr;
 
-  bool processing_ = false;  // a request batch is being answered
-  bool reading_ = false;     // a read is in flight
-  bool reads_done_ = false;  // the client closed its side (or was refused)
-  grpc::Status refusal_;     // how the stream ends
+  // Guarded by mu_ (HubStream's).
+  bool processing_ MFWQ_GUARDED_BY(mu_) = false;  // a request batch is being answered
+  bool reading_ MFWQ_GUARDED_BY(mu_) = false;     // a read is in flight
+  bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
+  grpc::Status refusal_ MFWQ_GUARDED_BY(mu_);     // how the stream ends
   // Operations whose completion is still to be sent.
-  std::unordered_set<OperationNumber> pending_;
-  std::deque<Outgoing> out_;
-  std::deque<HubItem> carry_;  // taken from the subscriber, not yet sent
-  Outgoing writing_;           // the write in flight
+  std::unordered_set<OperationNumber> pending_ MFWQ_GUARDED_BY(mu_);
+  std::deque<Outgoing> out_ MFWQ_GUARDED_BY(mu_);
+  std::deque<HubItem> carry_ MFWQ_GUARDED_BY(mu_);  // taken from the subscriber, not yet sent
+  Outgoing writing_ MFWQ_GUARDED_BY(mu_);           // the write in flight
 };
 
 grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* WorkQueuesService::Session(

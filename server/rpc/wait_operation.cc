@@ -4,9 +4,9 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
-#include <mutex>
 
 #include <google/protobuf/util/time_util.h>
+#include <mfwq/thread_annotations.h>
 
 #include "service.h"
 #include "table_clock.h"
@@ -60,10 +60,10 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   // Finished by whichever comes first: the completion or the timer. Nothing
   // blocks a thread meanwhile.
   struct Wait {
-    std::mutex mu;
-    bool finished = false;
-    TableClock::TimerId timer = 0;
-    std::uint64_t waiter = 0;
+    Mutex mu;
+    bool finished MFWQ_GUARDED_BY(mu) = false;
+    TableClock::TimerId timer MFWQ_GUARDED_BY(mu) = 0;
+    std::uint64_t waiter MFWQ_GUARDED_BY(mu) = 0;
   };
   auto wait = std::make_shared<Wait>();
   OperationTable& table = core_.operations;
@@ -74,7 +74,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
     TableClock::TimerId timer;
     std::uint64_t waiter;
     {
-      std::lock_guard lock(wait->mu);
+      MutexLock lock(wait->mu);
       if (wait->finished) return;
       wait->finished = true;
       timer = std::exchange(wait->timer, 0);
@@ -91,7 +91,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   const std::uint64_t waiter = hub.AddWaiter(id, finish);
   bool done;
   {
-    std::lock_guard lock(wait->mu);
+    MutexLock lock(wait->mu);
     done = wait->finished;
     if (!done) wait->waiter = waiter;
   }
@@ -100,7 +100,7 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   const TableClock::TimerId key =
       clock.Schedule(clock.Now() + std::chrono::milliseconds(timeout_ms), finish);
   {
-    std::lock_guard lock(wait->mu);
+    MutexLock lock(wait->mu);
     done = wait->finished;
     if (!done) wait->timer = key;
   }

@@ -43,7 +43,7 @@ class WorkQueuesService::WatchReactor final
     cursor_ = r.after_sequence();
     if (r.from_now()) {  // nothing to replay
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         busy_ = true;
         live_from_ = Subscribe(std::move(filter));
         cursor_ = last_sent_ = live_from_;
@@ -70,7 +70,7 @@ class WorkQueuesService::WatchReactor final
     {
       // The hub may wake Pump the moment the subscriber is in: it finds
       // busy_ set until the replay range is known.
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       busy_ = true;
       live_from_ = Subscribe(std::move(filter));
       replaying_ = cursor_ < live_from_;
@@ -83,7 +83,7 @@ class WorkQueuesService::WatchReactor final
 
   void OnWriteDone(bool ok) override {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       busy_ = false;
       if (!ok) broken_ = true;
     }
@@ -93,7 +93,7 @@ class WorkQueuesService::WatchReactor final
  private:
   // Writes the next notification, unless one is in flight.
   void Pump() override {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     if (busy_ || finished_) return;
     busy_ = true;
     for (;;) {
@@ -104,9 +104,10 @@ class WorkQueuesService::WatchReactor final
             replaying_ = false;
             continue;
           }
-          lock.unlock();
-          auto batch = service_.core_.operations.ReadCompletions(cursor_, 256);
-          lock.lock();
+          const std::uint64_t from = cursor_;
+          lock.Unlock();
+          auto batch = service_.core_.operations.ReadCompletions(from, 256);
+          lock.Lock();
           if (!batch.ok()) return FinishLocked(lock, ToGrpcStatus(batch.status()));
           for (CompletionPtr& c : batch->completions) {
             if (c->sequence > live_from_) {
@@ -163,18 +164,19 @@ class WorkQueuesService::WatchReactor final
       // More are waiting: gRPC may hold this one back and send it with
       // them (the last of them goes without the hint, and flushes).
       const bool more = replaying_ ? !replay_.empty() : !live_.empty();
-      lock.unlock();
+      lock.Unlock();
       StartWrite(&message_, more ? grpc::WriteOptions().set_buffer_hint() : grpc::WriteOptions());
       return;
     }
   }
 
-  std::uint64_t live_from_ = 0;  // guarded by mu_
-  bool replaying_ = false;
-  std::uint64_t cursor_ = 0;     // replayed up to here
-  std::uint64_t last_sent_ = 0;  // the last completion written
-  std::deque<CompletionPtr> replay_;
-  std::deque<HubItem> live_;
+  // Guarded by mu_ (HubStream's).
+  std::uint64_t live_from_ MFWQ_GUARDED_BY(mu_) = 0;
+  bool replaying_ MFWQ_GUARDED_BY(mu_) = false;
+  std::uint64_t cursor_ MFWQ_GUARDED_BY(mu_) = 0;     // replayed up to here
+  std::uint64_t last_sent_ MFWQ_GUARDED_BY(mu_) = 0;  // the last completion written
+  std::deque<CompletionPtr> replay_ MFWQ_GUARDED_BY(mu_);
+  std::deque<HubItem> live_ MFWQ_GUARDED_BY(mu_);
   v1::Notification message_;
 };
 

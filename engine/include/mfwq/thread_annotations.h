@@ -15,6 +15,7 @@
 #define MFWQ_THREAD_ANNOTATIONS_H_
 
 #include <mutex>
+#include <shared_mutex>
 
 #if defined(__clang__)
 #define MFWQ_THREAD_ANNOTATION(x) __attribute__((x))
@@ -31,7 +32,9 @@
 #define MFWQ_REQUIRES(...) MFWQ_THREAD_ANNOTATION(requires_capability(__VA_ARGS__))
 #define MFWQ_REQUIRES_SHARED(...) MFWQ_THREAD_ANNOTATION(requires_shared_capability(__VA_ARGS__))
 #define MFWQ_ACQUIRE(...) MFWQ_THREAD_ANNOTATION(acquire_capability(__VA_ARGS__))
+#define MFWQ_ACQUIRE_SHARED(...) MFWQ_THREAD_ANNOTATION(acquire_shared_capability(__VA_ARGS__))
 #define MFWQ_RELEASE(...) MFWQ_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
+#define MFWQ_RELEASE_SHARED(...) MFWQ_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
 #define MFWQ_TRY_ACQUIRE(...) MFWQ_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define MFWQ_EXCLUDES(...) MFWQ_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
 #define MFWQ_ASSERT_CAPABILITY(x) MFWQ_THREAD_ANNOTATION(assert_capability(x))
@@ -69,6 +72,41 @@ class MFWQ_SCOPED_CAPABILITY MutexLock {
 
  private:
   std::unique_lock<std::mutex> lock_;
+};
+
+// A std::shared_mutex the analysis knows: held by one writer (WriterLock)
+// or many readers (ReaderLock).
+class MFWQ_CAPABILITY("mutex") SharedMutex {
+ public:
+  void lock() MFWQ_ACQUIRE() { mu_.lock(); }
+  void unlock() MFWQ_RELEASE() { mu_.unlock(); }
+  void lock_shared() MFWQ_ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void unlock_shared() MFWQ_RELEASE_SHARED() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+class MFWQ_SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex& mu) MFWQ_ACQUIRE(mu) : mu_(mu) { mu_.lock(); }
+  ~WriterLock() MFWQ_RELEASE() { mu_.unlock(); }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
+};
+
+class MFWQ_SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex& mu) MFWQ_ACQUIRE_SHARED(mu) : mu_(mu) { mu_.lock_shared(); }
+  ~ReaderLock() MFWQ_RELEASE() { mu_.unlock_shared(); }
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
 };
 
 }  // namespace mfwq
