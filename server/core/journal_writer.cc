@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "thread_name.h"
+
 namespace mfwq::server {
 namespace {
 
@@ -128,6 +130,7 @@ void JournalWriter::Spin() const {
 }
 
 void JournalWriter::Run() {
+  NameThisThread("mfwq-journal");
   // What a failed commit leaves to write again, numbered already.
   std::vector<Published> carried;
   std::vector<OperationNumber> withdrawn;

@@ -1,5 +1,7 @@
 #include "queue_releaser.h"
 
+#include "thread_name.h"
+
 namespace mfwq::server {
 
 QueueReleaser::QueueReleaser() : thread_([this] { Loop(); }) {}
@@ -30,6 +32,7 @@ void QueueReleaser::WaitUntilIdle() {
 }
 
 void QueueReleaser::Loop() {
+  NameThisThread("mfwq-releaser");
   MutexLock lock(mu_);
   for (;;) {
     cv_.wait(lock.native(), [this]() MFWQ_REQUIRES(mu_) { return stopping_ || !pending_.empty(); });

@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "thread_name.h"
+
 namespace mfwq::server::rpc {
 
 ClientRegistry::ClientRegistry(std::chrono::milliseconds lease, Release release)
@@ -45,6 +47,7 @@ std::size_t ClientRegistry::present() const {
 }
 
 void ClientRegistry::Run() {
+  NameThisThread("mfwq-clients");
   MutexLock lock(mu_);
   while (!stop_) {
     const Clock::time_point now = Clock::now();

@@ -10,6 +10,7 @@
 #include "exec_kind.h"
 #include "file_kinds.h"
 #include "log.h"
+#include "thread_name.h"
 
 namespace mfwq::server {
 
@@ -122,6 +123,7 @@ Status Server::Init() {
 }
 
 void Server::MaintenanceLoop() {
+  NameThisThread("mfwq-maintain");
   MutexLock lock(mu_);
   while (!stopping_) {
     if (cv_.wait_for(lock.native(), config_.maintenance_interval, [this]() MFWQ_REQUIRES(mu_) { return stopping_; })) break;

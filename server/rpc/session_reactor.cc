@@ -67,14 +67,14 @@ class WorkQueuesService::SessionReactor final
       }
       // From here until its answer is queued the call cannot end (Pump
       // waits for it), so the table's callback finds this reactor alive.
-      processing_ = true;
+      ++processing_;
     }
     service_.core_.clients.Touch(client_);
     grpc::Status refused = Process([this](Outgoing response) { Answered(std::move(response)); });
     if (!refused.ok()) {
       {
         MutexLock lock(mu_);
-        processing_ = false;
+        --processing_;
         reading_ = false;
         reads_done_ = true;
         refusal_ = refused;
@@ -87,9 +87,10 @@ class WorkQueuesService::SessionReactor final
   // next batch read unless enough responses wait.
   // Runs on the journal writer's thread (or this one's, if nothing needed
   // the journal): not a reaction, so OnDone does not wait for it; the
-  // reactor's liveness does, from when processing_ is cleared.
+  // reactor's liveness does, from when this batch leaves processing_.
   void Answered(Outgoing response) {
-    if (!life_->Enter()) return;  // (cannot fail: the call cannot end while processing_)
+    if (!life_->Enter())
+      return;  // (cannot fail: the call cannot end while processing_ counts this batch)
     bool read_more;
     {
       MutexLock lock(mu_);
@@ -97,12 +98,14 @@ class WorkQueuesService::SessionReactor final
       read_more = !broken_ && !finished_ && out_.size() < kMaxQueuedResponses;
       reading_ = read_more;
     }
-    // The next read starts before processing_ is cleared: until then the
-    // call cannot have finished.
+    // The next read starts before this batch leaves processing_: until
+    // then the call cannot have finished. (That read's batch may reach
+    // the table first: processing_ counts batches, so that it still holds
+    // back the notifications of operations its answer will name.)
     if (read_more) StartRead(NewRequest());
     {
       MutexLock lock(mu_);
-      processing_ = false;
+      --processing_;
     }
     Pump();
     life_->Leave();
@@ -118,7 +121,8 @@ class WorkQueuesService::SessionReactor final
       if (!ok) broken_ = true;
       // (Not while a batch is with the table: its answer restarts reading,
       // so that batches are answered one at a time, in order.)
-      if (ok && !reading_ && !reads_done_ && !processing_ && out_.size() < kMaxQueuedResponses) {
+      if (ok && !reading_ && !reads_done_ && processing_ == 0 &&
+          out_.size() < kMaxQueuedResponses) {
         reading_ = read_again = true;
       }
     }
@@ -156,7 +160,7 @@ class WorkQueuesService::SessionReactor final
   // Answers *request_: `answered` gets the response, on this thread or
   // another (the journal writer's) once the table has answered. A status
   // other than OK, returned at once, ends the stream instead.
-  // REQUIRES: processing_ set by the caller.
+  // REQUIRES: this batch counted in processing_ by the caller.
   grpc::Status Process(std::function<void(Outgoing)> answered) {
     const std::size_t max = service_.options_.max_batch;
     const v1::SessionRequest& request = *request_;
@@ -254,13 +258,13 @@ class WorkQueuesService::SessionReactor final
     if (busy_ || finished_) return;
     // (Not while the table answers a batch: its answer comes to this reactor.)
     if (broken_) {
-      if (processing_) return;
+      if (processing_ != 0) return;
       return FinishLocked(lock, grpc::Status::CANCELLED);
     }
     if (!out_.empty()) {
       writing_ = std::move(out_.front());
       out_.pop_front();
-    } else if (!processing_) {
+    } else if (processing_ == 0) {
       bool overflowed = false;
       if (carry_.empty()) carry_ = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
       if (overflowed) {
@@ -316,7 +320,9 @@ class WorkQueuesService::SessionReactor final
   v1::SessionRequest* request_ = nullptr;
 
   // Guarded by mu_ (HubStream's).
-  bool processing_ MFWQ_GUARDED_BY(mu_) = false;  // a request batch is being answered
+  // Request batches being answered: at most two, briefly (the next one
+  // read while the last one's answer is being queued).
+  unsigned processing_ MFWQ_GUARDED_BY(mu_) = 0;
   bool reading_ MFWQ_GUARDED_BY(mu_) = false;     // a read is in flight
   bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
   grpc::Status refusal_ MFWQ_GUARDED_BY(mu_);     // how the stream ends
