@@ -103,10 +103,19 @@ class WorkQueuesService::SessionReactor final
     // the table first: processing_ counts batches, so that it still holds
     // back the notifications of operations its answer will name.)
     if (read_more) StartRead(NewRequest());
+    bool read_now = false;
     {
       MutexLock lock(mu_);
-      --processing_;
+      // The last batch out: if reading stopped meanwhile (a later batch's
+      // answer filled out_) and every answer has been written since,
+      // OnWriteDone left the restart to this (as it does while a batch is
+      // with the table).
+      if (--processing_ == 0 && !reading_ && !reads_done_ && !broken_ && !finished_ &&
+          out_.size() < kMaxQueuedResponses) {
+        reading_ = read_now = true;
+      }
     }
+    if (read_now) StartRead(NewRequest());
     Pump();
     life_->Leave();
   }
@@ -320,8 +329,8 @@ class WorkQueuesService::SessionReactor final
   v1::SessionRequest* request_ = nullptr;
 
   // Guarded by mu_ (HubStream's).
-  // Request batches being answered: at most two, briefly (the next one
-  // read while the last one's answer is being queued).
+  // Request batches being answered: more than one only briefly (the next
+  // one read while the last one's answer is being queued).
   unsigned processing_ MFWQ_GUARDED_BY(mu_) = 0;
   bool reading_ MFWQ_GUARDED_BY(mu_) = false;     // a read is in flight
   bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
