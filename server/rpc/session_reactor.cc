@@ -1,13 +1,15 @@
-// WorkQueuesService::SessionReactor: a Session. Reads request batches one
-// at a time, has the table answer each (asynchronously: the answer comes
-// from the journal writer's thread), answers with one response batch, and
+// WorkQueuesService::SessionReactor: a Session. Reads request batches, has
+// the table answer each (asynchronously: the answer comes from the journal
+// writer's thread), answers each with one response batch, in order, and
 // streams the session's notifications in batches.
 #include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <map>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 #include <google/protobuf/arena.h>
 
@@ -15,10 +17,16 @@
 
 namespace mfwq::server::rpc {
 
-// Reads request batches one at a time, answers each with one response
-// batch, and streams the session's notifications in batches. Notifications
-// are held back while a submit batch is processed, so that a completion
-// never arrives before the answer that names its operation.
+// Reads request batches, up to kMaxBatchesAtTable of them with the table at
+// once (under journal_sync = full a batch waits for an fsync: the next one
+// is admitted meanwhile, to share the next commit), answers each with one
+// response batch, in the order they came, and streams the session's
+// notifications in batches. A notification is never written before the
+// answer that names its operation (the table may publish a completion
+// before the batch that made the operation is answered, when that answer
+// is finished on another thread): an operation is reported only once its
+// answer is queued (it is then in pending_), and notifications are written
+// only while no answer waits to be written.
 class WorkQueuesService::SessionReactor final
     : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
   struct Outgoing;
@@ -26,6 +34,8 @@ class WorkQueuesService::SessionReactor final
  public:
   // Responses waiting to be written before reading stops.
   static constexpr std::size_t kMaxQueuedResponses = 16;
+  // Request batches with the table at once.
+  static constexpr unsigned kMaxBatchesAtTable = 4;
   static constexpr std::size_t kMaxNotificationsPerBatch = 512;
 
   SessionReactor(WorkQueuesService& service, Ctx* ctx) : HubStream(service) {
@@ -49,6 +59,7 @@ class WorkQueuesService::SessionReactor final
   }
 
   void OnReadDone(bool ok) override {
+    std::uint64_t batch;
     if (!ok) {
       // The client closed its side: finish once its operations are reported.
       {
@@ -68,10 +79,22 @@ class WorkQueuesService::SessionReactor final
       // From here until its answer is queued the call cannot end (Pump
       // waits for it), so the table's callback finds this reactor alive.
       ++processing_;
+      batch = next_batch_++;
     }
     service_.core_.clients.Touch(client_);
-    grpc::Status refused = Process([this](Outgoing response) { Answered(std::move(response)); });
-    if (!refused.ok()) {
+    // reading_ stays set until Process is done with request_: no other
+    // thread starts a read (which would reuse its arena) meanwhile.
+    grpc::Status refused =
+        Process([this, batch](Outgoing response) { Answered(batch, std::move(response)); });
+    if (refused.ok()) {
+      bool read_more;
+      {
+        MutexLock lock(mu_);
+        reading_ = false;
+        read_more = ReadMoreLocked();
+      }
+      if (read_more) StartRead(NewRequest());  // (a reaction: the call cannot be done)
+    } else {
       {
         MutexLock lock(mu_);
         --processing_;
@@ -83,39 +106,59 @@ class WorkQueuesService::SessionReactor final
     }
   }
 
-  // The table answered the batch read last: queued to be written, and the
-  // next batch read unless enough responses wait.
-  // Runs on the journal writer's thread (or this one's, if nothing needed
-  // the journal): not a reaction, so OnDone does not wait for it; the
-  // reactor's liveness does, from when this batch leaves processing_.
-  void Answered(Outgoing response) {
+  // The table answered batch number `batch`: queued to be written once the
+  // batches before it are, and the next batch read if there is room.
+  // Runs on the journal writer's thread (or the reading one's, if nothing
+  // needed the journal): not a reaction, so OnDone does not wait for it.
+  // The call cannot end while processing_ counts this batch, nor while
+  // starting_ counts a read this starts (Pump ends it only at zero): gRPC
+  // takes no read once the call is finished.
+  void Answered(std::uint64_t batch, Outgoing response) {
     if (!life_->Enter())
       return;  // (cannot fail: the call cannot end while processing_ counts this batch)
+    std::vector<OperationNumber> watch = std::move(response.watch);
+    std::vector<OperationNumber> track = std::move(response.track);
     bool read_more;
     {
       MutexLock lock(mu_);
-      out_.push_back(std::move(response));
-      read_more = !broken_ && !finished_ && out_.size() < kMaxQueuedResponses;
-      reading_ = read_more;
-    }
-    // The next read starts before this batch leaves processing_: until
-    // then the call cannot have finished. (That read's batch may reach
-    // the table first: processing_ counts batches, so that it still holds
-    // back the notifications of operations its answer will name.)
-    if (read_more) StartRead(NewRequest());
-    bool read_now = false;
-    {
-      MutexLock lock(mu_);
-      // The last batch out: if reading stopped meanwhile (a later batch's
-      // answer filled out_) and every answer has been written since,
-      // OnWriteDone left the restart to this (as it does while a batch is
-      // with the table).
-      if (--processing_ == 0 && !reading_ && !reads_done_ && !broken_ && !finished_ &&
-          out_.size() < kMaxQueuedResponses) {
-        reading_ = read_now = true;
+      // Reported from now on: with their answer queued, in the same step.
+      for (OperationNumber number : track) pending_.insert(number);
+      if (!early_.empty()) {
+        // Completions that came before their answer go out after it.
+        for (auto it = early_.begin(); it != early_.end();) {
+          const auto& c = std::get<CompletionPtr>(it->body);
+          if (pending_.count(c->operation) == 0) {
+            ++it;
+            continue;
+          }
+          carry_.push_front(std::move(*it));
+          it = early_.erase(it);
+        }
       }
+      held_.emplace(batch, std::move(response));
+      for (auto it = held_.begin(); it != held_.end() && it->first == next_answer_;
+           it = held_.erase(it), ++next_answer_) {
+        out_.push_back(std::move(it->second));
+      }
+      // Leaving the table and deciding on the next read in one step: a
+      // read the reading side declined meanwhile is started here.
+      --processing_;
+      read_more = ReadMoreLocked();
+      if (read_more) ++starting_;
     }
-    if (read_now) StartRead(NewRequest());
+    if (read_more) {
+      StartRead(NewRequest());
+      MutexLock lock(mu_);
+      --starting_;
+    }
+    // Operations submitted elsewhere, which this session reports too: from
+    // now on, with their answer queued (their completions must not be
+    // written first). (The call does not end meanwhile: they are pending_.)
+    for (OperationNumber number : watch) {
+      subscriber_->AddOperation(number);
+      auto now = service_.core_.operations.Get(client_, number);
+      if (now.ok() && now->completion) subscriber_->Offer(now->completion);  // came before the watch
+    }
     Pump();
     life_->Leave();
   }
@@ -128,12 +171,7 @@ class WorkQueuesService::SessionReactor final
       busy_ = false;
       written = std::move(writing_);  // freed below, unlocked
       if (!ok) broken_ = true;
-      // (Not while a batch is with the table: its answer restarts reading,
-      // so that batches are answered one at a time, in order.)
-      if (ok && !reading_ && !reads_done_ && processing_ == 0 &&
-          out_.size() < kMaxQueuedResponses) {
-        reading_ = read_again = true;
-      }
+      read_again = ok && ReadMoreLocked();
     }
     written = Outgoing();
     if (read_again) StartRead(NewRequest());
@@ -147,7 +185,20 @@ class WorkQueuesService::SessionReactor final
   struct Outgoing {
     std::unique_ptr<google::protobuf::Arena> arena;
     v1::SessionResponse* message = nullptr;
+    // An answer's operations to report (pending_ once it is queued), and
+    // those of them submitted elsewhere, to watch then too.
+    std::vector<OperationNumber> track;
+    std::vector<OperationNumber> watch;
   };
+  // Whether to read another batch now; if so, marks the read in flight.
+  // Called wherever what it depends on changes, under the same lock.
+  bool ReadMoreLocked() MFWQ_REQUIRES(mu_) {
+    if (reading_ || reads_done_ || broken_ || finished_) return false;
+    if (processing_ >= kMaxBatchesAtTable) return false;
+    if (out_.size() + held_.size() >= kMaxQueuedResponses) return false;
+    reading_ = true;
+    return true;
+  }
   static Outgoing NewOutgoing() {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 16 << 10;
@@ -191,7 +242,7 @@ class WorkQueuesService::SessionReactor final
                 ToProto(result.status(), out->mutable_error());
                 continue;
               }
-              Track(result.value());
+              Track(result.value(), &response);
               const OperationView& view = result->operation;
               v1::Operation* op = out->mutable_accepted()->mutable_operation();
               if (result->deduplicated) {
@@ -246,73 +297,95 @@ class WorkQueuesService::SessionReactor final
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "request: neither submit nor cancel");
   }
 
-  // An operation this session will report the completion of.
-  void Track(const SubmitResult& result) {
+  // An operation whose completion `answer` promises: Answered adds it to
+  // pending_ once the answer is queued. One submitted elsewhere (a retry of
+  // another call's) is watched by number then too; this session's own are
+  // tagged with it, and the hub brings them.
+  void Track(const SubmitResult& result, Outgoing* answer) {
     const OperationView& op = result.operation;
     if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
-    {
+    if (result.deduplicated) {
       MutexLock lock(mu_);
-      if (!pending_.insert(op.number).second) return;  // a retry within the session
+      if (pending_.count(op.number) != 0) return;  // a retry within the session
+      answer->watch.push_back(op.number);
     }
-    if (!result.deduplicated) return;  // tagged with this session: the hub brings it
-    // Submitted elsewhere: watch it by id, and catch a completion that came
-    // before the watch.
-    subscriber_->AddOperation(op.number);
-    auto now = service_.core_.operations.Get(client_, op.number);
-    if (now.ok() && now->completion) subscriber_->Offer(now->completion);
+    answer->track.push_back(op.number);
+  }
+
+  // Moves notifications from carry_ into a new writing_, as many as fit in
+  // half the message size limit (at least one); false if none could go.
+  bool TakeNotificationsLocked() MFWQ_REQUIRES(mu_) {
+    if (carry_.empty()) return false;
+    const std::size_t budget = service_.options_.max_message_bytes / 2;
+    std::size_t bytes = 0;
+    Outgoing out = NewOutgoing();
+    v1::NotificationBatch* batch = out.message->mutable_notifications();
+    while (!carry_.empty()) {
+      const HubItem& item = carry_.front();
+      const auto* c = std::get_if<CompletionPtr>(&item.body);
+      const OperationNumber about =
+          c != nullptr ? (*c)->operation : std::get<ProgressRecord>(item.body).operation;
+      if (pending_.count(about) == 0) {
+        // Its answer is not queued yet: a completion waits for it in
+        // early_; a progress report is let go (they are not retained
+        // anyway, and the next one tells more).
+        if (c != nullptr) early_.push_back(std::move(carry_.front()));
+        carry_.pop_front();
+        continue;
+      }
+      v1::Notification* n = batch->add_notifications();
+      n->set_sequence(item.sequence);
+      if (c != nullptr) {
+        ToProto(**c, n->mutable_completion());
+      } else {
+        ToProto(std::get<ProgressRecord>(item.body), n->mutable_progress());
+      }
+      const std::size_t size = n->ByteSizeLong();
+      if (batch->notifications_size() > 1 && bytes + size > budget) {
+        batch->mutable_notifications()->RemoveLast();  // the next batch's
+        break;
+      }
+      bytes += size;
+      if (c != nullptr) pending_.erase(about);
+      carry_.pop_front();
+    }
+    if (batch->notifications_size() == 0) return false;
+    writing_ = std::move(out);
+    return true;
   }
 
   void Pump() override {
     MutexLock lock(mu_);
     if (busy_ || finished_) return;
-    // (Not while the table answers a batch: its answer comes to this reactor.)
+    // The call ends only with no batch at the table (its answer comes to
+    // this reactor) and no read being started off a reaction.
+    const bool may_end = processing_ == 0 && starting_ == 0;
     if (broken_) {
-      if (processing_ != 0) return;
+      if (!may_end) return;
       return FinishLocked(lock, grpc::Status::CANCELLED);
     }
     if (!out_.empty()) {
       writing_ = std::move(out_.front());
       out_.pop_front();
-    } else if (processing_ == 0) {
-      bool overflowed = false;
-      if (carry_.empty()) carry_ = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
-      if (overflowed) {
-        return FinishLocked(
-            lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                               "limit max_buffered_notifications: this session fell more than " +
-                                   std::to_string(service_.options_.max_buffered_notifications) +
-                                   " notifications behind; its operations' completions can be "
-                                   "read with GetOperation or WatchCompletions"));
-      }
-      if (carry_.empty()) {
-        if (reads_done_ && pending_.empty()) {
-          return FinishLocked(lock, refusal_);
+    } else if (held_.empty()) {  // no answer waits: notifications may go
+      // (None taken: carry_ was empty, or all in it wait for their answers.)
+      while (!TakeNotificationsLocked()) {
+        bool overflowed = false;
+        carry_ = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
+        if (overflowed) {
+          if (!may_end) return;
+          return FinishLocked(
+              lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "limit max_buffered_notifications: this session fell more than " +
+                                     std::to_string(service_.options_.max_buffered_notifications) +
+                                     " notifications behind; its operations' completions can be "
+                                     "read with GetOperation or WatchCompletions"));
         }
-        if (reads_done_ && !refusal_.ok()) return FinishLocked(lock, refusal_);
-        return;
-      }
-      // As many as fit in half the message size limit (at least one).
-      const std::size_t budget = service_.options_.max_message_bytes / 2;
-      std::size_t bytes = 0;
-      writing_ = NewOutgoing();
-      v1::NotificationBatch* batch = writing_.message->mutable_notifications();
-      while (!carry_.empty()) {
-        v1::Notification* n = batch->add_notifications();
-        n->set_sequence(carry_.front().sequence);
-        const auto* c = std::get_if<CompletionPtr>(&carry_.front().body);
-        if (c != nullptr) {
-          ToProto(**c, n->mutable_completion());
-        } else {
-          ToProto(std::get<ProgressRecord>(carry_.front().body), n->mutable_progress());
+        if (carry_.empty()) {
+          if (!may_end || !reads_done_) return;
+          if (pending_.empty() || !refusal_.ok()) return FinishLocked(lock, refusal_);
+          return;
         }
-        const std::size_t size = n->ByteSizeLong();
-        if (batch->notifications_size() > 1 && bytes + size > budget) {
-          batch->mutable_notifications()->RemoveLast();  // the next batch's
-          break;
-        }
-        bytes += size;
-        if (c != nullptr) pending_.erase((*c)->operation);
-        carry_.pop_front();
       }
     } else {
       return;
@@ -329,9 +402,15 @@ class WorkQueuesService::SessionReactor final
   v1::SessionRequest* request_ = nullptr;
 
   // Guarded by mu_ (HubStream's).
-  // Request batches being answered: more than one only briefly (the next
-  // one read while the last one's answer is being queued).
+  // Request batches with the table (at most kMaxBatchesAtTable), and the
+  // number the next one read gets.
   unsigned processing_ MFWQ_GUARDED_BY(mu_) = 0;
+  unsigned starting_ MFWQ_GUARDED_BY(mu_) = 0;  // reads being started by Answered
+  std::uint64_t next_batch_ MFWQ_GUARDED_BY(mu_) = 0;
+  // Answers that came before an earlier batch's, by batch number, and the
+  // number of the batch to answer next.
+  std::map<std::uint64_t, Outgoing> held_ MFWQ_GUARDED_BY(mu_);
+  std::uint64_t next_answer_ MFWQ_GUARDED_BY(mu_) = 0;
   bool reading_ MFWQ_GUARDED_BY(mu_) = false;     // a read is in flight
   bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
   grpc::Status refusal_ MFWQ_GUARDED_BY(mu_);     // how the stream ends
@@ -339,6 +418,9 @@ class WorkQueuesService::SessionReactor final
   std::unordered_set<OperationNumber> pending_ MFWQ_GUARDED_BY(mu_);
   std::deque<Outgoing> out_ MFWQ_GUARDED_BY(mu_);
   std::deque<HubItem> carry_ MFWQ_GUARDED_BY(mu_);  // taken from the subscriber, not yet sent
+  // Completions of operations whose answer is not queued yet (the table
+  // can publish one before its batch's answer is made).
+  std::deque<HubItem> early_ MFWQ_GUARDED_BY(mu_);
   Outgoing writing_ MFWQ_GUARDED_BY(mu_);           // the write in flight
 };
 
