@@ -17,6 +17,11 @@
 
 #include "os_error.h"
 #include "windows_service.h"
+#else
+#include <csignal>
+
+#include <absl/debugging/failure_signal_handler.h>
+#include <absl/debugging/symbolize.h>
 #endif
 
 #if defined(_WIN32)
@@ -61,6 +66,14 @@ int main(int argc, char** argv) {
     std::puts("mfwq-server " MFWQ_VERSION);
     return 0;
   }
+#if !defined(_WIN32)
+  // A crash writes the signal and the stack to standard error, then ends
+  // the process as the signal would have. SIGTERM is a request to stop
+  // (host/console_stop.h), not a crash.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+  std::signal(SIGTERM, SIG_DFL);
+#endif
   mfwq::server::PrepareForConsoleStop();
 
   mfwq::server::ServeHooks hooks;

@@ -10,6 +10,11 @@
 #include <io.h>
 #else
 #include <unistd.h>
+
+#include <csignal>
+
+#include <absl/debugging/failure_signal_handler.h>
+#include <absl/debugging/symbolize.h>
 #endif
 
 #include <cstdio>
@@ -819,6 +824,13 @@ class Cli {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if !defined(_WIN32)
+  // A crash writes the signal and the stack to standard error, then ends
+  // the process as the signal would have; SIGTERM stays a plain end.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+  std::signal(SIGTERM, SIG_DFL);
+#endif
   Options options;
   const char* env = std::getenv("MFWQ_SERVER");
   options.server = env != nullptr && *env != '\0' ? env : "127.0.0.1:50051";

@@ -4,6 +4,7 @@
 
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -152,6 +153,18 @@ TEST_F(E2ETest, ASecondServerIsRefusedThePortTheFirstListensOn) {
   v1::ListKindsResponse kinds;
   grpc::Status s = stub_->ListKinds(Context().get(), v1::ListKindsRequest(), &kinds);
   EXPECT_TRUE(s.ok()) << ErrorOf(s);  // the first serves on
+}
+
+TEST_F(E2ETest, ACrashWritesTheSignalAndTheStackToTheLog) {
+  MFWQ_SKIP_ON_WINDOWS_SERVER("a Windows crash is reported by the system, not by the server");
+  const int status = server_->SignalAndWait(SIGSEGV);
+  const std::string log = server_->Log();
+  server_.reset();  // gone: nothing to stop in TearDown
+  EXPECT_NE(status, 0) << log;
+  // The failure handler's line (under a sanitizer, the sanitizer's report).
+  EXPECT_NE(log.find("SEGV"), std::string::npos) << log;
+  EXPECT_TRUE(log.find("@ ") != std::string::npos || log.find("#0 ") != std::string::npos)
+      << "no stack: " << log;
 }
 
 TEST_F(E2ETest, HealthCheckingAndReflectionAreServed) {

@@ -153,16 +153,14 @@ int ServerProcess::Wait() {
   return -1;
 }
 
-int ServerProcess::Terminate() {
-  if (pid_ <= 0) return -1;
-  kill(pid_, ServerIsWindows() ? SIGINT : SIGTERM);
-  return Wait();
-}
+int ServerProcess::Terminate() { return SignalAndWait(ServerIsWindows() ? SIGINT : SIGTERM); }
 
-void ServerProcess::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
-  Wait();
+void ServerProcess::Kill() { SignalAndWait(SIGKILL); }
+
+int ServerProcess::SignalAndWait(int signal) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  return Wait();
 }
 
 std::string ServerProcess::Log() const {

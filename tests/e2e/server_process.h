@@ -61,6 +61,8 @@ class ServerProcess {
   int Terminate();
   // SIGKILL, then reaps it.
   void Kill();
+  // Sends it `signal`, then waits for it to exit; its status as Terminate's.
+  int SignalAndWait(int signal);
   // What it logged on standard error so far.
   std::string Log() const;
 

@@ -15,37 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "old_journal_layouts.h"
 #include "record_codec.h"
 
 namespace mfwq::server::journal {
 namespace {
 
-// Version 1: one row per operation, completed in place.
-constexpr char kVersion1[] = R"sql(
-CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE operations (
-  number INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, request_id TEXT NOT NULL,
-  client TEXT NOT NULL, queue INTEGER NOT NULL, kind TEXT NOT NULL,
-  parameters BLOB NOT NULL, priority INTEGER NOT NULL, state BLOB NOT NULL,
-  submit_time INTEGER NOT NULL, sequence INTEGER UNIQUE, status INTEGER, message TEXT,
-  bytes_transferred INTEGER, result BLOB, start_time INTEGER, complete_time INTEGER);
-INSERT INTO meta VALUES ('schema_version', 1);
-)sql";
-
-// Version 2: a row per operation and one per completion.
-constexpr char kVersion2[] = R"sql(
-CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE operations (
-  number INTEGER PRIMARY KEY, request_id TEXT NOT NULL, client TEXT NOT NULL,
-  queue INTEGER NOT NULL, kind TEXT NOT NULL, parameters BLOB NOT NULL,
-  priority INTEGER NOT NULL, state BLOB NOT NULL, submit_time INTEGER NOT NULL);
-CREATE TABLE completions (
-  sequence INTEGER PRIMARY KEY, number INTEGER NOT NULL, status INTEGER NOT NULL,
-  message TEXT NOT NULL, bytes_transferred INTEGER NOT NULL, result BLOB NOT NULL,
-  start_time INTEGER, complete_time INTEGER NOT NULL);
-INSERT INTO meta VALUES ('schema_version', 2), ('last_sequence', 0),
-                        ('last_operation_number', 0);
-)sql";
+using test::kVersion1Tables;
+using test::kVersion2Tables;
 
 // More than one row of the current layout holds (256 records each).
 constexpr int kOperations = 300;
@@ -100,7 +77,8 @@ class JournalSchemaTest : public ::testing::Test {
   // Writes kOperations operations, the first kCompleted of them completed
   // (odd ones without a start), in version 1's or 2's layout.
   void WriteVersion1() {
-    Exec(kVersion1);
+    Exec(kVersion1Tables);
+    Exec("INSERT INTO meta VALUES ('schema_version', 1)");
     Exec("BEGIN");
     for (int n = 1; n <= kOperations; ++n) {
       std::string row = "INSERT INTO operations VALUES (" + std::to_string(n) + ", 'op-" +
@@ -120,7 +98,9 @@ class JournalSchemaTest : public ::testing::Test {
     Exec("COMMIT");
   }
   void WriteVersion2() {
-    Exec(kVersion2);
+    Exec(kVersion2Tables);
+    Exec("INSERT INTO meta VALUES ('schema_version', 2), ('last_sequence', 0), "
+         "('last_operation_number', 0)");
     Exec("BEGIN");
     for (int n = 1; n <= kOperations; ++n) {
       Exec("INSERT INTO operations VALUES (" + std::to_string(n) + ", 'req-" + std::to_string(n) +

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "builtin_kinds.h"
+#include "old_journal_layouts.h"
 #include "operation_table.h"
 #include "sqlite_journal.h"
 #include "test_support.h"
@@ -389,14 +390,7 @@ TEST_F(JournalTest, AVersion1JournalIsUpgradedWithNothingLost) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
     const std::string parameters = EncodeParameters({{"data", Value(Bytes{std::string("old")})}});
-    std::string sql = R"sql(
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-      CREATE TABLE operations (
-        number INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, request_id TEXT NOT NULL,
-        client TEXT NOT NULL, queue INTEGER NOT NULL, kind TEXT NOT NULL,
-        parameters BLOB NOT NULL, priority INTEGER NOT NULL, state BLOB NOT NULL,
-        submit_time INTEGER NOT NULL, sequence INTEGER UNIQUE, status INTEGER, message TEXT,
-        bytes_transferred INTEGER, result BLOB, start_time INTEGER, complete_time INTEGER);
+    std::string sql = std::string(journal::test::kVersion1Tables) + R"sql(
       INSERT INTO meta VALUES ('schema_version', 1), ('last_sequence', 7),
                               ('last_operation_number', 9);
     )sql";
@@ -664,18 +658,9 @@ TEST_F(SqliteJournalTest, AVersion2JournalIsUpgradedWithNothingLost) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    const std::string sql = R"sql(
-      CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    const std::string sql = std::string(journal::test::kVersion2Tables) + R"sql(
       INSERT INTO meta VALUES ('schema_version', 2), ('last_sequence', 3),
                               ('last_operation_number', 4);
-      CREATE TABLE operations (
-        number INTEGER PRIMARY KEY, request_id TEXT NOT NULL, client TEXT NOT NULL,
-        queue INTEGER NOT NULL, kind TEXT NOT NULL, parameters BLOB NOT NULL,
-        priority INTEGER NOT NULL, state BLOB NOT NULL, submit_time INTEGER NOT NULL);
-      CREATE TABLE completions (
-        sequence INTEGER PRIMARY KEY, number INTEGER NOT NULL, status INTEGER NOT NULL,
-        message TEXT NOT NULL, bytes_transferred INTEGER NOT NULL, result BLOB NOT NULL,
-        start_time INTEGER, complete_time INTEGER NOT NULL);
     )sql";
     ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db);
