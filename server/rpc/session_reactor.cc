@@ -35,7 +35,7 @@ class WorkQueuesService::SessionReactor final
   // Responses waiting to be written before reading stops.
   static constexpr std::size_t kMaxQueuedResponses = 16;
   // Request batches with the table at once.
-  static constexpr unsigned kMaxBatchesAtTable = 4;
+  static constexpr unsigned kMaxBatchesAtTable = 8;
   static constexpr std::size_t kMaxNotificationsPerBatch = 512;
 
   SessionReactor(WorkQueuesService& service, Ctx* ctx) : HubStream(service) {
