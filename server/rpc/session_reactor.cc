@@ -25,14 +25,15 @@ namespace mfwq::server::rpc {
 // answer that names its operation (the table may publish a completion
 // before the batch that made the operation is answered, when that answer
 // is finished on another thread): an operation is reported only once its
-// answer is queued (it is then in pending_), and notifications are written
-// only while no answer waits to be written.
+// answer is queued or held (it is then in pending_), and notifications are
+// written only while no answer is queued or held (Pump).
 class WorkQueuesService::SessionReactor final
     : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
   struct Outgoing;
 
  public:
-  // Responses waiting to be written before reading stops.
+  // Answers waiting to be written (queued, or held behind an earlier
+  // batch's) before reading stops.
   static constexpr std::size_t kMaxQueuedResponses = 16;
   // Request batches with the table at once.
   static constexpr unsigned kMaxBatchesAtTable = 8;
@@ -111,8 +112,9 @@ class WorkQueuesService::SessionReactor final
   // Runs on the journal writer's thread (or the reading one's, if nothing
   // needed the journal): not a reaction, so OnDone does not wait for it.
   // The call cannot end while processing_ counts this batch, nor while
-  // starting_ counts a read this starts (Pump ends it only at zero): gRPC
-  // takes no read once the call is finished.
+  // starting_ counts a read this starts (Pump ends it only at zero): a read
+  // started off a reaction could otherwise race OnDone. (Reactions may
+  // start one after Finish: OnDone waits for them to return.)
   void Answered(std::uint64_t batch, Outgoing response) {
     if (!life_->Enter())
       return;  // (cannot fail: the call cannot end while processing_ counts this batch)
@@ -124,16 +126,14 @@ class WorkQueuesService::SessionReactor final
       // Reported from now on: with their answer queued, in the same step.
       for (OperationNumber number : track) pending_.insert(number);
       if (!early_.empty()) {
-        // Completions that came before their answer go out after it.
-        for (auto it = early_.begin(); it != early_.end();) {
-          const auto& c = std::get<CompletionPtr>(it->body);
-          if (pending_.count(c->operation) == 0) {
-            ++it;
-            continue;
-          }
-          carry_.push_front(std::move(*it));
-          it = early_.erase(it);
+        // Completions that came before their answer go out after it, in
+        // the order they came.
+        std::deque<HubItem> still_early;
+        for (HubItem& item : early_) {
+          const bool now = pending_.count(std::get<CompletionPtr>(item.body)->operation) != 0;
+          (now ? carry_ : still_early).push_back(std::move(item));
         }
+        early_.swap(still_early);
       }
       held_.emplace(batch, std::move(response));
       for (auto it = held_.begin(); it != held_.end() && it->first == next_answer_;
@@ -153,7 +153,8 @@ class WorkQueuesService::SessionReactor final
     }
     // Operations submitted elsewhere, which this session reports too: from
     // now on, with their answer queued (their completions must not be
-    // written first). (The call does not end meanwhile: they are pending_.)
+    // written first). (If the call ends meanwhile, OnDone waits for this
+    // to Leave; the subscriber outlives it.)
     for (OperationNumber number : watch) {
       subscriber_->AddOperation(number);
       auto now = service_.core_.operations.Get(client_, number);
@@ -358,7 +359,7 @@ class WorkQueuesService::SessionReactor final
     MutexLock lock(mu_);
     if (busy_ || finished_) return;
     // The call ends only with no batch at the table (its answer comes to
-    // this reactor) and no read being started off a reaction.
+    // this reactor) and no read being started by Answered.
     const bool may_end = processing_ == 0 && starting_ == 0;
     if (broken_) {
       if (!may_end) return;
@@ -411,7 +412,9 @@ class WorkQueuesService::SessionReactor final
   // number of the batch to answer next.
   std::map<std::uint64_t, Outgoing> held_ MFWQ_GUARDED_BY(mu_);
   std::uint64_t next_answer_ MFWQ_GUARDED_BY(mu_) = 0;
-  bool reading_ MFWQ_GUARDED_BY(mu_) = false;     // a read is in flight
+  // A read is in flight, or its batch is still being given to the table
+  // (which reads request_).
+  bool reading_ MFWQ_GUARDED_BY(mu_) = false;
   bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
   grpc::Status refusal_ MFWQ_GUARDED_BY(mu_);     // how the stream ends
   // Operations whose completion is still to be sent.
