@@ -194,7 +194,7 @@ class WorkQueuesService::SessionReactor final
   // Whether to read another batch now; if so, marks the read in flight.
   // Called wherever what it depends on changes, under the same lock.
   bool ReadMoreLocked() MFWQ_REQUIRES(mu_) {
-    if (reading_ || reads_done_ || broken_ || finished_) return false;
+    if (reading_ || reads_done_ || broken_ || finished_ || overflowed_) return false;
     if (processing_ >= kMaxBatchesAtTable) return false;
     if (out_.size() + held_.size() >= kMaxQueuedResponses) return false;
     reading_ = true;
@@ -374,6 +374,7 @@ class WorkQueuesService::SessionReactor final
         bool overflowed = false;
         carry_ = subscriber_->Take(kMaxNotificationsPerBatch, &overflowed);
         if (overflowed) {
+          overflowed_ = true;  // nothing more is taken on; the call ends once it may
           if (!may_end) return;
           return FinishLocked(
               lock, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -417,6 +418,9 @@ class WorkQueuesService::SessionReactor final
   bool reading_ MFWQ_GUARDED_BY(mu_) = false;
   bool reads_done_ MFWQ_GUARDED_BY(mu_) = false;  // the client closed its side (or was refused)
   grpc::Status refusal_ MFWQ_GUARDED_BY(mu_);     // how the stream ends
+  // The session fell max_buffered_notifications behind: it ends with
+  // RESOURCE_EXHAUSTED once no batch is at the table, and reads no more.
+  bool overflowed_ MFWQ_GUARDED_BY(mu_) = false;
   // Operations whose completion is still to be sent.
   std::unordered_set<OperationNumber> pending_ MFWQ_GUARDED_BY(mu_);
   std::deque<Outgoing> out_ MFWQ_GUARDED_BY(mu_);
