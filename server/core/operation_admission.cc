@@ -112,7 +112,7 @@ OperationTable::Admitted OperationTable::RetriedLocked(const EntryPtr& first, Su
       first->on_delivered.push_back([this, batch, index, first] {
         {
           MutexLock lock(mu_);
-          batch->results[index] = SubmitResult{ViewLocked(*first), true};
+          batch->results[index] = SubmitResult{ViewLocked(*first), true, first->session};
         }
         batch->Release();
       });
@@ -121,7 +121,7 @@ OperationTable::Admitted OperationTable::RetriedLocked(const EntryPtr& first, Su
   }
   // Whole even for a brief answer: the first attempt may differ from this
   // one (another queue or kind), and the submitter has only this one.
-  batch->results[index] = SubmitResult{ViewLocked(*first), true};
+  batch->results[index] = SubmitResult{ViewLocked(*first), true, first->session};
   return Admitted::kAnswered;
 }
 
@@ -392,7 +392,7 @@ SubmitResult OperationTable::Accept(const Admission& admission, bool brief) {
   SubmitResult result;
   {
     MutexLock lock(mu_);
-    result = SubmitResult{ViewLocked(*entry, brief), false};
+    result = SubmitResult{ViewLocked(*entry, brief), false, entry->session};
   }
   // Retries that waited for it.
   for (auto& fn : settled) fn();

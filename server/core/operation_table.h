@@ -83,6 +83,10 @@ struct OperationPage {
 struct SubmitResult {
   OperationView operation;
   bool deduplicated = false;
+  // The session that submitted the operation first (SubmitSpec::session;
+  // 0: none, or not known after a restart): a retry in that same session
+  // is reported through its tag already.
+  std::uint64_t session = 0;
 };
 
 struct CancelResult {

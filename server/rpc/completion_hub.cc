@@ -37,9 +37,9 @@ bool Subscriber::Push(HubItem item) {
   return buffer_.size() == 1;
 }
 
-void Subscriber::AddOperation(OperationNumber id) {
+bool Subscriber::AddOperation(OperationNumber id) {
   MutexLock lock(mu_);
-  extra_.insert(id);
+  return extra_.insert(id).second;
 }
 
 void Subscriber::Offer(const CompletionPtr& completion) {

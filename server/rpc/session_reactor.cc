@@ -118,13 +118,19 @@ class WorkQueuesService::SessionReactor final
   void Answered(std::uint64_t batch, Outgoing response) {
     if (!life_->Enter())
       return;  // (cannot fail: the call cannot end while processing_ counts this batch)
-    std::vector<OperationNumber> watch = std::move(response.watch);
-    std::vector<OperationNumber> track = std::move(response.track);
+    std::vector<OperationNumber> watch;
     bool read_more;
     {
       MutexLock lock(mu_);
       // Reported from now on: with their answer queued, in the same step.
-      for (OperationNumber number : track) pending_.insert(number);
+      for (OperationNumber number : response.track) pending_.insert(number);
+      // Watched from now on, those not watched before (an earlier retry's
+      // answer tracks those, or their completion is written already).
+      for (OperationNumber number : response.watch) {
+        if (!subscriber_->AddOperation(number)) continue;
+        pending_.insert(number);
+        watch.push_back(number);
+      }
       if (!early_.empty()) {
         // Completions that came before their answer go out after it, in
         // the order they came.
@@ -151,12 +157,12 @@ class WorkQueuesService::SessionReactor final
       MutexLock lock(mu_);
       --starting_;
     }
-    // Operations submitted elsewhere, which this session reports too: from
-    // now on, with their answer queued (their completions must not be
-    // written first). (If the call ends meanwhile, OnDone waits for this
-    // to Leave; the subscriber outlives it.)
+    // Operations submitted elsewhere, which this session reports too, once
+    // their answer is queued (their completions must not be written
+    // first); those that completed before they were watched are offered
+    // now. (If the call ends meanwhile, OnDone waits for this to Leave; the
+    // subscriber outlives it.)
     for (OperationNumber number : watch) {
-      subscriber_->AddOperation(number);
       auto now = service_.core_.operations.Get(client_, number);
       if (now.ok() && now->completion) subscriber_->Offer(now->completion);  // came before the watch
     }
@@ -300,17 +306,19 @@ class WorkQueuesService::SessionReactor final
 
   // An operation whose completion `answer` promises: Answered adds it to
   // pending_ once the answer is queued. One submitted elsewhere (a retry of
-  // another call's) is watched by number then too; this session's own are
-  // tagged with it, and the hub brings them.
+  // another call's) is watched by number then, the first time only; this
+  // session's own are tagged with it, and the hub brings them once.
   void Track(const SubmitResult& result, Outgoing* answer) {
     const OperationView& op = result.operation;
-    if (op.state == OperationState::kCompleted && result.deduplicated) return;  // answered already
-    if (result.deduplicated) {
-      MutexLock lock(mu_);
-      if (pending_.count(op.number) != 0) return;  // a retry within the session
-      answer->watch.push_back(op.number);
+    if (!result.deduplicated) {
+      answer->track.push_back(op.number);
+      return;
     }
-    answer->track.push_back(op.number);
+    if (op.state == OperationState::kCompleted) return;  // answered already
+    // A retry of this session's own: the first attempt's answer tracks it
+    // (pending_, or not queued yet), or its completion is written already.
+    if (result.session == session_) return;
+    answer->watch.push_back(op.number);
   }
 
   // Moves notifications from carry_ into a new writing_, as many as fit in

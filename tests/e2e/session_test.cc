@@ -1,5 +1,6 @@
 // A Session's batches, several with the table at once: answered in the
 // order they came, each before any completion of the operations it names.
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,13 @@ namespace {
 // With every commit an fsync, batches that need the journal wait for it,
 // and a batch refused whole (answered without the journal) would overtake
 // them if answers went out as they came.
+// A request id: `prefix` and `n`.
+std::string RequestId(const char* prefix, int n) {
+  std::string id = prefix;
+  id += std::to_string(n);
+  return id;
+}
+
 class PipelinedSessionTest : public E2ETest {
  protected:
   std::vector<std::string> ServerArgs() const override { return {"--journal-sync", "full"}; }
@@ -71,6 +79,77 @@ TEST_F(PipelinedSessionTest, BatchesAreAnsweredInOrderAndBeforeTheirCompletions)
     EXPECT_EQ(answers, kBatches);
     EXPECT_EQ(answered.size(), accepted_expected);
     EXPECT_EQ(completed, answered);
+  }
+}
+
+// Retries pipelined behind their first attempt, of the session's own
+// operations and of operations submitted by unary calls, in batches that
+// wait for their fsync while earlier completions are written: each
+// operation's completion is reported exactly once, whatever the order its
+// answers and its completion meet in, and the stream ends once all are.
+TEST_F(PipelinedSessionTest, PipelinedRetriesAreReportedOnceAndTheStreamEnds) {
+  constexpr int kOps = 120;
+  constexpr int kUnary = 40;
+  std::set<std::string> unary_ids;
+  for (int i = 0; i < kUnary; ++i) {
+    // Still running when most of their retries come, done before others.
+    v1::SubmitRequest r = Sleep(std::chrono::milliseconds(2 * i));
+    r.set_request_id(RequestId("u", i));
+    unary_ids.insert(Submit(r).id());
+  }
+  auto context = Context("test-client", std::chrono::seconds(30));
+  auto stream = stub_->Session(context.get());
+  // Batch k: a new operation "s<k>", retries of the two before it, and
+  // retries of two unary calls' operations, each of those twice, in batches
+  // far apart (the second may come after its completion is written).
+  for (int k = 0; k < kOps; ++k) {
+    v1::SessionRequest batch;
+    auto* requests = batch.mutable_submit()->mutable_requests();
+    v1::SubmitRequest fresh = Echo(RequestId("session ", k));
+    fresh.set_request_id(RequestId("s", k));
+    *requests->Add() = fresh;
+    for (int back = 1; back <= 2 && back <= k; ++back) {
+      v1::SubmitRequest retry = Echo(RequestId("session ", k - back));
+      retry.set_request_id(RequestId("s", k - back));
+      *requests->Add() = retry;
+    }
+    for (int u : {k % kUnary, (k + kUnary / 2) % kUnary}) {
+      if (k >= kUnary * 2) break;
+      v1::SubmitRequest retry = Echo(RequestId("unary ", u));
+      retry.set_request_id(RequestId("u", u));
+      *requests->Add() = retry;
+    }
+    ASSERT_TRUE(stream->Write(batch)) << "batch " << k;
+  }
+  stream->WritesDone();
+
+  std::set<std::string> answered;
+  std::map<std::string, int> reported;
+  v1::SessionResponse response;
+  while (stream->Read(&response)) {
+    for (const v1::SubmitResult& result : response.submitted().results()) {
+      ASSERT_TRUE(result.has_accepted()) << result.error().message();
+      answered.insert(result.accepted().operation().id());
+    }
+    for (const v1::Notification& n : response.notifications().notifications()) {
+      if (!n.has_completion()) continue;
+      const std::string& id = n.completion().operation_id();
+      EXPECT_EQ(answered.count(id), 1u) << id << ": its completion came before its answer";
+      ++reported[id];
+    }
+  }
+  const grpc::Status s = stream->Finish();
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(answered.size(), static_cast<std::size_t>(kOps + kUnary));
+  for (const auto& [id, times] : reported) {
+    EXPECT_EQ(times, 1) << id << ": reported " << times << " times";
+  }
+  // The session's own are reported; a unary call's, when the retry found
+  // it still running (most have completed by then, and are answered so).
+  for (const std::string& id : answered) {
+    if (unary_ids.count(id) == 0) {
+      EXPECT_EQ(reported.count(id), 1u) << id << ": never reported";
+    }
   }
 }
 
