@@ -52,8 +52,9 @@ class Subscriber {
       : filter_(std::move(filter)), max_buffered_(max_buffered), wake_(std::move(wake)) {}
 
   // ... or, for a session, these (deduplicated submits it did not make).
-  // False if `id` was added before.
-  bool AddOperation(OperationNumber id);
+  // False if `id` was added before: the session then owes its completion
+  // already, or has reported it. (The session's Answered alone calls it.)
+  [[nodiscard]] bool AddOperation(OperationNumber id);
   // Takes up to `max` buffered items; `overflowed` says it fell behind.
   std::deque<HubItem> Take(std::size_t max, bool* overflowed);
   // Delivers `completion` unless it has been delivered already (a

@@ -22,11 +22,13 @@ namespace mfwq::server::rpc {
 // is admitted meanwhile, to share the next commit), answers each with one
 // response batch, in the order they came, and streams the session's
 // notifications in batches. A notification is never written before the
-// answer that names its operation (the table may publish a completion
+// first answer that names its operation (the table may publish a completion
 // before the batch that made the operation is answered, when that answer
 // is finished on another thread): an operation is reported only once its
 // answer is queued or held (it is then in pending_), and notifications are
-// written only while no answer is queued or held (Pump).
+// written only while no answer is queued or held (Pump). A later retry's
+// answer may come after the completion was written: it carries the state
+// the retry found, and the completion is not reported again.
 class WorkQueuesService::SessionReactor final
     : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
   struct Outgoing;

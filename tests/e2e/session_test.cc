@@ -12,9 +12,6 @@
 namespace mfwq::test {
 namespace {
 
-// With every commit an fsync, batches that need the journal wait for it,
-// and a batch refused whole (answered without the journal) would overtake
-// them if answers went out as they came.
 // A request id: `prefix` and `n`.
 std::string RequestId(const char* prefix, int n) {
   std::string id = prefix;
@@ -22,6 +19,9 @@ std::string RequestId(const char* prefix, int n) {
   return id;
 }
 
+// With every commit an fsync, batches that need the journal wait for it,
+// and a batch refused whole (answered without the journal) would overtake
+// them if answers went out as they came.
 class PipelinedSessionTest : public E2ETest {
  protected:
   std::vector<std::string> ServerArgs() const override { return {"--journal-sync", "full"}; }
@@ -90,19 +90,55 @@ TEST_F(PipelinedSessionTest, BatchesAreAnsweredInOrderAndBeforeTheirCompletions)
 TEST_F(PipelinedSessionTest, PipelinedRetriesAreReportedOnceAndTheStreamEnds) {
   constexpr int kOps = 120;
   constexpr int kUnary = 40;
-  std::set<std::string> unary_ids;
+  // The unary calls' operations wait for an event, set halfway through
+  // the batches: their first retries find them waiting, later ones find
+  // them done, and some complete between a retry's admission and its answer.
+  v1::CreateEventRequest create;
+  create.set_name("release");
+  create.set_manual_reset(true);
+  v1::Event event;
+  ASSERT_TRUE(stub_->CreateEvent(Context().get(), create, &event).ok());
   for (int i = 0; i < kUnary; ++i) {
-    // Still running when most of their retries come, done before others.
-    v1::SubmitRequest r = Sleep(std::chrono::milliseconds(2 * i));
+    v1::SubmitRequest r = Echo(RequestId("unary ", i));
     r.set_request_id(RequestId("u", i));
-    unary_ids.insert(Submit(r).id());
+    r.set_wait_event("release");
+    EXPECT_EQ(Submit(r).state(), v1::OPERATION_STATE_WAITING);
   }
   auto context = Context("test-client", std::chrono::seconds(30));
   auto stream = stub_->Session(context.get());
-  // Batch k: a new operation "s<k>", retries of the two before it, and
-  // retries of two unary calls' operations, each of those twice, in batches
-  // far apart (the second may come after its completion is written).
+  std::set<std::string> answered;
+  std::set<std::string> owed;  // answered at least once as not completed
+  std::map<std::string, int> reported;
+  int answers = 0;
+  auto read = [&](const v1::SessionResponse& response) {
+    if (response.has_submitted()) ++answers;
+    for (const v1::SubmitResult& result : response.submitted().results()) {
+      ASSERT_TRUE(result.has_accepted()) << result.error().message();
+      const v1::Operation& op = result.accepted().operation();
+      answered.insert(op.id());
+      if (op.state() != v1::OPERATION_STATE_COMPLETED) owed.insert(op.id());
+    }
+    for (const v1::Notification& n : response.notifications().notifications()) {
+      if (!n.has_completion()) continue;
+      const std::string& id = n.completion().operation_id();
+      EXPECT_EQ(answered.count(id), 1u) << id << ": its completion came before its answer";
+      ++reported[id];
+    }
+  };
+  // Batch k: a new operation "s<k>", retries of the two before it, and,
+  // in the first 80, retries of two unary calls' operations (each one
+  // four times in all, 20 batches apart).
+  v1::SessionResponse response;
   for (int k = 0; k < kOps; ++k) {
+    if (k == kOps / 2) {
+      // Once the first half is answered (every unary operation retried
+      // while it waits), the event; the second half meets its completions.
+      while (answers < k && stream->Read(&response)) read(response);
+      ASSERT_EQ(answers, k);
+      v1::SetEventRequest set;
+      set.set_name("release");
+      ASSERT_TRUE(stub_->SetEvent(Context().get(), set, &event).ok());
+    }
     v1::SessionRequest batch;
     auto* requests = batch.mutable_submit()->mutable_requests();
     v1::SubmitRequest fresh = Echo(RequestId("session ", k));
@@ -122,34 +158,17 @@ TEST_F(PipelinedSessionTest, PipelinedRetriesAreReportedOnceAndTheStreamEnds) {
     ASSERT_TRUE(stream->Write(batch)) << "batch " << k;
   }
   stream->WritesDone();
-
-  std::set<std::string> answered;
-  std::map<std::string, int> reported;
-  v1::SessionResponse response;
-  while (stream->Read(&response)) {
-    for (const v1::SubmitResult& result : response.submitted().results()) {
-      ASSERT_TRUE(result.has_accepted()) << result.error().message();
-      answered.insert(result.accepted().operation().id());
-    }
-    for (const v1::Notification& n : response.notifications().notifications()) {
-      if (!n.has_completion()) continue;
-      const std::string& id = n.completion().operation_id();
-      EXPECT_EQ(answered.count(id), 1u) << id << ": its completion came before its answer";
-      ++reported[id];
-    }
-  }
+  while (stream->Read(&response)) read(response);
   const grpc::Status s = stream->Finish();
   ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
   EXPECT_EQ(answered.size(), static_cast<std::size_t>(kOps + kUnary));
+  // Every unary call's operation was retried while it waited.
+  EXPECT_EQ(owed.size(), answered.size());
   for (const auto& [id, times] : reported) {
     EXPECT_EQ(times, 1) << id << ": reported " << times << " times";
   }
-  // The session's own are reported; a unary call's, when the retry found
-  // it still running (most have completed by then, and are answered so).
-  for (const std::string& id : answered) {
-    if (unary_ids.count(id) == 0) {
-      EXPECT_EQ(reported.count(id), 1u) << id << ": never reported";
-    }
+  for (const std::string& id : owed) {
+    EXPECT_EQ(reported.count(id), 1u) << id << ": answered as not completed, and never reported";
   }
 }
 

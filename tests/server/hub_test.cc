@@ -139,7 +139,8 @@ TEST(CompletionHub, ASessionHearsItsOwnOperationsAndAddedOnesOnce) {
   hub.Subscribe(session);
   Publish(hub, Completion(1, "alice", 5, 7));
   Publish(hub, Completion(2, "alice", 5, 8));  // another session's
-  session->AddOperation(OperationNumber(3));
+  EXPECT_TRUE(session->AddOperation(OperationNumber(3)));
+  EXPECT_FALSE(session->AddOperation(OperationNumber(3)));  // added already
   // Caught up by hand ...
   session->Offer(std::make_shared<const CompletionRecord>(Completion(3, "alice", 5, 0)));
   Publish(hub, Completion(3, "alice", 5, 0));  // ... and not again
