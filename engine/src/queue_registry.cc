@@ -144,7 +144,22 @@ HRESULT QueueRegistry::Unlock(DWORD queue) {
     private_.erase(it);
     retired_.push_back(freed);
   }
-  freed->Retire();
+  // A retired serial queue unlocks its target, which may retire that one,
+  // and so on down a chain of any depth: retired by this loop, one after
+  // another, not by calls nested in each other.
+  static thread_local std::vector<std::shared_ptr<Executor>>* retiring = nullptr;
+  if (retiring != nullptr) {
+    retiring->push_back(std::move(freed));
+    return S_OK;
+  }
+  std::vector<std::shared_ptr<Executor>> chain{std::move(freed)};
+  retiring = &chain;
+  while (!chain.empty()) {
+    std::shared_ptr<Executor> next = std::move(chain.back());
+    chain.pop_back();
+    next->Retire();  // may unlock its target: added to `chain`
+  }
+  retiring = nullptr;
   return S_OK;
 }
 

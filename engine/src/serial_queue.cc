@@ -2,14 +2,53 @@
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <utility>
 
 #include "platform.h"
 
 namespace mfwq::engine {
 
+namespace {
+
+// The hand-overs of the Forward loop running on this thread, if one is.
+struct HandOver {
+  std::shared_ptr<SerialQueue> queue;
+  WorkItem item;
+};
+thread_local std::deque<HandOver>* t_hand_overs = nullptr;
+
+// The targets that queues destroyed on this thread leave to release, while
+// the outermost of those destructors releases them one after another.
+thread_local std::vector<std::shared_ptr<Executor>>* t_releasing = nullptr;
+
+// Clears one of the above when its loop ends.
+template <typename T>
+struct ClearOnExit {
+  T*& slot;
+  ~ClearOnExit() { slot = nullptr; }
+};
+
+}  // namespace
+
 SerialQueue::SerialQueue(std::shared_ptr<Executor> target, DWORD target_id)
     : target_(std::move(target)), target_id_(target_id) {}
+
+SerialQueue::~SerialQueue() {
+  if (t_releasing != nullptr) {
+    t_releasing->push_back(std::move(target_));
+    return;
+  }
+  std::vector<std::shared_ptr<Executor>> releasing;
+  t_releasing = &releasing;
+  ClearOnExit<std::vector<std::shared_ptr<Executor>>> clear{t_releasing};
+  releasing.push_back(std::move(target_));
+  while (!releasing.empty()) {
+    std::shared_ptr<Executor> next = std::move(releasing.back());
+    releasing.pop_back();
+    next.reset();  // may destroy a queue, which adds its own target
+  }
+}
 
 HRESULT SerialQueue::Submit(WorkItem item) {
   {
@@ -26,6 +65,22 @@ HRESULT SerialQueue::Submit(WorkItem item) {
 }
 
 void SerialQueue::Forward(WorkItem item) {
+  if (t_hand_overs != nullptr) {
+    t_hand_overs->push_back({shared_from_this(), std::move(item)});
+    return;
+  }
+  std::deque<HandOver> hand_overs;
+  t_hand_overs = &hand_overs;
+  ClearOnExit<std::deque<HandOver>> clear{t_hand_overs};
+  ForwardNow(std::move(item));
+  while (!hand_overs.empty()) {
+    HandOver next = std::move(hand_overs.front());
+    hand_overs.pop_front();
+    next.queue->ForwardNow(std::move(next.item));
+  }
+}
+
+void SerialQueue::ForwardNow(WorkItem item) {
   for (;;) {
     std::uint64_t ticket = 0;
     if (GetCallbackParameters(item.result.get()).flags & MFASYNC_REPLY_CALLBACK) {

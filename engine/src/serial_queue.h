@@ -5,6 +5,13 @@
 // The next item is released when the current one has run, or, when its
 // callback asks for MFASYNC_REPLY_CALLBACK, when the callback calls
 // MFInvokeCallback on the result it was handed (see ReplyBook).
+//
+// A serial queue may target another, to any depth. Nothing here recurses
+// along such a chain: an item handed down from queue to queue is forwarded
+// by a loop on the thread that submitted it (each queue's Forward, called
+// while another Forward runs on the same thread, is queued to that loop),
+// and a chain whose queues are each the last owner of the next is released
+// by a loop too.
 #ifndef MFWQ_ENGINE_SRC_SERIAL_QUEUE_H_
 #define MFWQ_ENGINE_SRC_SERIAL_QUEUE_H_
 
@@ -26,6 +33,7 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
   // `target_id` is the MF id of `target`; the queue holds one lock on it
   // (taken by the caller) and gives it back once retired and drained.
   SerialQueue(std::shared_ptr<Executor> target, DWORD target_id);
+  ~SerialQueue() override;
 
   HRESULT Submit(WorkItem item) override;
   void Retire() override;
@@ -39,13 +47,17 @@ class SerialQueue final : public Executor, public std::enable_shared_from_this<S
 
  private:
   // Hands `item` to the target, and keeps handing the next ones while the
-  // target refuses them. REQUIRES: mu_ not held; busy_ set by the caller.
+  // target refuses them; called while another Forward runs on this thread,
+  // it queues the hand-over for that one's loop and returns. REQUIRES: mu_
+  // not held; busy_ set by the caller.
   void Forward(WorkItem item);
+  // One hand-over of Forward's loop.
+  void ForwardNow(WorkItem item);
   // Marks the current item done; returns the next one to forward, if any.
   bool TakeNext(WorkItem* next);
 
-  // Constant after construction.
-  const std::shared_ptr<Executor> target_;
+  // Constant after construction (the destructor moves it out).
+  std::shared_ptr<Executor> target_;
   const DWORD target_id_;
 
   mutable Mutex mu_;

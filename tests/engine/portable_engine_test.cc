@@ -4,6 +4,9 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <vector>
+
+#include <pthread.h>
 
 #include <mfwq/engine.h>
 #include <mfwq/hresult.h>
@@ -149,6 +152,65 @@ TEST_F(PortableEngine, FreedQueueStillRunsItemsAlreadyQueued) {
   blocker.Release();
   EXPECT_TRUE(done.Wait());
   EXPECT_EQ(item->invocations(), kItems);
+  ASSERT_EQ(MFShutdown(), S_OK);
+}
+
+// A chain of serial queues, each targeting the one before, is as deep as a
+// caller makes it. Items pass down it, the queues retire one into the next,
+// and the chain is released, all without a call per queue on the stack: a
+// chain this deep overflowed the stack of the thread that put an item on it.
+// (The portable engine's own guarantee: MF documents no depth.)
+TEST_F(PortableEngine, SerialChainsOfAnyDepthNeitherRecurseNorOverflow) {
+  constexpr int kDepth = 50000;
+  constexpr int kItems = 3;
+  ASSERT_EQ(MFStartup(MF_VERSION, MFSTARTUP_FULL), S_OK);
+  std::vector<DWORD> chain;
+  chain.reserve(kDepth);
+  DWORD target = MFASYNC_CALLBACK_QUEUE_MULTITHREADED;
+  for (int i = 0; i < kDepth; ++i) {
+    DWORD queue = 0;
+    ASSERT_EQ(MFAllocateSerialWorkQueue(target, &queue), S_OK) << "queue " << i;
+    chain.push_back(queue);
+    target = queue;
+  }
+  Countdown done(2 * kItems);
+  auto item = Callback::Make([&](IMFAsyncResult*) { done.Arrive(); });
+  // Put from a thread with a small stack (256 KiB), on the deepest queue and
+  // on one half-way down, so that items meet on their way.
+  std::atomic<bool> put{true};
+  {
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_attr_init(&attr), 0);
+    ASSERT_EQ(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+    struct Args {
+      std::vector<DWORD>* chain;
+      IMFAsyncCallback* item;
+      std::atomic<bool>* put;
+    } args{&chain, item.get(), &put};
+    pthread_t thread;
+    ASSERT_EQ(pthread_create(
+                  &thread, &attr,
+                  [](void* p) -> void* {
+                    auto* a = static_cast<Args*>(p);
+                    for (int i = 0; i < kItems; ++i) {
+                      for (DWORD queue : {a->chain->back(), (*a->chain)[kDepth / 2]}) {
+                        if (FAILED(MFPutWorkItem(queue, a->item, nullptr))) *a->put = false;
+                      }
+                    }
+                    return nullptr;
+                  },
+                  &args),
+              0);
+    pthread_attr_destroy(&attr);
+    ASSERT_EQ(pthread_join(thread, nullptr), 0);
+  }
+  EXPECT_TRUE(put.load());
+  EXPECT_TRUE(done.Wait());
+  EXPECT_EQ(item->invocations(), 2 * kItems);
+  // Freed from the top: each queue, once drained, unlocks the one below.
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    ASSERT_EQ(MFUnlockWorkQueue(*it), S_OK);
+  }
   ASSERT_EQ(MFShutdown(), S_OK);
 }
 
