@@ -42,7 +42,7 @@ const char* QueueTypeName(QueueType type) {
   return "unknown";
 }
 
-QueueTable::QueueTable() {
+QueueTable::QueueTable(QueueLimits limits) : limits_(limits) {
   const auto now = std::chrono::system_clock::now();
   for (const PlatformQueue& q : kPlatformQueues) {
     Entry entry;
@@ -80,10 +80,55 @@ Status QueueTable::CheckNameAndLabels(const std::string& name,
   return OkStatus();
 }
 
+Status QueueTable::CheckClientLimitLocked(const std::string& client) const {
+  if (limits_.max_queues_per_client == 0) return OkStatus();
+  auto it = held_by_client_.find(client);
+  if (it == held_by_client_.end() || it->second < limits_.max_queues_per_client) return OkStatus();
+  return Status(StatusCode::kResourceExhausted,
+                "limit max_queues_per_client: this client holds locks on " +
+                    std::to_string(it->second) +
+                    " private queues, the most it may; unlock or delete one first");
+}
+
+void QueueTable::CountHolderLocked(const std::string& client, int change) {
+  if (change > 0) {
+    ++held_by_client_[client];
+    return;
+  }
+  auto it = held_by_client_.find(client);
+  if (it != held_by_client_.end() && --it->second == 0) held_by_client_.erase(it);
+}
+
 StatusOr<QueueInfo> QueueTable::Create(const std::string& client, QueueType type, DWORD target,
                                        std::string name,
                                        std::map<std::string, std::string> labels) {
   if (Status s = CheckNameAndLabels(name, labels); !s.ok()) return s;
+  if (type == QueueType::kPlatform) {
+    return InvalidArgument("type: platform queues exist already and cannot be created");
+  }
+  std::uint32_t chain = 0;
+  {
+    // Checked, and this queue counted, before MF allocates it.
+    MutexLock lock(mu_);
+    if (type == QueueType::kSerial) {
+      auto it = queues_.find(target);
+      if (it == queues_.end()) return NotFound("target_queue_id: no queue " + Hex(target));
+      chain = it->second.info.chain + 1;
+      if (limits_.max_serial_chain != 0 && chain > limits_.max_serial_chain) {
+        return InvalidArgument("limit max_serial_chain: target_queue_id " + Hex(target) +
+                               " ends a chain of " + std::to_string(chain - 1) +
+                               " serial queues, the longest a chain may be");
+      }
+    }
+    if (limits_.max_queues != 0 && private_queues_ >= limits_.max_queues) {
+      return Status(StatusCode::kResourceExhausted,
+                    "limit max_queues: the server has " + std::to_string(private_queues_) +
+                        " private queues, the most it may have");
+    }
+    if (Status s = CheckClientLimitLocked(client); !s.ok()) return s;
+    ++private_queues_;
+    CountHolderLocked(client, +1);
+  }
   DWORD id = 0;
   HRESULT hr = E_UNEXPECTED;
   switch (type) {
@@ -93,31 +138,32 @@ StatusOr<QueueInfo> QueueTable::Create(const std::string& client, QueueType type
     case QueueType::kMultithreaded:
       hr = MFAllocateWorkQueueEx(MF_MULTITHREADED_WORKQUEUE, &id);
       break;
-    case QueueType::kSerial: {
-      {
-        MutexLock lock(mu_);
-        if (queues_.count(target) == 0) {
-          return NotFound("target_queue_id: no queue " + Hex(target));
-        }
-      }
+    case QueueType::kSerial:
       hr = MFAllocateSerialWorkQueue(target, &id);
-      if (hr == MF_E_INVALID_WORKQUEUE) return NotFound("target_queue_id: no queue " + Hex(target));
       break;
-    }
     case QueueType::kPlatform:
-      return InvalidArgument("type: platform queues exist already and cannot be created");
+      break;
   }
-  if (FAILED(hr)) return StatusFromHResult(hr, "allocating a " + std::string(QueueTypeName(type)) + " queue");
+  if (FAILED(hr)) {
+    MutexLock lock(mu_);
+    --private_queues_;
+    CountHolderLocked(client, -1);
+    if (type == QueueType::kSerial && hr == MF_E_INVALID_WORKQUEUE) {
+      return NotFound("target_queue_id: no queue " + Hex(target));
+    }
+    return StatusFromHResult(hr, "allocating a " + std::string(QueueTypeName(type)) + " queue");
+  }
 
   Entry entry;
   entry.info.id = id;
   entry.info.type = type;
   entry.info.target = type == QueueType::kSerial ? target : 0;
+  entry.info.chain = chain;
   entry.info.name = std::move(name);
   entry.info.labels = std::move(labels);
   entry.info.create_time = std::chrono::system_clock::now();
   entry.info.counters = std::make_shared<QueueCounters>();
-  entry.locks_by_client[client] = 1;  // the allocation's lock
+  entry.locks_by_client[client] = 1;  // the allocation's lock (counted above)
   MutexLock lock(mu_);
   auto [it, inserted] = queues_.insert_or_assign(id, std::move(entry));
   return Describe(it->second, client);
@@ -183,12 +229,17 @@ StatusOr<QueueInfo> QueueTable::Lock(const std::string& client, DWORD id) {
   auto it = queues_.find(id);
   if (it == queues_.end()) return NotFound("queue_id: no queue " + Hex(id));
   if (it->second.info.type != QueueType::kPlatform) {
+    const bool first = it->second.locks_by_client.count(client) == 0;
+    if (first) {
+      if (Status s = CheckClientLimitLocked(client); !s.ok()) return s;
+    }
     // MF's lock never calls back into us: safe under mu_, and it keeps the
     // table's count and MF's in step.
     if (HRESULT hr = MFLockWorkQueue(id); FAILED(hr)) {
       return StatusFromHResult(hr, "locking queue " + Hex(id));
     }
     ++it->second.locks_by_client[client];
+    if (first) CountHolderLocked(client, +1);
   }
   return Describe(it->second, client);
 }
@@ -201,8 +252,14 @@ std::uint32_t QueueTable::DropLocksLocked(const std::string& client, DWORD id,
   if (mine == it->second.locks_by_client.end()) return 0;
   const std::uint32_t dropped = std::min(count, mine->second);
   mine->second -= dropped;
-  if (mine->second == 0) it->second.locks_by_client.erase(mine);
-  if (it->second.locks_by_client.empty()) queues_.erase(it);  // MF frees it with the last unlock
+  if (mine->second == 0) {
+    it->second.locks_by_client.erase(mine);
+    CountHolderLocked(client, -1);
+  }
+  if (it->second.locks_by_client.empty()) {
+    queues_.erase(it);  // MF frees it with the last unlock
+    --private_queues_;
+  }
   return dropped;
 }
 

@@ -8,6 +8,13 @@
 // holds a lock on it; when the last goes, MF frees it (or, if a serial queue
 // runs on it, keeps it running for that queue alone). Thread-safe.
 //
+// Limits (QueueLimits): private queues in all, private queues one client
+// holds locks on (created or locked), and how long a chain of serial queues
+// may be. Past the first two a call gets RESOURCE_EXHAUSTED, past the last
+// INVALID_ARGUMENT, each naming its limit. A private queue costs MF threads
+// and memory; a chain of serial queues costs every item put on its end one
+// hand-over per queue.
+//
 // Dropped locks leave the table at once; MF is given them back soon after,
 // on the releaser's thread (queue_releaser.h says why), never on the
 // caller's.
@@ -47,6 +54,7 @@ struct QueueInfo {
   DWORD id = 0;
   QueueType type = QueueType::kPlatform;
   DWORD target = 0;  // kSerial: the queue it runs on
+  std::uint32_t chain = 0;  // kSerial: serial queues from here down to a non-serial one
   std::string name;
   std::map<std::string, std::string> labels;
   std::chrono::system_clock::time_point create_time;
@@ -60,6 +68,13 @@ struct QueuePage {
   std::string next_page_token;  // empty: the last page
 };
 
+// 0: no limit.
+struct QueueLimits {
+  std::size_t max_queues = 1024;
+  std::size_t max_queues_per_client = 256;
+  std::size_t max_serial_chain = 16;
+};
+
 class QueueTable {
  public:
   // Limits on what clients give.
@@ -70,7 +85,7 @@ class QueueTable {
   static constexpr int kMaxPageSize = 1000;
 
   // Lists MF's platform queues. REQUIRES: MFStartup has been called.
-  QueueTable();
+  explicit QueueTable(QueueLimits limits = QueueLimits());
   // Releases every lock still held.
   ~QueueTable();
 
@@ -87,7 +102,8 @@ class QueueTable {
                            const std::map<std::string, std::string>& selector, int page_size,
                            const std::string& page_token) const;
   // MFLockWorkQueue / MFUnlockWorkQueue for `client`. Platform queues need
-  // no locks: both succeed and count nothing.
+  // no locks: both succeed and count nothing. A first lock on a queue counts
+  // towards max_queues_per_client.
   StatusOr<QueueInfo> Lock(const std::string& client, DWORD id);
   StatusOr<QueueInfo> Unlock(const std::string& client, DWORD id);
   // Releases all of `client`'s locks on queue `id`; returns how many.
@@ -108,6 +124,11 @@ class QueueTable {
     std::map<std::string, std::uint32_t> locks_by_client;
   };
   QueueInfo Describe(const Entry& entry, const std::string& client) const;
+  // RESOURCE_EXHAUSTED if `client` may not hold locks on one more queue.
+  Status CheckClientLimitLocked(const std::string& client) const MFWQ_REQUIRES(mu_);
+  // Counts a lock of `client` on a private queue it held none on (+1), or
+  // the end of its last one (-1).
+  void CountHolderLocked(const std::string& client, int change) MFWQ_REQUIRES(mu_);
   // Drops `count` of `client`'s locks on `id` from the table (the entry goes
   // with its last lock) and returns how many MF unlocks to make.
   // REQUIRES: mu_ held.
@@ -115,8 +136,13 @@ class QueueTable {
   static Status CheckNameAndLabels(const std::string& name,
                                    const std::map<std::string, std::string>& labels);
 
+  const QueueLimits limits_;
   mutable Mutex mu_;
   std::map<DWORD, Entry> queues_ MFWQ_GUARDED_BY(mu_);
+  // Private queues in queues_, and those being allocated.
+  std::size_t private_queues_ MFWQ_GUARDED_BY(mu_) = 0;
+  // Per client: private queues it holds locks on, and those it is allocating.
+  std::map<std::string, std::size_t> held_by_client_ MFWQ_GUARDED_BY(mu_);
   QueueReleaser releaser_;
 };
 

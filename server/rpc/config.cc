@@ -102,6 +102,12 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
     return ParseUint(key, value, &c->max_inflight_per_client);
   } else if (key == "max_queue_depth") {
     return ParseUint(key, value, &c->max_queue_depth);
+  } else if (key == "max_queues") {
+    return ParseUint(key, value, &c->max_queues);
+  } else if (key == "max_queues_per_client") {
+    return ParseUint(key, value, &c->max_queues_per_client);
+  } else if (key == "max_serial_chain") {
+    return ParseUint(key, value, &c->max_serial_chain);
   } else if (key == "max_message_bytes") {
     if (Status s = ParseUint(key, value, &c->max_message_bytes); !s.ok()) return s;
     if (c->max_message_bytes < 1024 || c->max_message_bytes > (1u << 30)) {
@@ -221,6 +227,9 @@ Serves Media Foundation work queues over gRPC (mfwq.v1.WorkQueues).
   --retain-age D       ... for at most this long (default 7d)
   --max-inflight-per-client N   (default 10000)
   --max-queue-depth N           (default 100000)
+  --max-queues N                private queues in all (default 1024)
+  --max-queues-per-client N     private queues one client holds locks on (default 256)
+  --max-serial-chain N          serial queues in a chain (default 16)
   --max-message-bytes N         (default 4194304)
   --max-buffered-notifications N  per stream (default 10000)
   --journal-sync normal|full    full also survives power loss (default normal)

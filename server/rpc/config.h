@@ -31,6 +31,9 @@ struct Config {
   std::chrono::milliseconds retain_age{7LL * 24 * 3600 * 1000};
   std::uint64_t max_inflight_per_client = 10000;
   std::uint64_t max_queue_depth = 100000;
+  std::uint64_t max_queues = 1024;
+  std::uint64_t max_queues_per_client = 256;
+  std::uint64_t max_serial_chain = 16;
   std::uint64_t max_message_bytes = 4 << 20;
   std::uint64_t max_buffered_notifications = 10000;
   std::vector<std::string> file_roots;

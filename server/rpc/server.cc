@@ -58,7 +58,11 @@ Status Server::Init() {
     return Status(s.code(), "exec_allow: " + s.message());
   }
 
-  queues_ = std::make_unique<QueueTable>();
+  QueueLimits queue_limits;
+  queue_limits.max_queues = config_.max_queues;
+  queue_limits.max_queues_per_client = config_.max_queues_per_client;
+  queue_limits.max_serial_chain = config_.max_serial_chain;
+  queues_ = std::make_unique<QueueTable>(queue_limits);
   OperationTableOptions options;
   options.journal = journal_.get();
   options.retain_count = config_.retain_count;

@@ -964,6 +964,29 @@ TEST_F(LimitsTest, EachLimitAnswersResourceExhaustedNamingIt) {
   EXPECT_NE(s.error_message().find("larger than max"), std::string::npos) << ErrorOf(s);
 }
 
+// The hostile client's chain: serial queue on serial queue, until the
+// server says no (with its default limits); what was made still runs.
+// (Before the limit, 40 000 of them and a Submit on the last crashed the
+// server: a call per queue on a gRPC thread's stack.)
+TEST_F(E2ETest, ASerialChainEndsAtItsLimitAndTheChainStillRuns) {
+  std::uint32_t target = kMultithreaded;
+  int created = 0;
+  grpc::Status s;
+  for (; created < 1000; ++created) {
+    v1::CreateQueueRequest serial;
+    serial.set_type(v1::QUEUE_TYPE_SERIAL);
+    serial.set_target_queue_id(target);
+    v1::Queue queue;
+    s = stub_->CreateQueue(Context().get(), serial, &queue);
+    if (!s.ok()) break;
+    target = queue.id();
+  }
+  EXPECT_EQ(created, 16);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ErrorOf(s);
+  EXPECT_NE(s.error_message().find("limit max_serial_chain"), std::string::npos) << ErrorOf(s);
+  WaitDone(Submit(Echo("down the chain", target)).id());
+}
+
 TEST_F(LimitsTest, ASessionSplitsItsNotificationsToFitTheMessageSizeLimit) {
   auto context = Context();
   auto stream = stub_->Session(context.get());

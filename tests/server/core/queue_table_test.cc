@@ -160,6 +160,82 @@ TEST_F(QueueTableTest, ReleaseAllDropsOnlyTheCallersLocks) {
             StatusCode::kFailedPrecondition);
 }
 
+// Queue counts are limited in all and per client (queues a client holds
+// locks on, created or locked), each refusal naming its limit; a queue
+// counts until its last lock goes.
+TEST_F(QueueTableTest, QueueCountsAreLimitedInAllAndPerClient) {
+  QueueLimits limits;
+  limits.max_queues = 3;
+  limits.max_queues_per_client = 2;
+  QueueTable table(limits);
+  auto a1 = table.Create("alice", QueueType::kSerial, MFASYNC_CALLBACK_QUEUE_STANDARD, "", {});
+  auto a2 = table.Create("alice", QueueType::kSerial, MFASYNC_CALLBACK_QUEUE_STANDARD, "", {});
+  ASSERT_TRUE(a1.ok() && a2.ok());
+  auto refused = table.Create("alice", QueueType::kStandard, 0, "", {});
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("limit max_queues_per_client"), std::string::npos)
+      << refused.status().message();
+  auto b1 = table.Create("bob", QueueType::kStandard, 0, "", {});
+  ASSERT_TRUE(b1.ok());
+  refused = table.Create("bob", QueueType::kStandard, 0, "", {});
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.status().message().find("limit max_queues:"), std::string::npos)
+      << refused.status().message();
+
+  // A first lock on another's queue counts; more locks on one held do not.
+  auto lock = table.Lock("alice", b1->id);
+  EXPECT_EQ(lock.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(lock.status().message().find("max_queues_per_client"), std::string::npos);
+  EXPECT_TRUE(table.Lock("alice", a1->id).ok());
+  EXPECT_TRUE(table.Lock("carol", a1->id).ok());
+  EXPECT_TRUE(table.Lock("alice", MFASYNC_CALLBACK_QUEUE_MULTITHREADED).ok());  // platform: free
+
+  // Alice lets go of a1 (carol still holds it): room for her, not in all.
+  ASSERT_EQ(table.ReleaseAll("alice", a1->id).value(), 2u);
+  refused = table.Create("alice", QueueType::kStandard, 0, "", {});
+  EXPECT_NE(refused.status().message().find("limit max_queues:"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(table.Lock("alice", b1->id).ok());
+  // Bob goes away, alice drops b1: the queue is gone, and with it its count.
+  table.ReleaseClient("bob");
+  ASSERT_EQ(table.ReleaseAll("alice", b1->id).value(), 1u);
+  EXPECT_TRUE(table.Create("alice", QueueType::kStandard, 0, "", {}).ok());
+  // A refused creation counted nothing: dave may still create one when room comes.
+  table.ReleaseClient("carol");
+  EXPECT_TRUE(table.Create("dave", QueueType::kMultithreaded, 0, "", {}).ok());
+}
+
+// Serial queues on serial queues: a chain is at most max_serial_chain long,
+// counted from the first serial queue above a non-serial one.
+TEST_F(QueueTableTest, SerialChainsAreAsLongAsTheLimitAndNoLonger) {
+  QueueLimits limits;
+  limits.max_serial_chain = 3;
+  QueueTable table(limits);
+  auto pool = table.Create("alice", QueueType::kMultithreaded, 0, "", {});
+  ASSERT_TRUE(pool.ok());
+  EXPECT_EQ(pool->chain, 0u);
+  DWORD target = pool->id;
+  for (std::uint32_t length = 1; length <= 3; ++length) {
+    auto serial = table.Create("alice", QueueType::kSerial, target, "", {});
+    ASSERT_TRUE(serial.ok()) << serial.status().message();
+    EXPECT_EQ(serial->chain, length);
+    target = serial->id;
+  }
+  auto refused = table.Create("alice", QueueType::kSerial, target, "", {});
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("limit max_serial_chain"), std::string::npos)
+      << refused.status().message();
+  EXPECT_NE(refused.status().message().find("chain of 3 serial queues"), std::string::npos)
+      << refused.status().message();
+  // The chain's end still runs what is put on it.
+  EXPECT_TRUE(MfQueueAlive(target));
+  // A branch lower down has room.
+  auto branch =
+      table.Create("alice", QueueType::kSerial, MFASYNC_CALLBACK_QUEUE_STANDARD, "", {});
+  ASSERT_TRUE(branch.ok());
+  EXPECT_EQ(branch->chain, 1u);
+}
+
 TEST_F(QueueTableTest, ListingFiltersByLabelsAndPages) {
   QueueTable table;
   for (int i = 0; i < 5; ++i) {
