@@ -21,6 +21,41 @@ bool ValidTimestamp(const google::protobuf::Timestamp& t) {
          t.nanos() < 1000000000;
 }
 
+namespace {
+
+// "1h", "30d", "90s": a bound, as an error message gives it.
+std::string BoundText(std::chrono::seconds bound) {
+  const std::int64_t s = bound.count();
+  const std::int64_t a = s < 0 ? -s : s;
+  std::string text = s < 0 ? "-" : "";
+  if (a != 0 && a % 86400 == 0) return text + std::to_string(a / 86400) + (a == 86400 ? " day" : " days");
+  if (a != 0 && a % 3600 == 0) return text + std::to_string(a / 3600) + (a == 3600 ? " hour" : " hours");
+  return text + std::to_string(a) + " s";
+}
+
+// The largest count of seconds whose nanoseconds fit in 64 bits.
+constexpr std::int64_t kMaxNanoSeconds = INT64_MAX / 1000000000 - 1;
+
+}  // namespace
+
+StatusOr<std::chrono::nanoseconds> DurationFromProto(const google::protobuf::Duration& d,
+                                                     const std::string& field,
+                                                     std::chrono::seconds min,
+                                                     std::chrono::seconds max) {
+  if (!ValidDuration(d)) return InvalidArgument(field + ": not a valid duration");
+  // Compared field by field: seconds first, then the nanoseconds of a
+  // duration whose seconds equal the bound's.
+  const std::int64_t s = d.seconds();
+  const bool below = s < min.count() || (s == min.count() && d.nanos() < 0);
+  const bool above = s > max.count() || (s == max.count() && d.nanos() > 0);
+  if (below) {
+    if (min.count() == 0) return InvalidArgument(field + ": negative");
+    return InvalidArgument(field + ": less than " + BoundText(min));
+  }
+  if (above) return InvalidArgument(field + ": more than " + BoundText(max));
+  return std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(d));
+}
+
 grpc::Status ToGrpcStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
@@ -177,9 +212,12 @@ StatusOr<Value> FromProto(const v1::Value& value, const std::string& field) {
     case v1::Value::kBytesValue:
       return Value(Bytes{value.bytes_value()});
     case v1::Value::kDurationValue: {
-      const auto& d = value.duration_value();
-      if (!ValidDuration(d)) return InvalidArgument(field + ": not a valid duration");
-      return Value(std::chrono::nanoseconds(TimeUtil::DurationToNanoseconds(d)));
+      // Any a kind could be given; each kind's own bounds are checked after.
+      auto d = DurationFromProto(value.duration_value(), field,
+                                 std::chrono::seconds(-kMaxNanoSeconds),
+                                 std::chrono::seconds(kMaxNanoSeconds));
+      if (!d.ok()) return d.status();
+      return Value(d.value());
     }
     case v1::Value::VALUE_NOT_SET:
       break;
@@ -203,10 +241,9 @@ StatusOr<SubmitSpec> FromProto(const v1::SubmitRequest& r, const std::string& cl
   spec.priority = r.priority();
   switch (r.trigger_case()) {
     case v1::SubmitRequest::kDelay: {
-      if (!ValidDuration(r.delay())) return InvalidArgument("delay: not a valid duration");
-      const std::int64_t ms = TimeUtil::DurationToMilliseconds(r.delay());
-      if (ms < 0) return InvalidArgument("delay: negative");
-      spec.delay = std::chrono::milliseconds(ms);
+      auto delay = DurationFromProto(r.delay(), "delay", std::chrono::seconds(0), kMaxDelay);
+      if (!delay.ok()) return delay.status();
+      spec.delay = std::chrono::duration_cast<std::chrono::milliseconds>(delay.value());
       break;
     }
     case v1::SubmitRequest::kWaitEvent:
@@ -225,8 +262,18 @@ StatusOr<SubmitSpec> FromProto(const v1::SubmitRequest& r, const std::string& cl
     if (!ValidTimestamp(r.deadline())) {
       return InvalidArgument("deadline: not a valid timestamp");
     }
-    spec.deadline = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
-        std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(r.deadline()))));
+    // Compared in seconds before any conversion: the clock's nanoseconds
+    // reach only from 1677 to 2262.
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                 Clock::now().time_since_epoch())
+                                 .count();
+    const std::int64_t seconds = r.deadline().seconds();
+    if (seconds < now - 1) {
+      spec.deadline = Clock::time_point();  // passed: admission says so
+    } else if (seconds - now < std::chrono::seconds(kNoDeadlineBeyond).count()) {
+      spec.deadline = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::nanoseconds(TimeUtil::TimestampToNanoseconds(r.deadline()))));
+    }  // else no deadline
   }
   return spec;
 }

@@ -40,6 +40,20 @@ v1::OperationState ToProto(OperationState state);
 bool ValidDuration(const google::protobuf::Duration& d);
 bool ValidTimestamp(const google::protobuf::Timestamp& t);
 
+// A duration from `min` to `max` (`field` names it in errors), checked
+// against both before any arithmetic: INVALID_ARGUMENT "field: ..." saying
+// which bound it passes. Bounds are whole seconds, within about 292 years.
+StatusOr<std::chrono::nanoseconds> DurationFromProto(const google::protobuf::Duration& d,
+                                                     const std::string& field,
+                                                     std::chrono::seconds min,
+                                                     std::chrono::seconds max);
+
+// The longest delay a submission may give.
+inline constexpr std::chrono::hours kMaxDelay{30 * 24};
+// Deadlines this far ahead or more are no deadline (they would not come
+// while the server runs; 9999-12-31T23:59:59Z is one).
+inline constexpr std::chrono::hours kNoDeadlineBeyond{100LL * 366 * 24};
+
 // `field` names the value in errors ("parameters.data").
 StatusOr<Value> FromProto(const v1::Value& value, const std::string& field);
 StatusOr<SubmitSpec> FromProto(const v1::SubmitRequest& request, const std::string& client);

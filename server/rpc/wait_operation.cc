@@ -14,7 +14,6 @@
 
 namespace mfwq::server::rpc {
 
-using google::protobuf::util::TimeUtil;
 
 WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
                                                            const v1::WaitOperationRequest* r,
@@ -34,13 +33,10 @@ WorkQueuesService::Unary* WorkQueuesService::WaitOperation(Ctx* ctx,
   if (!number.ok()) return fail(number.status());
   std::int64_t timeout_ms;
   if (r->has_timeout()) {
-    if (!ValidDuration(r->timeout())) {
-      return fail(InvalidArgument("timeout: not a valid duration"));
-    }
-    timeout_ms = TimeUtil::DurationToMilliseconds(r->timeout());
-    if (timeout_ms < 0 || timeout_ms > kMaxWaitMs) {
-      return fail(InvalidArgument("timeout: must be 0 to 1 hour"));
-    }
+    auto timeout = DurationFromProto(r->timeout(), "timeout", std::chrono::seconds(0),
+                                     std::chrono::seconds(kMaxWaitMs / 1000));
+    if (!timeout.ok()) return fail(timeout.status());
+    timeout_ms = std::chrono::ceil<std::chrono::milliseconds>(timeout.value()).count();
   } else {
     // Unset: until the call's own deadline, at most the hour (an explicit
     // zero returns at once).

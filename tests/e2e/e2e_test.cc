@@ -805,6 +805,78 @@ TEST_F(E2ETest, ASessionBatchesSubmitsAndCancelsAndStreamsItsCompletions) {
   EXPECT_EQ(completed, ids);
 }
 
+// Durations and timestamps are checked against their bounds before any
+// arithmetic: values past 64-bit nanoseconds used to wrap (584 years slept
+// 0.29 s; a deadline in 2263 had "already passed"), and -1 ns was 0.
+TEST_F(E2ETest, DurationsAndTimestampsAreCheckedForRangeBeforeArithmetic) {
+  struct Case {
+    v1::SubmitRequest request;
+    std::string message;  // what the error begins with
+  };
+  std::vector<Case> cases;
+  for (std::int64_t seconds : {INT64_C(18446744074), INT64_C(9223372037), INT64_C(315576000000)}) {
+    v1::SubmitRequest r = Sleep(milliseconds(1));
+    (*r.mutable_parameters())["duration"].mutable_duration_value()->set_seconds(seconds);
+    cases.push_back({r, "parameters.duration: more than"});
+  }
+  v1::SubmitRequest r = Sleep(milliseconds(1));
+  (*r.mutable_parameters())["duration"].mutable_duration_value()->set_seconds(25 * 3600);
+  cases.push_back({r, "parameters.duration: over 24 hours"});
+  r = Sleep(milliseconds(1));
+  (*r.mutable_parameters())["duration"].mutable_duration_value()->set_nanos(-1);
+  cases.push_back({r, "parameters.duration: negative"});
+  r = Echo("x");
+  r.mutable_delay()->set_nanos(-1);
+  cases.push_back({r, "delay: negative"});
+  r = Echo("x");
+  r.mutable_delay()->set_seconds(31 * 86400);
+  cases.push_back({r, "delay: more than 30 days"});
+  r = Echo("x");
+  r.mutable_delay()->set_seconds(INT64_C(315576000000));
+  cases.push_back({r, "delay: more than 30 days"});
+  r = Echo("x");
+  r.mutable_deadline()->set_seconds(-62135596800);  // 0001-01-01
+  cases.push_back({r, "deadline: already passed"});
+  for (const Case& c : cases) {
+    v1::SubmitResponse response;
+    grpc::Status s = stub_->Submit(Context().get(), c.request, &response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.message << ": " << ErrorOf(s);
+    EXPECT_EQ(s.error_message().rfind(c.message, 0), 0u) << c.message << ": " << ErrorOf(s);
+  }
+
+  // Far deadlines are deadlines that do not come: the operation runs.
+  for (std::int64_t seconds : {INT64_C(9246211200) /* 2263-01-01 */,
+                               INT64_C(253402300799) /* 9999-12-31T23:59:59Z */}) {
+    r = Echo("far");
+    r.mutable_deadline()->set_seconds(seconds);
+    v1::Operation done = WaitDone(Submit(r).id());
+    EXPECT_EQ(done.completion().status().code(), 0u) << seconds << ": " << done.DebugString();
+  }
+  // The longest delay there is, cancelled.
+  r = Echo("later");
+  r.mutable_delay()->set_seconds(30 * 86400);
+  const std::string later = Submit(r).id();
+  v1::CancelOperationRequest cancel;
+  cancel.set_operation_id(later);
+  v1::CancelOperationResponse cancelled;
+  ASSERT_TRUE(stub_->CancelOperation(Context().get(), cancel, &cancelled).ok());
+  EXPECT_EQ(WaitDone(later).completion().status().code(), 0xC00D36EDu);  // MF_E_OPERATION_CANCELLED
+
+  // WaitOperation's timeout: -1 ns is negative, more than an hour too long.
+  v1::WaitOperationRequest wait;
+  wait.set_operation_id(later);
+  v1::Operation waited;
+  wait.mutable_timeout()->set_nanos(-1);
+  grpc::Status s = stub_->WaitOperation(Context().get(), wait, &waited);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ErrorOf(s);
+  EXPECT_EQ(s.error_message(), "timeout: negative");
+  wait.mutable_timeout()->set_nanos(0);
+  wait.mutable_timeout()->set_seconds(INT64_C(18446744074));
+  s = stub_->WaitOperation(Context().get(), wait, &waited);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ErrorOf(s);
+  EXPECT_EQ(s.error_message(), "timeout: more than 1 hour");
+}
+
 TEST_F(E2ETest, BadRequestsAreRefusedNamingTheField) {
   struct Case {
     v1::SubmitRequest request;
