@@ -1,4 +1,5 @@
 #include "event_table.h"
+#include "client_text.h"
 
 namespace mfwq::server {
 
@@ -23,7 +24,7 @@ EventInfo EventTable::Describe(const std::string& name, const Entry& entry) {
 StatusOr<const EventTable::Entry*> EventTable::FindLocked(const std::string& client,
                                                           const std::string& name) const {
   auto it = events_.find(Key(client, name));
-  if (it == events_.end()) return NotFound("name: no event \"" + name + "\"");
+  if (it == events_.end()) return NotFound("name: no event " + Quoted(name));
   return &it->second;
 }
 
@@ -32,13 +33,13 @@ StatusOr<EventInfo> EventTable::Create(const std::string& client, const std::str
   if (Status s = CheckName(name, "name"); !s.ok()) return s;
   MutexLock lock(mu_);
   if (events_.count(Key(client, name)) != 0) {
-    return Status(StatusCode::kAlreadyExists, "name: event \"" + name + "\" exists");
+    return Status(StatusCode::kAlreadyExists, "name: event " + Quoted(name) + " exists");
   }
   // Unnamed at the MF level: names here are per client, not process-wide.
   HANDLE h = CreateEventW(nullptr, manual_reset ? TRUE : FALSE, initially_set ? TRUE : FALSE,
                           nullptr);
   if (h == nullptr) {
-    return Status(StatusCode::kResourceExhausted, "name: could not create event \"" + name + "\"");
+    return Status(StatusCode::kResourceExhausted, "name: could not create event " + Quoted(name));
   }
   Entry& entry = events_[Key(client, name)] = Entry{std::make_shared<EventHandleRef>(h), manual_reset};
   return Describe(name, entry);
@@ -71,7 +72,7 @@ Status EventTable::Delete(const std::string& client, const std::string& name) {
   std::shared_ptr<EventHandleRef> gone;  // closed after mu_, if this was the last user
   MutexLock lock(mu_);
   auto it = events_.find(Key(client, name));
-  if (it == events_.end()) return NotFound("name: no event \"" + name + "\"");
+  if (it == events_.end()) return NotFound("name: no event " + Quoted(name));
   gone = std::move(it->second.handle);
   events_.erase(it);
   return OkStatus();
@@ -93,7 +94,7 @@ StatusOr<std::shared_ptr<EventHandleRef>> EventTable::Handle(const std::string& 
   if (Status s = CheckName(name, field); !s.ok()) return s;
   MutexLock lock(mu_);
   auto it = events_.find(Key(client, name));
-  if (it == events_.end()) return NotFound(field + ": no event \"" + name + "\" (see ListEvents)");
+  if (it == events_.end()) return NotFound(field + ": no event " + Quoted(name) + " (see ListEvents)");
   return it->second.handle;
 }
 

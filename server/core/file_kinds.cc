@@ -1,4 +1,6 @@
 #include "file_kinds.h"
+#include "client_text.h"
+#include "client_text.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -21,41 +23,6 @@ namespace fs = std::filesystem;
 
 constexpr std::uint64_t kMaxResultBytes = 1 << 20;  // the most a completion's result holds
 constexpr std::uint64_t kMaxChunkBytes = 64 << 20;
-
-bool IsUtf8(const std::string& text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length;
-    std::uint32_t code;
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    } else if ((byte & 0xE0) == 0xC0) {
-      length = 2;
-      code = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3;
-      code = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4;
-      code = byte & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code = code << 6 | (next & 0x3F);
-    }
-    static constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kSmallest[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
 
 // REQUIRES: IsUtf8(utf8) (std::filesystem throws on Windows otherwise).
 fs::path PathFromUtf8(const std::string& utf8) {
@@ -136,7 +103,7 @@ class Roots {
     }
     const fs::path absolute = Absolute(path);
     if (!Inside(absolute, configured_) && !Inside(absolute, canonical_)) {
-      return InvalidArgument(name + ": \"" + path + "\" is outside the root folders");
+      return InvalidArgument(name + ": " + Quoted(path) + " is outside the root folders");
     }
     return OkStatus();
   }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "operation_table.h"
+#include "client_text.h"
 
 namespace mfwq::server {
 namespace {
@@ -148,7 +149,7 @@ OperationTable::Admitted OperationTable::Admit(SubmitSpec& spec, NumberBlock& nu
     return Admitted::kAnswered;
   };
   std::shared_ptr<const OperationKind> kind = kinds_.Find(spec.kind);
-  if (!kind) return refuse(InvalidArgument("kind: no kind \"" + spec.kind + "\" (see ListKinds)"));
+  if (!kind) return refuse(InvalidArgument("kind: no kind " + Quoted(spec.kind) + " (see ListKinds)"));
   if (Status s = ValidateParameters(kind->info(), &spec.parameters); !s.ok()) return refuse(s);
   if (Status s = kind->Check(spec.parameters); !s.ok()) return refuse(s);
   if (spec.state.size() > 64 * 1024) return refuse(InvalidArgument("state: larger than 64 KiB"));

@@ -1,4 +1,5 @@
 #include "operation_kind.h"
+#include "client_text.h"
 
 #include <utility>
 
@@ -13,11 +14,11 @@ Status ValidateParameters(const KindInfo& info, Parameters* parameters) {
       if (p.name == name) declared = &p;
     }
     if (declared == nullptr) {
-      return InvalidArgument("parameters." + name + ": kind \"" + info.name +
+      return InvalidArgument("parameters." + FieldKey(name) + ": kind \"" + info.name +
                              "\" has no such parameter");
     }
     if (TypeOf(value) != declared->type) {
-      return InvalidArgument("parameters." + name + ": expected type " +
+      return InvalidArgument("parameters." + FieldKey(name) + ": expected type " +
                              TypeName(declared->type) + ", got " + TypeName(TypeOf(value)));
     }
   }

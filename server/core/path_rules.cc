@@ -1,4 +1,5 @@
 #include "path_rules.h"
+#include "client_text.h"
 
 #include <array>
 #include <cctype>
@@ -7,17 +8,6 @@ namespace mfwq::server {
 namespace {
 
 bool IsSeparator(char c) { return c == '\\' || c == '/'; }
-
-// `s` in double quotes. (Built by appending: GCC 12 at -O3 warns, wrongly,
-// of an overlapping copy in "\"" + std::string(s).)
-std::string Quoted(std::string_view s) {
-  std::string quoted;
-  quoted.reserve(s.size() + 2);
-  quoted.push_back('"');
-  quoted.append(s);
-  quoted.push_back('"');
-  return quoted;
-}
 
 std::string Upper(std::string_view s) {
   std::string upper(s);
@@ -121,7 +111,7 @@ Status CheckPath(std::string_view field, const std::string& path, bool full) {
   }
 #else
   if (full && path[0] != '/') {
-    return InvalidArgument(name + ": \"" + path + "\" is not a full path (one starting with /)");
+    return InvalidArgument(name + ": " + Quoted(path) + " is not a full path (one starting with /)");
   }
 #endif
   return OkStatus();

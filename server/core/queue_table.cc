@@ -1,4 +1,5 @@
 #include "queue_table.h"
+#include "client_text.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -71,7 +72,7 @@ Status QueueTable::CheckNameAndLabels(const std::string& name,
   for (const auto& [key, value] : labels) {
     if (key.empty()) return InvalidArgument("labels: an empty key");
     if (key.size() > kMaxLabelBytes) {
-      return InvalidArgument("labels." + key.substr(0, 16) + "...: key longer than 64 bytes");
+      return InvalidArgument("labels." + FieldKey(key) + ": key longer than 64 bytes");
     }
     if (value.size() > kMaxLabelBytes) {
       return InvalidArgument("labels." + key + ": value longer than 64 bytes");

@@ -1,4 +1,5 @@
 #include "convert.h"
+#include "client_text.h"
 
 #include <mfwq/hresult.h>
 
@@ -58,7 +59,8 @@ StatusOr<std::chrono::nanoseconds> DurationFromProto(const google::protobuf::Dur
 
 grpc::Status ToGrpcStatus(const Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      BoundedMessage(status.message()));
 }
 
 void ToProto(HRESULT hr, v1::HResult* out) {
@@ -234,7 +236,7 @@ StatusOr<SubmitSpec> FromProto(const v1::SubmitRequest& r, const std::string& cl
   if (r.kind().empty()) return InvalidArgument("kind: required (see ListKinds)");
   spec.kind = r.kind();
   for (const auto& [name, value] : r.parameters()) {
-    auto v = FromProto(value, "parameters." + name);
+    auto v = FromProto(value, "parameters." + FieldKey(name));
     if (!v.ok()) return v.status();
     spec.parameters.emplace(name, std::move(v.value()));
   }
@@ -311,14 +313,14 @@ StatusOr<OperationState> FromProto(v1::OperationState state, const std::string& 
 
 void ToProto(const Status& status, v1::CallError* out) {
   out->set_code(static_cast<int>(ToGrpcStatus(status).error_code()));
-  out->set_message(status.message());
+  out->set_message(BoundedMessage(status.message()));
 }
 
 StatusOr<OperationNumber> OperationFromProto(const std::string& id, const std::string& field) {
   if (id.empty()) return InvalidArgument(field + ": required");
   auto number = ParseOperationId(id);
   // Not one this server could have given: no such operation, as for any other.
-  if (!number) return NotFound(field + ": no operation \"" + id + "\"");
+  if (!number) return NotFound(field + ": no operation " + Quoted(id));
   return *number;
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "hub_stream.h"
+#include "client_text.h"
 
 namespace mfwq::server::rpc {
 
@@ -32,7 +33,7 @@ class WorkQueuesService::WatchReactor final
       auto number = ParseOperationId(r.operation_ids(i));
       if (!number) {
         Refuse(ToGrpcStatus(
-            InvalidArgument(field + ": \"" + r.operation_ids(i) + "\" is not an operation id")));
+            InvalidArgument(field + ": " + Quoted(r.operation_ids(i)) + " is not an operation id")));
         return;
       }
       filter.operations.insert(*number);

@@ -877,6 +877,43 @@ TEST_F(E2ETest, DurationsAndTimestampsAreCheckedForRangeBeforeArithmetic) {
   EXPECT_EQ(s.error_message(), "timeout: more than 1 hour");
 }
 
+// A client's strings in errors are cut to a short prefix with their length:
+// repeated whole, a 9000-byte event name made a status larger than a
+// default client accepts ("received initial metadata size exceeds limit"),
+// which failed the call, and the calls in flight on its channel with it.
+TEST_F(E2ETest, ErrorsShowAClientsLongStringsCutShort) {
+  const std::string long_name(9000, 'e');
+  const auto check = [](const grpc::Status& s, grpc::StatusCode code, const std::string& begins) {
+    EXPECT_EQ(s.error_code(), code) << ErrorOf(s).substr(0, 300);
+    EXPECT_EQ(s.error_message().rfind(begins, 0), 0u) << ErrorOf(s).substr(0, 300);
+    EXPECT_LT(s.error_message().size(), 300u);
+  };
+  v1::SetEventRequest set;
+  set.set_name(long_name);
+  v1::Event event;
+  grpc::Status s = stub_->SetEvent(Context().get(), set, &event);
+  check(s, grpc::StatusCode::NOT_FOUND, "name: no event \"eeee");
+  EXPECT_NE(s.error_message().find("(9000 bytes)"), std::string::npos) << s.error_message();
+
+  v1::GetOperationRequest get;
+  get.set_operation_id(std::string(65536, 'o'));
+  v1::Operation op;
+  check(stub_->GetOperation(Context().get(), get, &op), grpc::StatusCode::NOT_FOUND,
+        "operation_id: no operation \"oooo");
+
+  v1::SubmitRequest r = Echo("x");
+  r.set_kind(std::string(9000, 'k'));
+  v1::SubmitResponse response;
+  check(stub_->Submit(Context().get(), r, &response), grpc::StatusCode::INVALID_ARGUMENT,
+        "kind: no kind \"kkkk");
+  r = Echo("x");
+  (*r.mutable_parameters())[std::string(9000, 'p')].set_int_value(1);
+  check(stub_->Submit(Context().get(), r, &response), grpc::StatusCode::INVALID_ARGUMENT,
+        "parameters.\"pppp");
+  // The channel is fine.
+  EXPECT_TRUE(stub_->Submit(Context().get(), Echo("after"), &response).ok());
+}
+
 TEST_F(E2ETest, BadRequestsAreRefusedNamingTheField) {
   struct Case {
     v1::SubmitRequest request;
