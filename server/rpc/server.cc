@@ -9,6 +9,7 @@
 #include "builtin_kinds.h"
 #include "exec_kind.h"
 #include "file_kinds.h"
+#include "library_log.h"
 #include "log.h"
 #include "thread_name.h"
 
@@ -24,6 +25,7 @@ Server::Server(const Config& config) : config_(config) {}
 
 Status Server::Init() {
   LogLine::SetLevel(config_.log_level);
+  RouteProtobufLogs();
   if (HRESULT hr = MFStartup(MF_VERSION, MFSTARTUP_FULL); FAILED(hr)) {
     return StatusFromHResult(hr, "MFStartup");
   }
