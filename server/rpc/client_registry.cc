@@ -6,8 +6,12 @@
 
 namespace mfwq::server::rpc {
 
-ClientRegistry::ClientRegistry(std::chrono::milliseconds lease, Release release)
-    : lease_(lease), release_(std::move(release)), thread_([this] { Run(); }) {}
+ClientRegistry::ClientRegistry(std::chrono::milliseconds lease, Release release,
+                               std::size_t max_streams)
+    : lease_(lease),
+      release_(std::move(release)),
+      max_streams_(max_streams),
+      thread_([this] { Run(); }) {}
 
 ClientRegistry::~ClientRegistry() {
   {
@@ -26,11 +30,17 @@ void ClientRegistry::Touch(const std::string& client) {
   if (idle) cv_.notify_all();  // its lease now ends later; or it is new
 }
 
-void ClientRegistry::OpenStream(const std::string& client) {
+Status ClientRegistry::OpenStream(const std::string& client) {
   MutexLock lock(mu_);
   Presence& p = clients_[client];
-  ++p.streams;
   p.last_seen = Clock::now();
+  if (max_streams_ != 0 && static_cast<std::size_t>(p.streams) >= max_streams_) {
+    return Status(StatusCode::kResourceExhausted,
+                  "limit max_streams_per_client: this client has " + std::to_string(p.streams) +
+                      " streams open (WatchCompletions and Session), the most it may");
+  }
+  ++p.streams;
+  return OkStatus();
 }
 
 void ClientRegistry::CloseStream(const std::string& client) {

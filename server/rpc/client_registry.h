@@ -5,7 +5,8 @@
 // Session) and for `lease` after its last call or stream. When neither
 // holds any longer, `release` runs for it once, on the registry's thread.
 // A crashed test rig therefore leaks nothing: its streams break, its lease
-// runs out, its locks and events go. Thread-safe.
+// runs out, its locks and events go. A client has at most
+// `max_streams` open at once (0: no limit). Thread-safe.
 #ifndef MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
 #define MFWQ_SERVER_RPC_CLIENT_REGISTRY_H_
 
@@ -18,13 +19,15 @@
 #include <string>
 #include <thread>
 
+#include "status.h"
+
 namespace mfwq::server::rpc {
 
 class ClientRegistry {
  public:
   using Release = std::function<void(const std::string& client)>;
 
-  ClientRegistry(std::chrono::milliseconds lease, Release release);
+  ClientRegistry(std::chrono::milliseconds lease, Release release, std::size_t max_streams = 0);
   // Stops the registry's thread; releases nobody.
   ~ClientRegistry();
 
@@ -33,8 +36,10 @@ class ClientRegistry {
 
   // The client made a call.
   void Touch(const std::string& client);
-  // A stream of the client's opens / closes.
-  void OpenStream(const std::string& client);
+  // A stream of the client's opens / closes. Opening one more than
+  // max_streams is RESOURCE_EXHAUSTED naming the limit (and not counted:
+  // no CloseStream for it).
+  Status OpenStream(const std::string& client);
   void CloseStream(const std::string& client);
 
   // How many clients are present.
@@ -50,6 +55,7 @@ class ClientRegistry {
 
   const std::chrono::milliseconds lease_;
   const Release release_;
+  const std::size_t max_streams_;
   mutable Mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Presence> clients_ MFWQ_GUARDED_BY(mu_);

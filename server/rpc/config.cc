@@ -108,6 +108,8 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
     return ParseUint(key, value, &c->max_queues_per_client);
   } else if (key == "max_serial_chain") {
     return ParseUint(key, value, &c->max_serial_chain);
+  } else if (key == "max_streams_per_client") {
+    return ParseUint(key, value, &c->max_streams_per_client);
   } else if (key == "max_message_bytes") {
     if (Status s = ParseUint(key, value, &c->max_message_bytes); !s.ok()) return s;
     if (c->max_message_bytes < 1024 || c->max_message_bytes > (1u << 30)) {
@@ -230,6 +232,7 @@ Serves Media Foundation work queues over gRPC (mfwq.v1.WorkQueues).
   --max-queues N                private queues in all (default 1024)
   --max-queues-per-client N     private queues one client holds locks on (default 256)
   --max-serial-chain N          serial queues in a chain (default 16)
+  --max-streams-per-client N    WatchCompletions and Session streams one client has open (default 100)
   --max-message-bytes N         (default 4194304)
   --max-buffered-notifications N  per stream (default 10000)
   --journal-sync normal|full    full also survives power loss (default normal)

@@ -34,6 +34,7 @@ struct Config {
   std::uint64_t max_queues = 1024;
   std::uint64_t max_queues_per_client = 256;
   std::uint64_t max_serial_chain = 16;
+  std::uint64_t max_streams_per_client = 100;
   std::uint64_t max_message_bytes = 4 << 20;
   std::uint64_t max_buffered_notifications = 10000;
   std::vector<std::string> file_roots;

@@ -62,9 +62,20 @@ class WorkQueuesService::HubStream : public Base {
   // call when it is over. Called from any thread.
   virtual void Pump() = 0;
 
-  // Subscribes to the hub with `filter` and counts the stream as the
-  // client's; returns the hub's last sequence (the stream hears of every
-  // completion after it). The hub may call Pump from now on.
+  // Counts the stream as client_'s; false, with the call refused, if the
+  // client has as many open as it may. Before Subscribe.
+  bool Admit() {
+    if (Status s = service_.core_.clients.OpenStream(client_); !s.ok()) {
+      Refuse(ToGrpcStatus(s));
+      return false;
+    }
+    admitted_ = true;
+    return true;
+  }
+
+  // Subscribes to the hub with `filter`; returns the hub's last sequence
+  // (the stream hears of every completion after it). The hub may call Pump
+  // from now on. REQUIRES: admitted.
   std::uint64_t Subscribe(Subscriber::Filter filter) {
     subscriber_ = std::make_shared<Subscriber>(
         std::move(filter), service_.options_.max_buffered_notifications, [this, life = life_] {
@@ -72,7 +83,6 @@ class WorkQueuesService::HubStream : public Base {
           Pump();
           life->Leave();
         });
-    service_.core_.clients.OpenStream(client_);
     return service_.core_.hub.Subscribe(subscriber_);
   }
 
@@ -85,10 +95,8 @@ class WorkQueuesService::HubStream : public Base {
   }
 
   void OnDone() override {
-    if (subscriber_) {
-      service_.core_.hub.Unsubscribe(subscriber_);
-      service_.core_.clients.CloseStream(client_);
-    }
+    if (subscriber_) service_.core_.hub.Unsubscribe(subscriber_);
+    if (admitted_) service_.core_.clients.CloseStream(client_);
     life_->Kill();  // waits for wakes in progress; later ones do nothing
     delete this;
   }
@@ -113,6 +121,7 @@ class WorkQueuesService::HubStream : public Base {
   const std::shared_ptr<Liveness> life_;
   std::string client_;
   std::shared_ptr<Subscriber> subscriber_;
+  bool admitted_ = false;  // counted as the client's stream (set before any other thread sees it)
 
   Mutex mu_;
   bool busy_ MFWQ_GUARDED_BY(mu_) = false;      // a write is in flight, or Pump is choosing one

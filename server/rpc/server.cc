@@ -87,7 +87,8 @@ Status Server::Init() {
           operations_->CancelWaitingOn(client, name);
         }
         LogLine("info", "client_released").Field("client", client);
-      });
+      },
+      config_.max_streams_per_client);
   service_ = std::make_unique<rpc::WorkQueuesService>(
       rpc::ServiceCore{kinds_, *queues_, events_, *operations_, hub_, *clients_},
       rpc::ServiceOptions{config_.max_buffered_notifications, 1000, config_.max_message_bytes});

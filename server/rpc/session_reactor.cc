@@ -48,6 +48,7 @@ class WorkQueuesService::SessionReactor final
       return;
     }
     client_ = client.value();
+    if (!Admit()) return;
     session_ = service_.NewSessionId();
     Subscriber::Filter filter;
     filter.client = client_;

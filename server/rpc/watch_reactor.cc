@@ -21,6 +21,7 @@ class WorkQueuesService::WatchReactor final
       return;
     }
     client_ = client.value();
+    if (!Admit()) return;
     Subscriber::Filter filter;
     filter.client = client_;
     filter.queues.insert(r.queue_ids().begin(), r.queue_ids().end());

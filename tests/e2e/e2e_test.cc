@@ -121,6 +121,12 @@ class Watch {
     return reader_->Finish();
   }
   grpc::ClientContext& context() { return *context_; }
+  // Waits for the response headers: true if the server subscribed the
+  // stream (it says from where), false if it ended the call instead.
+  bool Subscribed() {
+    reader_->WaitForInitialMetadata();
+    return context_->GetServerInitialMetadata().count("mfwq-subscribed") != 0;
+  }
 
  private:
   std::unique_ptr<grpc::ClientContext> context_;
@@ -1094,6 +1100,52 @@ TEST_F(E2ETest, ASerialChainEndsAtItsLimitAndTheChainStillRuns) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << ErrorOf(s);
   EXPECT_NE(s.error_message().find("limit max_serial_chain"), std::string::npos) << ErrorOf(s);
   WaitDone(Submit(Echo("down the chain", target)).id());
+}
+
+class StreamLimitTest : public E2ETest {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    return {"--max-streams-per-client", "2"};
+  }
+};
+
+// A client has at most max_streams_per_client streams open; the next is
+// refused naming the limit, others' are not, and a closed one makes room.
+TEST_F(StreamLimitTest, AClientsOpenStreamsAreLimited) {
+  v1::WatchCompletionsRequest w;
+  w.set_from_now(true);
+  auto first = std::make_unique<Watch>(*stub_, w);
+  Watch second(*stub_, w);
+  ASSERT_TRUE(first->Subscribed());
+  ASSERT_TRUE(second.Subscribed());
+  {
+    Watch third(*stub_, w);
+    EXPECT_FALSE(third.Subscribed());
+    grpc::Status s = third.Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << ErrorOf(s);
+    EXPECT_NE(s.error_message().find("limit max_streams_per_client"), std::string::npos)
+        << ErrorOf(s);
+  }
+  {
+    auto context = Context();
+    auto session = stub_->Session(context.get());
+    v1::SessionResponse response;
+    EXPECT_FALSE(session->Read(&response));
+    grpc::Status s = session->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << ErrorOf(s);
+  }
+  Watch others(*stub_, w, "other-client");
+  EXPECT_TRUE(others.Subscribed());
+
+  // Closed: its count goes once the server is done with it.
+  first.reset();
+  bool room = false;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!room && std::chrono::steady_clock::now() < until) {
+    Watch again(*stub_, w);
+    room = again.Subscribed();
+  }
+  EXPECT_TRUE(room);
 }
 
 TEST_F(LimitsTest, ASessionSplitsItsNotificationsToFitTheMessageSizeLimit) {

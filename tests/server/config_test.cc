@@ -59,6 +59,7 @@ TEST_F(ConfigTest, TheCommentedExampleInDeployIsValidAndSaysTheDefaults) {
   EXPECT_EQ(config.max_queues, defaults.max_queues);
   EXPECT_EQ(config.max_queues_per_client, defaults.max_queues_per_client);
   EXPECT_EQ(config.max_serial_chain, defaults.max_serial_chain);
+  EXPECT_EQ(config.max_streams_per_client, defaults.max_streams_per_client);
   EXPECT_EQ(config.max_message_bytes, defaults.max_message_bytes);
   EXPECT_EQ(config.max_buffered_notifications, defaults.max_buffered_notifications);
   EXPECT_TRUE(config.file_roots.empty());

@@ -230,8 +230,8 @@ TEST(ClientRegistry, AClientIsReleasedOnceWhenItsLastStreamEndsAndItsLeaseRunsOu
       released.push_back(client);
       cv.notify_all();
     });
-    clients.OpenStream("rig");
-    clients.OpenStream("rig");
+    ASSERT_TRUE(clients.OpenStream("rig").ok());
+    ASSERT_TRUE(clients.OpenStream("rig").ok());
     clients.Touch("rig");
     clients.CloseStream("rig");
     {
@@ -251,11 +251,27 @@ TEST(ClientRegistry, AClientWithinItsLeaseIsKeptAndNobodyIsReleasedAtDestruction
   {
     ClientRegistry clients(std::chrono::hours(1), [&](const std::string&) { ++released; });
     clients.Touch("rig");
-    clients.OpenStream("other");
+    ASSERT_TRUE(clients.OpenStream("other").ok());
     clients.CloseStream("other");
     EXPECT_EQ(clients.present(), 2u);
   }
   EXPECT_EQ(released.load(), 0);
+}
+
+TEST(ClientRegistry, AClientHasAtMostItsLimitOfStreamsOpen) {
+  ClientRegistry clients(std::chrono::hours(1), [](const std::string&) {}, 2);
+  ASSERT_TRUE(clients.OpenStream("rig").ok());
+  ASSERT_TRUE(clients.OpenStream("rig").ok());
+  Status refused = clients.OpenStream("rig");
+  EXPECT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("limit max_streams_per_client: this client has 2 streams open"),
+            std::string::npos)
+      << refused.message();
+  EXPECT_TRUE(clients.OpenStream("other").ok());
+  // The refused one was not counted: one close makes room for one.
+  clients.CloseStream("rig");
+  EXPECT_TRUE(clients.OpenStream("rig").ok());
+  EXPECT_FALSE(clients.OpenStream("rig").ok());
 }
 
 }  // namespace
