@@ -84,9 +84,9 @@ bool IsUtf8(std::string_view text) {
   return true;
 }
 
-std::string Quoted(std::string_view text) {
+std::string Quoted(std::string_view text, std::size_t keep) {
   std::string out = "\"";
-  const std::size_t shown = AppendEscaped(out, text, kQuotedBytes, true);
+  const std::size_t shown = AppendEscaped(out, text, keep, true);
   if (shown == text.size()) return out + "\"";
   return out + "\xE2\x80\xA6\" (" + std::to_string(text.size()) + " bytes)";
 }

@@ -20,17 +20,19 @@ namespace mfwq::server {
 
 // The longest prefix of a client's string an error shows, in bytes.
 inline constexpr std::size_t kQuotedBytes = 64;
+// ... of a path (the client's own, and only useful whole).
+inline constexpr std::size_t kQuotedPathBytes = 256;
 // The longest message a status carries, in bytes.
 inline constexpr std::size_t kMaxMessageBytes = 1024;
 
 // Whether `text` is well-formed UTF-8 (no overlong forms, no surrogates).
 bool IsUtf8(std::string_view text);
 
-// `text` in double quotes: whole if it is at most kQuotedBytes, else its
-// first kQuotedBytes (cut at a character), "…", and its length. Quotes,
+// `text` in double quotes: whole if it is at most `keep` bytes, else its
+// first `keep` (cut at a character), "…", and its length. Quotes,
 // control characters and bytes that are not UTF-8 are escaped (\", \xHH);
 // backslashes are not (Windows paths stay readable).
-std::string Quoted(std::string_view text);
+std::string Quoted(std::string_view text, std::size_t keep = kQuotedBytes);
 
 // A map key a client chose (a parameter's or a label's name) as a field
 // path shows it ("parameters.<key>"): as it is when it is at most

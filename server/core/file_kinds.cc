@@ -103,7 +103,8 @@ class Roots {
     }
     const fs::path absolute = Absolute(path);
     if (!Inside(absolute, configured_) && !Inside(absolute, canonical_)) {
-      return InvalidArgument(name + ": " + Quoted(path) + " is outside the root folders");
+      return InvalidArgument(name + ": " + Quoted(path, kQuotedPathBytes) +
+                             " is outside the root folders");
     }
     return OkStatus();
   }

@@ -37,7 +37,7 @@ bool IsDeviceName(std::string_view component) {
 
 // What is wrong with one component of a path (empty if nothing).
 std::string ComponentProblem(std::string_view component) {
-  const std::string quoted = Quoted(component);
+  const std::string quoted = Quoted(component, kQuotedPathBytes);
   if (component == "." || component == "..") return "";
   if (component.find(':') != std::string_view::npos) {
     return quoted + " names an alternate data stream (a colon after the drive)";
@@ -60,7 +60,7 @@ std::string ComponentProblem(std::string_view component) {
 
 std::string WindowsPathProblem(std::string_view path, bool full) {
   if (path.empty()) return "empty";
-  const std::string quoted = Quoted(path);
+  const std::string quoted = Quoted(path, kQuotedPathBytes);
   std::size_t rest;  // where the components after the root begin
   if (path.size() >= 2 && IsSeparator(path[0]) && IsSeparator(path[1])) {
     if (path.size() >= 3 && (path[2] == '?' || path[2] == '.') &&
@@ -111,7 +111,8 @@ Status CheckPath(std::string_view field, const std::string& path, bool full) {
   }
 #else
   if (full && path[0] != '/') {
-    return InvalidArgument(name + ": " + Quoted(path) + " is not a full path (one starting with /)");
+    return InvalidArgument(name + ": " + Quoted(path, kQuotedPathBytes) +
+                           " is not a full path (one starting with /)");
   }
 #endif
   return OkStatus();

@@ -24,6 +24,12 @@ TEST(ClientText, LongStringsAreCutWithTheirLength) {
   EXPECT_EQ(Quoted(text), "\"" + std::string(63, 'a') + "\xE2\x80\xA6\" (165 bytes)");
 }
 
+TEST(ClientText, PathsKeepMore) {
+  const std::string path = "C:\\users\\root\\Temp\\" + std::string(100, 'd') + "\\secret.txt";
+  EXPECT_EQ(Quoted(path, kQuotedPathBytes), "\"" + path + "\"");
+  EXPECT_NE(Quoted(path).find("bytes)"), std::string::npos);
+}
+
 TEST(ClientText, QuotesControlsAndBytesThatAreNotUtf8AreEscaped) {
   EXPECT_EQ(Quoted("a\"b"), "\"a\\\"b\"");
   EXPECT_EQ(Quoted("a\nb\x01"), "\"a\\x0Ab\\x01\"");
