@@ -1,5 +1,6 @@
 #include "library_log.h"
 
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -24,6 +25,60 @@ std::optional<std::uint64_t> LogRateLimit::Admit() {
   return std::exchange(refused_, 0);
 }
 
+KeyedLogRateLimit::KeyedLogRateLimit(Clock::duration interval, std::size_t max_keys,
+                                     std::function<Clock::time_point()> now)
+    : interval_(interval), max_keys_(max_keys), now_(std::move(now)) {}
+
+std::optional<std::uint64_t> KeyedLogRateLimit::Admit(std::string_view key) {
+  const Clock::time_point now = now_();
+  MutexLock lock(mu_);
+  const auto admit = [&](Entry& entry) -> std::optional<std::uint64_t> {
+    if (now - entry.last < interval_) {
+      ++entry.refused;
+      return std::nullopt;
+    }
+    entry.last = now;
+    return std::exchange(entry.refused, 0);
+  };
+  if (auto it = entries_.find(key); it != entries_.end()) return admit(it->second);
+  if (entries_.size() >= max_keys_) {
+    // Forget the keys a new line would be admitted for with nothing to
+    // report: they behave as new ones.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      const bool idle = now - it->second.last >= interval_ && it->second.refused == 0;
+      it = idle ? entries_.erase(it) : std::next(it);
+    }
+  }
+  if (entries_.size() >= max_keys_) {
+    if (!shared_) {
+      shared_ = Entry{now, 0};
+      return 0;
+    }
+    return admit(*shared_);
+  }
+  entries_.emplace(std::string(key), Entry{now, 0});
+  return 0;
+}
+
+std::size_t KeyedLogRateLimit::size() const {
+  MutexLock lock(mu_);
+  return entries_.size() + (shared_ ? 1 : 0);
+}
+
+namespace {
+
+thread_local ProtobufLogCapture* capturing = nullptr;
+
+}  // namespace
+
+ProtobufLogCapture::ProtobufLogCapture() : outer_(capturing) { capturing = this; }
+
+ProtobufLogCapture::~ProtobufLogCapture() { capturing = outer_; }
+
+void KeepProtobufLine(ProtobufLogCapture& capture, const std::string& line) {
+  if (capture.first_.empty()) capture.first_ = BoundedMessage(line);
+}
+
 namespace {
 
 LogRateLimit& ProtobufLimit() {
@@ -33,6 +88,10 @@ LogRateLimit& ProtobufLimit() {
 
 void ProtobufLogHandler(google::protobuf::LogLevel level, const char* filename, int line,
                         const std::string& message) {
+  if (capturing != nullptr) {
+    KeepProtobufLine(*capturing, message);
+    return;
+  }
   const char* ours = level >= google::protobuf::LOGLEVEL_ERROR     ? "error"
                      : level == google::protobuf::LOGLEVEL_WARNING ? "warn"
                                                                    : "info";

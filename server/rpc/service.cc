@@ -30,7 +30,9 @@ Status CheckPageSize(int page_size) {
 }  // namespace
 
 WorkQueuesService::WorkQueuesService(ServiceCore core, ServiceOptions options)
-    : core_(core), options_(options) {}
+    : core_(core), options_(options) {
+  ParseRequests();
+}
 
 StatusOr<std::string> WorkQueuesService::ClientOf(const grpc::CallbackServerContext* context) {
   const auto& metadata = context->client_metadata();

@@ -10,7 +10,10 @@
 //
 // Its files: service.cc (identity; queues, events, the catalog),
 // operation_handlers.cc, wait_operation.cc, watch_reactor.cc and
-// session_reactor.cc, with hub_stream.h and unary_call.h between them.
+// session_reactor.cc, with hub_stream.h and unary_call.h between them;
+// parsed_methods.cc registers them all with gRPC to take their requests as
+// bytes, parsed by the service (request_parse.h): a handler's request lives
+// while the handler runs, its response until the call is finished.
 //
 // Threads: gRPC's callback threads run the handlers and reactions, which
 // never block: Submit and Cancel are answered from the journal writer's
@@ -90,7 +93,6 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
                          v1::CancelOperationResponse*) override;
   grpc::ServerWriteReactor<v1::Notification>* WatchCompletions(
       Ctx*, const v1::WatchCompletionsRequest*) override;
-  grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* Session(Ctx*) override;
   Unary* CreateEvent(Ctx*, const v1::CreateEventRequest*, v1::Event*) override;
   Unary* SetEvent(Ctx*, const v1::SetEventRequest*, v1::Event*) override;
   Unary* ResetEvent(Ctx*, const v1::ResetEventRequest*, v1::Event*) override;
@@ -116,6 +118,13 @@ class WorkQueuesService final : public ::mfwq::v1::WorkQueues::CallbackService {
   std::uint64_t NewSessionId() { return next_session_.fetch_add(1); }
 
  private:
+  // Registers every method to take its request as bytes (parsed_methods.cc).
+  void ParseRequests();
+  template <typename Req, typename Resp>
+  void ParseFor(const char* name, Unary* (WorkQueuesService::*handler)(Ctx*, const Req*, Resp*));
+  // A Session, which parses each batch it reads.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, v1::SessionResponse>* OpenSession(Ctx*);
+
   template <typename Base>
   class HubStream;
   class WatchReactor;

@@ -14,6 +14,7 @@
 #include <google/protobuf/arena.h>
 
 #include "hub_stream.h"
+#include "request_parse.h"
 
 namespace mfwq::server::rpc {
 
@@ -30,7 +31,7 @@ namespace mfwq::server::rpc {
 // answer may come after the completion was written: it carries the state
 // the retry found, and the completion is not reported again.
 class WorkQueuesService::SessionReactor final
-    : public HubStream<grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>> {
+    : public HubStream<grpc::ServerBidiReactor<grpc::ByteBuffer, v1::SessionResponse>> {
   struct Outgoing;
 
  public:
@@ -59,7 +60,7 @@ class WorkQueuesService::SessionReactor final
       MutexLock lock(mu_);
       reading_ = true;
     }
-    StartRead(NewRequest());
+    StartRead(&read_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -88,8 +89,15 @@ class WorkQueuesService::SessionReactor final
     service_.core_.clients.Touch(client_);
     // reading_ stays set until Process is done with request_: no other
     // thread starts a read (which would reuse its arena) meanwhile.
-    grpc::Status refused =
-        Process([this, batch](Outgoing response) { Answered(batch, std::move(response)); });
+    // Named for the client counting from 1.
+    const std::string name = "batch " + std::to_string(batch + 1);
+    Status parsed = ParseRequest(read_bytes_, NewRequest(), client_, name);
+    read_bytes_.Clear();  // (its slices are not kept while the batch is at the table)
+    grpc::Status refused = ToGrpcStatus(parsed);
+    if (parsed.ok()) {
+      refused = Process([this, batch](Outgoing response) { Answered(batch, std::move(response)); });
+      if (!refused.ok()) refused = grpc::Status(refused.error_code(), name + ": " + refused.error_message());
+    }
     if (refused.ok()) {
       bool read_more;
       {
@@ -97,7 +105,7 @@ class WorkQueuesService::SessionReactor final
         reading_ = false;
         read_more = ReadMoreLocked();
       }
-      if (read_more) StartRead(NewRequest());  // (a reaction: the call cannot be done)
+      if (read_more) StartRead(&read_bytes_);  // (a reaction: the call cannot be done)
     } else {
       {
         MutexLock lock(mu_);
@@ -156,7 +164,7 @@ class WorkQueuesService::SessionReactor final
       if (read_more) ++starting_;
     }
     if (read_more) {
-      StartRead(NewRequest());
+      StartRead(&read_bytes_);
       MutexLock lock(mu_);
       --starting_;
     }
@@ -184,7 +192,7 @@ class WorkQueuesService::SessionReactor final
       read_again = ok && ReadMoreLocked();
     }
     written = Outgoing();
-    if (read_again) StartRead(NewRequest());
+    if (read_again) StartRead(&read_bytes_);
     Pump();
   }
 
@@ -218,8 +226,8 @@ class WorkQueuesService::SessionReactor final
     out.message = google::protobuf::Arena::CreateMessage<v1::SessionResponse>(out.arena.get());
     return out;
   }
-  // The message the next read fills, on the reading side's arena (emptied
-  // first: the last request has been answered).
+  // The message the batch just read is parsed into, on the reading side's
+  // arena (emptied first: the last request has been given to the table).
   v1::SessionRequest* NewRequest() {
     request_ = nullptr;
     read_arena_.Reset();
@@ -410,7 +418,8 @@ class WorkQueuesService::SessionReactor final
   }
 
   std::uint64_t session_ = 0;
-  // Read into; used by the reading side only.
+  // Read into, and parsed from; used by the reading side only.
+  grpc::ByteBuffer read_bytes_;
   google::protobuf::Arena read_arena_;
   v1::SessionRequest* request_ = nullptr;
 
@@ -442,7 +451,7 @@ class WorkQueuesService::SessionReactor final
   Outgoing writing_ MFWQ_GUARDED_BY(mu_);           // the write in flight
 };
 
-grpc::ServerBidiReactor<v1::SessionRequest, v1::SessionResponse>* WorkQueuesService::Session(
+grpc::ServerBidiReactor<grpc::ByteBuffer, v1::SessionResponse>* WorkQueuesService::OpenSession(
     Ctx* ctx) {
   auto client = ClientOf(ctx);
   if (client.ok()) core_.clients.Touch(client.value());

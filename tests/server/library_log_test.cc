@@ -31,6 +31,39 @@ TEST(LogRateLimit, AdmitsOnePerIntervalAndCountsTheRest) {
   EXPECT_EQ(limit.Admit(), std::optional<std::uint64_t>(1));
 }
 
+TEST(KeyedLogRateLimit, AdmitsOnePerIntervalForEachKey) {
+  KeyedLogRateLimit::Clock::time_point now{};
+  KeyedLogRateLimit limit(std::chrono::seconds(10), 8, [&] { return now; });
+  EXPECT_EQ(limit.Admit("a"), std::optional<std::uint64_t>(0));
+  EXPECT_EQ(limit.Admit("b"), std::optional<std::uint64_t>(0));
+  for (int i = 0; i < 5; ++i) {
+    now += std::chrono::milliseconds(1);
+    EXPECT_FALSE(limit.Admit("a").has_value());
+  }
+  EXPECT_FALSE(limit.Admit("b").has_value());
+  now += std::chrono::seconds(10);
+  EXPECT_EQ(limit.Admit("a"), std::optional<std::uint64_t>(5));
+  EXPECT_EQ(limit.Admit("b"), std::optional<std::uint64_t>(1));
+}
+
+// However many keys come, it remembers at most max_keys of them (and the
+// shared one): keys past that share one limit; idle keys are forgotten.
+TEST(KeyedLogRateLimit, RemembersAtMostMaxKeys) {
+  KeyedLogRateLimit::Clock::time_point now{};
+  KeyedLogRateLimit limit(std::chrono::seconds(10), 4, [&] { return now; });
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(limit.Admit("k" + std::to_string(i)).has_value());
+  // Full: the next keys share one limit.
+  EXPECT_EQ(limit.Admit("x0"), std::optional<std::uint64_t>(0));
+  for (int i = 1; i < 1000; ++i) EXPECT_FALSE(limit.Admit("x" + std::to_string(i)).has_value());
+  EXPECT_EQ(limit.size(), 5u);
+  // An interval later the idle keys are forgotten, and new ones have their own.
+  now += std::chrono::seconds(10);
+  EXPECT_EQ(limit.Admit("y"), std::optional<std::uint64_t>(0));
+  EXPECT_FALSE(limit.Admit("y").has_value());
+  EXPECT_LE(limit.size(), 5u);
+  EXPECT_EQ(limit.Admit("x5"), std::optional<std::uint64_t>(0));
+}
+
 // Requests that do not parse (here: a string field that is not UTF-8) make
 // Protocol Buffers log a line each; routed, they make at most one line per
 // interval of the server's log.

@@ -1,0 +1,177 @@
+// Requests that do not parse: every method answers INVALID_ARGUMENT naming
+// the message it expected (not gRPC's bare UNIMPLEMENTED), the server logs
+// at most one line per client per interval for them, and a Session ends
+// with INVALID_ARGUMENT naming the batch, after answering those before it.
+#include <chrono>
+#include <future>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <gtest/gtest.h>
+
+#include "e2e_test.h"
+
+namespace mfwq::test {
+namespace {
+
+// Calls unary method `method` of mfwq.v1.WorkQueues with `bytes` as its
+// request, as client `client`.
+grpc::Status RawUnary(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                      const std::string& bytes, const std::string& client = "test-client") {
+  grpc::GenericStub stub(channel);
+  auto context = Context(client);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(context.get(), "/mfwq.v1.WorkQueues/" + method, grpc::StubOptions(), &request,
+                 &response, [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  return done.get_future().get();
+}
+
+// Every unary method and the message it takes.
+const std::vector<std::pair<std::string, std::string>>& UnaryMethods() {
+  static const std::vector<std::pair<std::string, std::string>> methods = {
+      {"CreateQueue", "CreateQueueRequest"},   {"GetQueue", "GetQueueRequest"},
+      {"ListQueues", "ListQueuesRequest"},     {"LockQueue", "LockQueueRequest"},
+      {"UnlockQueue", "UnlockQueueRequest"},   {"DeleteQueue", "DeleteQueueRequest"},
+      {"Submit", "SubmitRequest"},             {"GetOperation", "GetOperationRequest"},
+      {"WaitOperation", "WaitOperationRequest"}, {"ListOperations", "ListOperationsRequest"},
+      {"CancelOperation", "CancelOperationRequest"}, {"CreateEvent", "CreateEventRequest"},
+      {"SetEvent", "SetEventRequest"},         {"ResetEvent", "ResetEventRequest"},
+      {"DeleteEvent", "DeleteEventRequest"},   {"ListEvents", "ListEventsRequest"},
+      {"ListKinds", "ListKindsRequest"},
+  };
+  return methods;
+}
+
+int CountOf(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(E2ETest, RequestsThatDoNotParseAreRefusedNamingTheirMessage) {
+  const auto channel = server_->Channel();
+  // Field 1 as a varint whose bytes never end: no message parses it.
+  const std::string truncated("\x08\xff\xff", 3);
+  for (const auto& [method, message] : UnaryMethods()) {
+    const grpc::Status s = RawUnary(channel, method, truncated);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method << ": "
+                                                                  << s.error_message();
+    EXPECT_EQ(s.error_message().rfind("request could not be parsed as mfwq.v1." + message, 0), 0u)
+        << method << ": " << s.error_message();
+  }
+  // A string field that is not UTF-8 (name, field 1, of SetEventRequest;
+  // operation_id, field 1, of GetOperationRequest): the reason names it.
+  grpc::Status s = RawUnary(channel, "SetEvent", std::string("\x0a\x02\xff\xfe", 4));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(),
+            "request could not be parsed as mfwq.v1.SetEventRequest: string field "
+            "mfwq.v1.SetEventRequest.name is not UTF-8 (4 bytes)");
+  s = RawUnary(channel, "GetOperation", std::string("\x0a\x01\xc0", 3));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("mfwq.v1.GetOperationRequest.operation_id is not UTF-8"),
+            std::string::npos)
+      << s.error_message();
+
+  // A WatchCompletions whose request does not parse ends at once, the same way.
+  {
+    auto context = Context();
+    v1::WatchCompletionsRequest watch;
+    watch.add_operation_ids("\xff");  // serialised as it is (the client only logs)
+    auto stream = stub_->WatchCompletions(context.get(), watch);
+    v1::Notification n;
+    EXPECT_FALSE(stream->Read(&n));
+    s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_EQ(s.error_message().rfind(
+                  "request could not be parsed as mfwq.v1.WatchCompletionsRequest: string field "
+                  "mfwq.v1.WatchCompletionsRequest.operation_ids is not UTF-8",
+                  0),
+              0u)
+        << s.error_message();
+  }
+
+  // A request that parses is answered as ever, on the same channel.
+  EXPECT_TRUE(RawUnary(channel, "ListKinds", std::string()).ok());
+}
+
+// Each client's unparseable requests make at most one log line per
+// interval (10 s): here 50 from each of two clients, so one line each,
+// unless the test took longer than an interval.
+TEST_F(E2ETest, UnparseableRequestsAreLoggedAtMostOncePerClientPerInterval) {
+  const auto channel = server_->Channel();
+  const auto start = std::chrono::steady_clock::now();
+  const std::string bad("\x0a\x02\xff\xfe", 4);
+  for (int i = 0; i < 50; ++i) {
+    for (const char* client : {"rig-a", "rig-b"}) {
+      ASSERT_EQ(RawUnary(channel, "SetEvent", bad, client).error_code(),
+                grpc::StatusCode::INVALID_ARGUMENT);
+    }
+  }
+  // A call after them all, answered after their lines were written.
+  ASSERT_TRUE(RawUnary(channel, "ListKinds", std::string()).ok());
+  const auto intervals =
+      1 + std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                           start)
+                  .count() /
+              10;
+  const std::string log = server_->Log();
+  for (const char* client : {"rig-a", "rig-b"}) {
+    std::string lines;
+    std::size_t at = 0;
+    int n = 0;
+    while ((at = log.find("\"request_unparseable\"", at)) != std::string::npos) {
+      const auto begin = log.rfind('\n', at) + 1;
+      const auto end = log.find('\n', at);
+      const std::string line = log.substr(begin, end - begin);
+      if (line.find(std::string("\"client\":\"") + client + "\"") != std::string::npos) ++n;
+      at = end;
+    }
+    EXPECT_GE(n, 1) << client << "\n" << log.substr(0, 4000);
+    EXPECT_LE(n, intervals) << client << "\n" << log.substr(0, 4000);
+  }
+  // Protocol Buffers' own complaint is not logged per request.
+  EXPECT_EQ(CountOf(log, "invalid UTF-8 data when parsing"), 0) << log.substr(0, 4000);
+}
+
+// A Session that reads a batch it cannot parse answers the batches before
+// it, then ends with INVALID_ARGUMENT naming the batch (before: OK, at
+// once, with the client told nothing).
+TEST_F(E2ETest, ASessionEndsWithInvalidArgumentAtABatchThatDoesNotParse) {
+  auto context = Context();
+  auto stream = stub_->Session(context.get());
+  v1::SessionRequest good;
+  *good.mutable_submit()->add_requests() = Echo("first");
+  ASSERT_TRUE(stream->Write(good));
+  v1::SessionRequest bad;
+  v1::SubmitRequest r = Echo("second");
+  r.set_kind("\xff\xfe");  // serialised as it is (the client only logs)
+  *bad.mutable_submit()->add_requests() = r;
+  ASSERT_TRUE(stream->Write(bad));
+  stream->Write(good);  // (may fail: the stream may have ended)
+  stream->WritesDone();
+  int answers = 0;
+  v1::SessionResponse response;
+  while (stream->Read(&response)) {
+    if (response.has_submitted()) {
+      ++answers;
+      ASSERT_EQ(response.submitted().results_size(), 1);
+      EXPECT_TRUE(response.submitted().results(0).has_accepted());
+    }
+  }
+  const grpc::Status s = stream->Finish();
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_EQ(s.error_message().rfind("batch 2 could not be parsed as mfwq.v1.SessionRequest: "
+                                    "string field mfwq.v1.SubmitRequest.kind is not UTF-8",
+                                    0),
+            0u)
+      << s.error_message();
+}
+
+}  // namespace
+}  // namespace mfwq::test
