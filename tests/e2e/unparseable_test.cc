@@ -175,3 +175,51 @@ TEST_F(E2ETest, ASessionEndsWithInvalidArgumentAtABatchThatDoesNotParse) {
 
 }  // namespace
 }  // namespace mfwq::test
+
+namespace mfwq::test {
+namespace {
+
+class SmallMessagesTest : public E2ETest {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    return {"--max-message-bytes", "65536"};
+  }
+};
+
+// Oversize batches end a Session naming what was too large, after the
+// batches before them are answered: more requests than a batch may hold
+// (INVALID_ARGUMENT, naming the batch), or more bytes than a message may
+// (RESOURCE_EXHAUSTED, from gRPC, which does not read it).
+TEST_F(SmallMessagesTest, ASessionEndsAtAnOversizeBatchNamingIt) {
+  for (const bool too_many : {true, false}) {
+    auto context = Context();
+    auto stream = stub_->Session(context.get());
+    v1::SessionRequest good;
+    *good.mutable_submit()->add_requests() = Echo("first");
+    ASSERT_TRUE(stream->Write(good));
+    v1::SessionRequest big;
+    if (too_many) {
+      for (int i = 0; i < 1001; ++i) *big.mutable_submit()->add_requests() = Echo("x");
+    } else {
+      *big.mutable_submit()->add_requests() = Echo(std::string(70000, 'x'));
+    }
+    stream->Write(big);  // (may fail: the stream may have ended)
+    stream->WritesDone();
+    int answers = 0;
+    v1::SessionResponse response;
+    while (stream->Read(&response)) answers += response.has_submitted() ? 1 : 0;
+    const grpc::Status s = stream->Finish();
+    if (too_many) {
+      EXPECT_EQ(answers, 1);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+      EXPECT_EQ(s.error_message(), "batch 2: submit.requests: at most 1000 per batch");
+    } else {
+      EXPECT_LE(answers, 1);
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+      EXPECT_NE(s.error_message().find("larger than max"), std::string::npos) << s.error_message();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mfwq::test

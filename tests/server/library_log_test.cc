@@ -31,6 +31,14 @@ TEST(LogRateLimit, AdmitsOnePerIntervalAndCountsTheRest) {
   EXPECT_EQ(limit.Admit(), std::optional<std::uint64_t>(1));
 }
 
+// `prefix` and `n`, appended (GCC 12 at -O3 warns, wrongly, of
+// "k" + std::to_string(n)).
+std::string Key(const char* prefix, int n) {
+  std::string key = prefix;
+  key += std::to_string(n);
+  return key;
+}
+
 TEST(KeyedLogRateLimit, AdmitsOnePerIntervalForEachKey) {
   KeyedLogRateLimit::Clock::time_point now{};
   KeyedLogRateLimit limit(std::chrono::seconds(10), 8, [&] { return now; });
@@ -51,10 +59,10 @@ TEST(KeyedLogRateLimit, AdmitsOnePerIntervalForEachKey) {
 TEST(KeyedLogRateLimit, RemembersAtMostMaxKeys) {
   KeyedLogRateLimit::Clock::time_point now{};
   KeyedLogRateLimit limit(std::chrono::seconds(10), 4, [&] { return now; });
-  for (int i = 0; i < 4; ++i) EXPECT_TRUE(limit.Admit("k" + std::to_string(i)).has_value());
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(limit.Admit(Key("k", i)).has_value());
   // Full: the next keys share one limit.
   EXPECT_EQ(limit.Admit("x0"), std::optional<std::uint64_t>(0));
-  for (int i = 1; i < 1000; ++i) EXPECT_FALSE(limit.Admit("x" + std::to_string(i)).has_value());
+  for (int i = 1; i < 1000; ++i) EXPECT_FALSE(limit.Admit(Key("x", i)).has_value());
   EXPECT_EQ(limit.size(), 5u);
   // An interval later the idle keys are forgotten, and new ones have their own.
   now += std::chrono::seconds(10);
