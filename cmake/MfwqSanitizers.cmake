@@ -7,3 +7,9 @@ if(MFWQ_SANITIZE)
                       -fno-sanitize-recover=all)
   add_link_options(-fsanitize=${_mfwq_sanitizers})
 endif()
+
+# The fuzz preset: coverage for libFuzzer in every target (the fuzzers
+# themselves link libFuzzer: fuzz/CMakeLists.txt).
+if(MFWQ_BUILD_FUZZERS)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

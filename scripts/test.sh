@@ -4,7 +4,9 @@
 #      build (what the quick start runs) and its tests;
 #   2. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the same tests built with ThreadSanitizer, and the programs built with
-#      clang's -Wthread-safety -Werror (the locking annotations checked);
+#      clang's -Wthread-safety -Werror (the locking annotations checked); the
+#      libFuzzer targets (clang, ASan + UBSan), each run for MFWQ_FUZZ_SECONDS
+#      (default 60) from its seed corpus (fuzz/README.md);
 #   4. the Windows build (mingw-w64) under Wine, against Wine's own mfplat:
 #      the conformance and server-core tests (docs/fidelity.md), and, with the
 #      mingw gRPC SDK (../shared/mingw-sdk, or MFWQ_MINGW_SDK), the whole
@@ -46,6 +48,11 @@ ctest --preset debug-tsan
 step "clang -Wthread-safety build (the locking annotations)"
 cmake --preset clang-thread-safety >/dev/null
 cmake --build --preset clang-thread-safety --target mfwq-server mfwq
+
+step "fuzzers (libFuzzer, AddressSanitizer + UndefinedBehaviorSanitizer), ${MFWQ_FUZZ_SECONDS:-60} s each"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+fuzz/run.sh "${MFWQ_FUZZ_SECONDS:-60}"
 
 step "Windows build (mingw-w64), its tests under Wine's mfplat"
 cmake --preset windows-wine >/dev/null

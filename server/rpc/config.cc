@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "path_rules.h"
 
@@ -130,17 +131,17 @@ Status SetConfigValue(Config* c, const std::string& key, const std::string& valu
   return OkStatus();
 }
 
-Status LoadConfigFile(Config* config, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return InvalidArgument("--config: cannot read " + path);
-  std::string line;
+Status LoadConfigText(Config* config, std::string_view text, const std::string& name) {
   int number = 0;
-  while (std::getline(in, line)) {
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    std::string line(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
     ++number;
     if (auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
     line = Trim(line);
     if (line.empty()) continue;
-    const std::string where = path + ":" + std::to_string(number) + ": ";
+    const std::string where = name + ":" + std::to_string(number) + ": ";
     const auto eq = line.find('=');
     if (eq == std::string::npos) return InvalidArgument(where + "expected key = value");
     if (Status s = SetConfigValue(config, Trim(line.substr(0, eq)), Trim(line.substr(eq + 1)));
@@ -149,6 +150,14 @@ Status LoadConfigFile(Config* config, const std::string& path) {
     }
   }
   return OkStatus();
+}
+
+Status LoadConfigFile(Config* config, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgument("--config: cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return LoadConfigText(config, text.str(), path);
 }
 
 StatusOr<CommandLine> ParseCommandLine(int argc, const char* const* argv, const Config& defaults,

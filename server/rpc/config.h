@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "status.h"
@@ -45,6 +46,8 @@ struct Config {
 Status SetConfigValue(Config* config, const std::string& key, const std::string& value);
 // Reads a config file over `config`. Errors name the file and line.
 Status LoadConfigFile(Config* config, const std::string& path);
+// The same, for the file's text; `name` begins each error ("name:3: ...").
+Status LoadConfigText(Config* config, std::string_view text, const std::string& name);
 
 struct CommandLine {
   Config config;

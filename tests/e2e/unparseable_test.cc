@@ -4,11 +4,14 @@
 // with INVALID_ARGUMENT naming the batch, after answering those before it.
 #include <chrono>
 #include <future>
+#include <map>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <grpcpp/generic/generic_stub.h>
+#include "proto/probes.grpc.pb.h"
 #include <gtest/gtest.h>
 
 #include "e2e_test.h"
@@ -97,6 +100,71 @@ TEST_F(E2ETest, RequestsThatDoNotParseAreRefusedNamingTheirMessage) {
 
   // A request that parses is answered as ever, on the same channel.
   EXPECT_TRUE(RawUnary(channel, "ListKinds", std::string()).ok());
+}
+
+// Random and mutated encodings thrown at every unary method of a real
+// server (a fixed seed, a bounded count): each is answered with a status
+// that fits a client's mistake, never UNKNOWN, INTERNAL or UNIMPLEMENTED,
+// and the server stays healthy and answers valid calls after them all.
+TEST_F(E2ETest, RandomAndMutatedEncodingsGetFittingAnswersAndTheServerStaysHealthy) {
+  const auto channel = server_->Channel();
+  // Valid encodings to mutate: an echo submission, a lookup, an event.
+  std::vector<std::string> seeds;
+  seeds.push_back(Echo("seed").SerializeAsString());
+  v1::GetOperationRequest get;
+  get.set_operation_id("op-1");
+  seeds.push_back(get.SerializeAsString());
+  v1::CreateEventRequest event;
+  event.set_name("ev");
+  seeds.push_back(event.SerializeAsString());
+  v1::ListOperationsRequest list;
+  list.add_states(v1::OPERATION_STATE_COMPLETED);
+  list.set_page_size(5);
+  seeds.push_back(list.SerializeAsString());
+  std::mt19937 random(20261202);
+  const auto byte = [&] { return static_cast<char>(random() & 0xff); };
+  constexpr int kPerMethod = 60;
+  std::map<grpc::StatusCode, int> seen;
+  for (const auto& [method, message] : UnaryMethods()) {
+    for (int i = 0; i < kPerMethod; ++i) {
+      std::string bytes;
+      if (i % 2 == 0) {  // random bytes, 0 to 63 of them
+        bytes.resize(random() % 64);
+        for (char& c : bytes) c = byte();
+      } else {  // a valid encoding (of some request) with bytes flipped, cut or added
+        bytes = seeds[random() % seeds.size()];
+        const int edits = 1 + static_cast<int>(random() % 4);
+        for (int e = 0; e < edits && !bytes.empty(); ++e) {
+          const std::size_t at = random() % bytes.size();
+          switch (random() % 3) {
+            case 0: bytes[at] = byte(); break;
+            case 1: bytes.resize(at); break;
+            default: bytes.insert(bytes.begin() + static_cast<std::ptrdiff_t>(at), byte());
+          }
+        }
+      }
+      const grpc::Status s = RawUnary(channel, method, bytes);
+      ++seen[s.error_code()];
+      const bool fitting =
+          s.ok() || s.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+          s.error_code() == grpc::StatusCode::NOT_FOUND ||
+          s.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
+          s.error_code() == grpc::StatusCode::OUT_OF_RANGE ||
+          s.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
+          s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+      EXPECT_TRUE(fitting) << method << " answered " << s.error_code() << " "
+                           << s.error_message().substr(0, 300);
+      EXPECT_LE(s.error_message().size(), 1024u) << method;
+    }
+  }
+  EXPECT_GT(seen[grpc::StatusCode::INVALID_ARGUMENT], 0);
+  // Healthy, and answering.
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse healthy;
+  ASSERT_TRUE(health->Check(Context().get(), check, &healthy).ok());
+  EXPECT_EQ(healthy.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(WaitDone(Submit(Echo("after")).id()).completion().status().code(), kSOk);
 }
 
 // Each client's unparseable requests make at most one log line per
